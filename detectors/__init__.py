@@ -1,0 +1,1 @@
+"""Signal detectors: pure, typed units configured by region policy."""

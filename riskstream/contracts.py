@@ -1,0 +1,338 @@
+"""Event contracts: the single source of truth for every record on the wire.
+
+Input events (listing, review, creator content, recall notice, moderator
+feedback) and output records (signal, enforcement action, incident candidate,
+dead letter) are frozen dataclasses.  On the wire they are JSON, encoded and
+decoded with orjson; `decode` validates the decoded object against the
+dataclass with msgspec, so a wrong type, a missing field or a naive timestamp
+is refused with a readable reason.  `docs/schemas/*.json` is generated from
+these classes (`riskstream schemas`), never written by hand.
+
+>>> raw = encode(ListingEvent(event_id="e1", event_time=parse_time("2026-01-01T00:00:00Z"),
+...     region="DE", op="created", listing_id="l1", seller_id="s1", category="toys",
+...     title="Wooden train", price=12.5, currency="EUR"))
+>>> decode(raw, ListingEvent).listing_id
+'l1'
+>>> decode(b'{"kind": "listing"}', ListingEvent)
+Traceback (most recent call last):
+...
+riskstream.contracts.InvalidEvent: missing_field: Object missing required field `event_id`
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal, TypeVar, Union
+
+import msgspec
+import orjson
+
+from riskstream.regions import region_of
+
+SCHEMA_VERSION: Final = 1
+
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+"""Event time is always timezone-aware; a naive timestamp is refused."""
+
+Country = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+
+EventKind = Literal["listing", "review", "content", "recall", "feedback"]
+EntityType = Literal["listing", "seller", "review", "buyer", "content", "creator"]
+ActionKind = Literal[
+    "allow", "flag", "hold", "remove", "restrict_seller", "demote_content", "strike"
+]
+Mode = Literal["enforced", "shadow"]
+
+_frozen = dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@_frozen
+class ListingEvent:
+    """A listing was created, updated or removed."""
+
+    event_id: NonEmpty
+    event_time: AwareDatetime
+    region: Country
+    op: Literal["created", "updated", "removed"]
+    listing_id: NonEmpty
+    seller_id: NonEmpty
+    category: NonEmpty
+    title: str
+    price: Annotated[float, msgspec.Meta(ge=0)]
+    currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
+    description: str = ""
+    attributes: dict[str, str] = dataclasses.field(default_factory=dict)
+    certifications: list[str] = dataclasses.field(default_factory=list)
+    brand: str | None = None
+    image_hashes: list[str] = dataclasses.field(default_factory=list)
+    seller_age_days: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    kind: Literal["listing"] = "listing"
+    schema_version: int = SCHEMA_VERSION
+
+
+@_frozen
+class ReviewEvent:
+    """A buyer reviewed a listing."""
+
+    event_id: NonEmpty
+    event_time: AwareDatetime
+    region: Country
+    review_id: NonEmpty
+    listing_id: NonEmpty
+    buyer_id: NonEmpty
+    rating: Annotated[int, msgspec.Meta(ge=1, le=5)]
+    text: str
+    language: Annotated[str, msgspec.Meta(min_length=2, max_length=8)]
+    verified_purchase: bool
+    account_age_days: Annotated[int, msgspec.Meta(ge=0)]
+    seller_id: str | None = None
+    kind: Literal["review"] = "review"
+    schema_version: int = SCHEMA_VERSION
+
+
+@_frozen
+class ContentEvent:
+    """A creator published a video, live stream or post."""
+
+    event_id: NonEmpty
+    event_time: AwareDatetime
+    region: Country
+    content_id: NonEmpty
+    creator_id: NonEmpty
+    content_kind: Literal["video", "live", "post"]
+    text: str
+    linked_listing_ids: list[str] = dataclasses.field(default_factory=list)
+    paid_promotion: bool = False
+    promotion_disclosed: bool = False
+    language: str = "en"
+    kind: Literal["content"] = "content"
+    schema_version: int = SCHEMA_VERSION
+
+
+@_frozen
+class RecallNotice:
+    """A product recall published by an authority for a region."""
+
+    event_id: NonEmpty
+    event_time: AwareDatetime
+    region: Country
+    recall_id: NonEmpty
+    product_terms: list[str]
+    brand: str | None = None
+    hazard: str = ""
+    authority: str = ""
+    kind: Literal["recall"] = "recall"
+    schema_version: int = SCHEMA_VERSION
+
+
+@_frozen
+class ModerationFeedback:
+    """A human moderator's outcome for an earlier action."""
+
+    event_id: NonEmpty
+    event_time: AwareDatetime
+    region: Country
+    action_id: NonEmpty
+    rule: NonEmpty
+    outcome: Literal["confirmed", "overturned", "appeal_granted"]
+    kind: Literal["feedback"] = "feedback"
+    schema_version: int = SCHEMA_VERSION
+
+
+Event = Union[ListingEvent, ReviewEvent, ContentEvent, RecallNotice, ModerationFeedback]
+
+# --------------------------------------------------------------------------- outputs
+
+
+@_frozen
+class Signal:
+    """What a detector saw: one finding on one entity, with its evidence."""
+
+    detector: str
+    code: str
+    entity_type: EntityType
+    entity_id: str
+    region: str
+    score: Annotated[float, msgspec.Meta(ge=0, le=1)]
+    event_id: str
+    event_time: AwareDatetime
+    evidence: dict[str, Any] = dataclasses.field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+
+@_frozen
+class EnforcementAction:
+    """What we do about it.  `idempotency_key` is stable across replays."""
+
+    action_id: str
+    idempotency_key: str
+    event_id: str
+    event_time: AwareDatetime
+    region: str
+    entity_type: EntityType
+    entity_id: str
+    action: ActionKind
+    reason_codes: list[str]
+    evidence: dict[str, Any]
+    policy_version: str
+    mode: Mode
+    risk_score: float = 0.0
+    automated_detection: bool = True
+    automated_decision: bool = True
+    schema_version: int = SCHEMA_VERSION
+
+
+@_frozen
+class IncidentCandidate:
+    """A surge the incident team must look at: open, update and resolve records."""
+
+    incident_id: str
+    status: Literal["open", "update", "resolve"]
+    event_id: str
+    event_time: AwareDatetime
+    region: str
+    harm_kind: str
+    cluster: str
+    severity: Literal["low", "medium", "high", "critical"]
+    onset_time: AwareDatetime
+    score: float
+    regions_affected: list[str] = dataclasses.field(default_factory=list)
+    series: list[str] = dataclasses.field(default_factory=list)
+    sample_entity_ids: list[str] = dataclasses.field(default_factory=list)
+    detectors: list[str] = dataclasses.field(default_factory=list)
+    reach: dict[str, int] = dataclasses.field(default_factory=dict)
+    evidence: dict[str, Any] = dataclasses.field(default_factory=dict)
+    policy_version: str = ""
+    runbook: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+
+@_frozen
+class DeadLetter:
+    """An input we could not process, kept whole with the reason."""
+
+    event_id: str
+    event_time: AwareDatetime
+    region: str
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+    detail: str
+    original_b64: str
+    original_preview: str
+    schema_version: int = SCHEMA_VERSION
+
+
+Output = Union[Signal, EnforcementAction, IncidentCandidate, DeadLetter]
+
+EVENT_TYPES: Final[dict[str, type[Any]]] = {
+    "listing": ListingEvent,
+    "review": ReviewEvent,
+    "content": ContentEvent,
+    "recall": RecallNotice,
+    "feedback": ModerationFeedback,
+}
+
+# --------------------------------------------------------------------------- codec
+
+T = TypeVar("T")
+
+
+class InvalidEvent(ValueError):
+    """An input that cannot be accepted; `reason` is a short machine-readable code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def parse_time(value: str) -> datetime:
+    """Parse an ISO-8601 timestamp that must carry a timezone."""
+    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        raise ValueError(f"timestamp without timezone: {value!r}")
+    return t
+
+
+def encode(record: Any) -> bytes:
+    """JSON bytes for any contract record."""
+    return orjson.dumps(record)
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    out: dict[str, Any] = orjson.loads(orjson.dumps(record))
+    return out
+
+
+def _classify(message: str) -> str:
+    if "missing required field" in message:
+        return "missing_field"
+    if message.startswith("Expected") or "Invalid enum value" in message:
+        return "wrong_type"
+    return "invalid_value"
+
+
+def decode(raw: bytes, cls: type[T]) -> T:
+    """Decode and validate JSON bytes into `cls`; raise InvalidEvent with a reason.
+
+    Reasons: ``bad_json``, ``not_an_object``, ``wrong_kind``, ``missing_field``,
+    ``wrong_type``, ``invalid_value``, ``unknown_region``.
+    """
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent("bad_json", str(exc)) from None
+    return from_obj(obj, cls)
+
+
+def from_obj(obj: Any, cls: type[T]) -> T:
+    """Validate an already-decoded JSON object into `cls`."""
+    if not isinstance(obj, dict):
+        raise InvalidEvent("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+    expected_kind = _kind_of(cls)
+    if expected_kind is not None and obj.get("kind", expected_kind) != expected_kind:
+        raise InvalidEvent("wrong_kind", f"expected kind {expected_kind!r}, got {obj.get('kind')!r}")
+    try:
+        record = msgspec.convert(obj, cls)
+    except msgspec.ValidationError as exc:
+        msg = str(exc)
+        raise InvalidEvent(_classify(msg), msg) from None
+    region = getattr(record, "region", None)
+    if expected_kind is not None and region is not None and region_of(region) is None:
+        raise InvalidEvent("unknown_region", f"country {region!r} belongs to no policy region")
+    return record
+
+
+def _kind_of(cls: type[Any]) -> str | None:
+    for kind, event_cls in EVENT_TYPES.items():
+        if event_cls is cls:
+            return kind
+    return None
+
+
+def stable_id(*parts: str) -> str:
+    """A short deterministic id from its parts (idempotency keys, action ids).
+
+    >>> stable_id("a", "b") == stable_id("a", "b") != stable_id("ab")
+    True
+    """
+    h = hashlib.blake2b(digest_size=12)
+    for p in parts:
+        h.update(p.encode())
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+def json_schema(cls: type[Any]) -> dict[str, Any]:
+    """The JSON Schema of one contract record, generated from the dataclass."""
+    schema: dict[str, Any] = msgspec.json.schema(cls)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
