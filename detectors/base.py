@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from riskstream.contracts import Event, EventKind, Signal
 
-P = TypeVar("P")
+P = TypeVar("P", covariant=True)
 S = TypeVar("S")
 
 

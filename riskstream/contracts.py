@@ -46,13 +46,11 @@ ActionKind = Literal[
 ]
 Mode = Literal["enforced", "shadow"]
 
-_frozen = dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-
 
 # --------------------------------------------------------------------------- inputs
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ListingEvent:
     """A listing was created, updated or removed."""
 
@@ -76,7 +74,7 @@ class ListingEvent:
     schema_version: int = SCHEMA_VERSION
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ReviewEvent:
     """A buyer reviewed a listing."""
 
@@ -96,7 +94,7 @@ class ReviewEvent:
     schema_version: int = SCHEMA_VERSION
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ContentEvent:
     """A creator published a video, live stream or post."""
 
@@ -115,7 +113,7 @@ class ContentEvent:
     schema_version: int = SCHEMA_VERSION
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RecallNotice:
     """A product recall published by an authority for a region."""
 
@@ -131,7 +129,7 @@ class RecallNotice:
     schema_version: int = SCHEMA_VERSION
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ModerationFeedback:
     """A human moderator's outcome for an earlier action."""
 
@@ -150,7 +148,7 @@ Event = Union[ListingEvent, ReviewEvent, ContentEvent, RecallNotice, ModerationF
 # --------------------------------------------------------------------------- outputs
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Signal:
     """What a detector saw: one finding on one entity, with its evidence."""
 
@@ -166,7 +164,7 @@ class Signal:
     schema_version: int = SCHEMA_VERSION
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class EnforcementAction:
     """What we do about it.  `idempotency_key` is stable across replays."""
 
@@ -188,7 +186,7 @@ class EnforcementAction:
     schema_version: int = SCHEMA_VERSION
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class IncidentCandidate:
     """A surge the incident team must look at: open, update and resolve records."""
 
@@ -213,7 +211,7 @@ class IncidentCandidate:
     schema_version: int = SCHEMA_VERSION
 
 
-@_frozen
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class DeadLetter:
     """An input we could not process, kept whole with the reason."""
 

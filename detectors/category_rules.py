@@ -1,0 +1,158 @@
+"""Categories a region bans outright, bans in some of its countries, or restricts to licensed sellers.
+
+Categories are paths (``weapons/knives``): a rule on ``weapons`` covers every
+sub-category, but not ``weaponsmith_books``.  Comparison ignores case and
+surrounding spaces.  The listing's text is not read here, so a toy gun listed
+under ``toys`` is never caught by a rule on ``weapons`` (text is the job of
+``prohibited_terms``).
+
+>>> from riskstream.contracts import ListingEvent, parse_time
+>>> d = CategoryRulesDetector(CategoryRulesDetector.Params(
+...     banned_by_country={"DE": ("militaria/insignia",)}, restricted=("pharmacy",)))
+>>> ev = ListingEvent(event_id="e1", event_time=parse_time("2026-01-01T00:00:00Z"),
+...     region="DE", op="created", listing_id="l1", seller_id="s1",
+...     category="Militaria/Insignia/Badges", title="Abzeichen", price=40.0, currency="EUR")
+>>> _, signals = d.detect(ev, None)
+>>> [(s.code, s.evidence["rule"], s.evidence["matched_rule"]) for s in signals]
+[('category_banned', 'banned_in_country', 'militaria/insignia')]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final
+
+from detectors.base import Stateless
+from riskstream.contracts import Event, EventKind, ListingEvent, Signal
+
+SEPARATOR: Final = "/"
+
+
+def normalize_category(category: str) -> str:
+    """``" Weapons / Knives "`` -> ``"weapons/knives"``: case-folded, spaces trimmed per level."""
+    parts = (p.strip() for p in category.casefold().split(SEPARATOR))
+    return SEPARATOR.join(p for p in parts if p)
+
+
+def category_rule_for(category: str, rules: Iterable[str]) -> str | None:
+    """The first rule (normalized) that `category` is equal to or a sub-category of.
+
+    >>> category_rule_for("Weapons/Knives", ["weapons"])
+    'weapons'
+    >>> category_rule_for("weaponsmith_books", ["weapons"]) is None
+    True
+    """
+    cat = normalize_category(category)
+    for rule in rules:
+        r = normalize_category(rule)
+        if r and (cat == r or cat.startswith(r + SEPARATOR)):
+            return r
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRulesParams:
+    """Parameters; the defaults ban and restrict nothing.
+
+    * ``banned``: categories banned everywhere in the region.
+    * ``banned_by_country``: country code -> categories banned in that country only.
+    * ``restricted``: categories that need a licence attribute, region-wide.
+    * ``restricted_by_country``: country code -> categories restricted in that country only.
+    * ``licence_attributes``: attribute names any one of which, non-empty, proves a licence.
+    * ``licence_pattern``: optional regex the licence value must match in full ("" = any value).
+    """
+
+    banned: tuple[str, ...] = ()
+    banned_by_country: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    restricted: tuple[str, ...] = ()
+    restricted_by_country: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    licence_attributes: tuple[str, ...] = ("licence_id",)
+    licence_pattern: str = ""
+
+
+class CategoryRulesDetector(Stateless[CategoryRulesParams]):
+    """Checks a listing's category against the region's banned and restricted lists."""
+
+    id: ClassVar[str] = "category_rules"
+    kinds: ClassVar[frozenset[EventKind]] = frozenset({"listing"})
+    Params: ClassVar[type[CategoryRulesParams]] = CategoryRulesParams
+
+    BANNED: Final = "category_banned"
+    LICENCE_MISSING: Final = "licence_missing"
+    LICENCE_INVALID: Final = "licence_invalid"
+
+    def __init__(self, params: CategoryRulesParams) -> None:
+        self.params = params
+        self._licence_keys = tuple(a.casefold() for a in params.licence_attributes)
+        self._licence_re = re.compile(params.licence_pattern) if params.licence_pattern else None
+
+    def detect(self, event: Event, state: None) -> tuple[None, list[Signal]]:
+        if not isinstance(event, ListingEvent) or event.op == "removed":
+            return state, []
+        p = self.params
+        banned = self._match(event, p.banned, p.banned_by_country)
+        if banned is not None:
+            rule, country = banned
+            return state, [self._signal(event, self.BANNED, 1.0, rule, country, {})]
+        restricted = self._match(event, p.restricted, p.restricted_by_country)
+        if restricted is None:
+            return state, []
+        rule, country = restricted
+        code, extra = self._licence_problem(event.attributes)
+        if code is None:
+            return state, []
+        score = 0.7 if code == self.LICENCE_MISSING else 0.5
+        return state, [self._signal(event, code, score, rule, country, extra)]
+
+    @staticmethod
+    def _match(
+        event: ListingEvent, region_wide: tuple[str, ...], by_country: Mapping[str, Iterable[str]]
+    ) -> tuple[str, str | None] | None:
+        """(matched rule, country or None when region-wide), or None."""
+        country_rules = by_country.get(event.region, ())
+        rule = category_rule_for(event.category, country_rules)
+        if rule is not None:
+            return rule, event.region
+        rule = category_rule_for(event.category, region_wide)
+        return None if rule is None else (rule, None)
+
+    def _licence_problem(self, attributes: Mapping[str, str]) -> tuple[str | None, dict[str, Any]]:
+        values = {
+            k: v.strip() for k, v in attributes.items() if k.casefold() in self._licence_keys and v.strip()
+        }
+        if not values:
+            return self.LICENCE_MISSING, {"required_any_of": list(self.params.licence_attributes)}
+        if self._licence_re is not None and not any(self._licence_re.fullmatch(v) for v in values.values()):
+            return self.LICENCE_INVALID, {"values": values, "pattern": self.params.licence_pattern}
+        return None, {}
+
+    def _signal(
+        self,
+        event: ListingEvent,
+        code: str,
+        score: float,
+        rule: str,
+        country: str | None,
+        extra: dict[str, Any],
+    ) -> Signal:
+        kind = "banned" if code == self.BANNED else "restricted"
+        evidence: dict[str, Any] = {
+            "category": event.category,
+            "matched_rule": rule,
+            "rule": f"{kind}_in_country" if country else kind,
+            **({"country": country} if country else {}),
+            **extra,
+        }
+        return Signal(
+            detector=self.id,
+            code=code,
+            entity_type="listing",
+            entity_id=event.listing_id,
+            region=event.region,
+            score=score,
+            event_id=event.event_id,
+            event_time=event.event_time,
+            evidence=evidence,
+        )

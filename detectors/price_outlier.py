@@ -1,0 +1,202 @@
+"""A branded item priced far below what that brand sells for in that category: a counterfeit signal.
+
+The baseline is learned from the stream, one per country (or policy region),
+currency, category and brand.  Each listing is scored against the baseline
+as it was *before* the listing, and a price that fired is not learned, so a
+wave of fakes cannot drag the median down to meet them.  Only ``created``
+listings are learned (an update would count the same item twice); updates are
+scored, because dropping the price after review is a known trick.  A price of
+zero is skipped: marketplaces use it for "price on request".
+
+The baseline is a log-bucket histogram with DDSketch's relative-accuracy
+guarantee: bucket keys and values come from ddsketch's ``LogarithmicMapping``,
+but the counts live in the state as plain JSON (``{"count", "offset",
+"bins"}``).  ddsketch's own serialisation (``DDSketchProto``) needs protobuf,
+which riskstream does not depend on, and yields bytes, not a JSON state.
+Bins are capped (the highest collapse into the top bin, which leaves low
+quantiles exact) and counts are halved once they reach ``decay_at_count``,
+so a baseline follows price drift and its size is bounded.
+
+>>> from riskstream.contracts import ListingEvent, parse_time
+>>> d = PriceOutlierDetector(PriceOutlierDetector.Params(watched_brands=("Rolex",), min_count=3))
+>>> def listing(i, price):
+...     return ListingEvent(event_id=f"e{i}", event_time=parse_time("2026-01-01T00:00:00Z"),
+...         region="DE", op="created", listing_id=f"l{i}", seller_id="s1", category="watches",
+...         title="Submariner", brand="Rolex", price=price, currency="EUR")
+>>> state = d.initial_state()
+>>> for i, price in enumerate([9000.0, 9500.0, 10000.0]):
+...     state, _ = d.detect(listing(i, price), state)
+>>> state, signals = d.detect(listing(9, 450.0), state)
+>>> s = signals[0]
+>>> s.code, abs(s.evidence["baseline_median"] - 9500) <= 0.02 * 9500, round(s.score, 2)
+('price_below_baseline', True, 0.95)
+>>> state["count"]  # the fake was not learned
+3.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
+
+from ddsketch.mapping import LogarithmicMapping
+
+from detectors.category_rules import normalize_category
+from detectors.text import TermMatcher, normalize
+from riskstream.contracts import Event, EventKind, ListingEvent, Signal
+from riskstream.regions import region_of
+
+State = dict[str, Any]
+"""``{"count": float, "offset": int, "bins": [float, ...]}``: bins[i] counts key offset + i."""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceOutlierParams:
+    """Parameters; the defaults watch no brand, so the detector keeps no state and never fires.
+
+    * ``watched_brands``: brands checked (compared after text normalisation, so "N1KE" is Nike).
+    * ``all_brands``: check every branded listing instead of a list.
+    * ``brand_from_title``: a listing without a brand field takes the first watched brand
+      named in its title (fakes often leave the brand field empty).
+    * ``ratio``: fires when price < ratio * baseline median.
+    * ``min_count``: baseline observations needed before it may fire.
+    * ``pool_countries``: one baseline per policy region (EU, SEA...) and currency,
+      instead of one per country.
+    * ``relative_accuracy``: relative error of the median estimate (bucket width).
+    * ``max_bins``: histogram size cap per baseline.
+    * ``decay_at_count``: counts are halved when they reach this (0 = never).
+    """
+
+    watched_brands: tuple[str, ...] = ()
+    all_brands: bool = False
+    brand_from_title: bool = True
+    ratio: float = 0.3
+    min_count: int = 30
+    pool_countries: bool = False
+    relative_accuracy: float = 0.02
+    max_bins: int = 512
+    decay_at_count: int = 10_000
+
+
+class PriceOutlierDetector:
+    """Learns a per-brand price baseline and flags prices far below its median."""
+
+    id: ClassVar[str] = "price_outlier"
+    kinds: ClassVar[frozenset[EventKind]] = frozenset({"listing"})
+    Params: ClassVar[type[PriceOutlierParams]] = PriceOutlierParams
+
+    BELOW_BASELINE: Final = "price_below_baseline"
+
+    def __init__(self, params: PriceOutlierParams) -> None:
+        if not 0 < params.ratio < 1:
+            raise ValueError(f"ratio must be in (0, 1), got {params.ratio}")
+        if params.min_count < 1 or params.max_bins < 2 or params.decay_at_count < 0:
+            raise ValueError("min_count must be >= 1, max_bins >= 2, decay_at_count >= 0")
+        self.params = params
+        self._mapping = LogarithmicMapping(params.relative_accuracy)
+        self._watched = {normalize(b) for b in params.watched_brands} - {""}
+        self._title_brands = TermMatcher(params.watched_brands)
+
+    # ------------------------------------------------------------------ contract
+
+    def state_key(self, event: Event) -> str | None:
+        if not isinstance(event, ListingEvent) or event.op == "removed" or event.price <= 0:
+            return None
+        brand = self._brand(event)
+        if brand is None:
+            return None
+        scope = (region_of(event.region) or event.region) if self.params.pool_countries else event.region
+        return "|".join((scope, event.currency, normalize_category(event.category), brand))
+
+    def initial_state(self) -> State:
+        return {"count": 0.0, "offset": 0, "bins": []}
+
+    def detect(self, event: Event, state: State | None) -> tuple[State, list[Signal]]:
+        """`state` None (the engine passes it for events with no key) is a fresh state."""
+        if state is None:
+            state = self.initial_state()
+        if not isinstance(event, ListingEvent) or self.state_key(event) is None:
+            return state, []
+        p = self.params
+        signals: list[Signal] = []
+        count = float(state["count"])
+        if count >= p.min_count:
+            median = self._quantile(state, 0.5)
+            if event.price < p.ratio * median:
+                signals.append(self._signal(event, median, count))
+        if not signals and event.op == "created":
+            state = self._learn(state, event.price)
+        return state, signals
+
+    # ------------------------------------------------------------------ baseline
+
+    def _learn(self, state: State, price: float) -> State:
+        key = self._mapping.key(price)
+        bins: list[float] = list(state["bins"])
+        offset: int = state["offset"]
+        count = float(state["count"]) + 1.0
+        if not bins:
+            bins, offset = [1.0], key
+        elif key < offset:
+            bins = [1.0] + [0.0] * (offset - key - 1) + bins
+            offset = key
+        elif key >= offset + len(bins):
+            bins = bins + [0.0] * (key - offset - len(bins)) + [1.0]
+        else:
+            bins[key - offset] += 1.0
+        if len(bins) > self.params.max_bins:
+            # Collapse the highest buckets: the median and everything below stay exact.
+            top = self.params.max_bins - 1
+            bins = [*bins[:top], sum(bins[top:])]
+        if self.params.decay_at_count and count >= self.params.decay_at_count:
+            bins = [b / 2 for b in bins]
+            count /= 2
+        return {"count": count, "offset": offset, "bins": bins}
+
+    def _quantile(self, state: State, q: float) -> float:
+        """DDSketch's quantile rule over the state's bins."""
+        rank = q * (float(state["count"]) - 1)
+        running = 0.0
+        bins: list[float] = state["bins"]
+        for i, c in enumerate(bins):
+            running += c
+            if running > rank:
+                return self._mapping.value(state["offset"] + i)
+        return self._mapping.value(state["offset"] + len(bins) - 1)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _brand(self, event: ListingEvent) -> str | None:
+        p = self.params
+        if event.brand and event.brand.strip():
+            brand = normalize(event.brand)
+            return brand if brand and (p.all_brands or brand in self._watched) else None
+        if p.brand_from_title and self._title_brands.size:
+            found = self._title_brands.find(event.title)
+            if found:
+                return normalize(found[0])
+        return None
+
+    def _signal(self, event: ListingEvent, median: float, count: float) -> Signal:
+        p = self.params
+        return Signal(
+            detector=self.id,
+            code=self.BELOW_BASELINE,
+            entity_type="listing",
+            entity_id=event.listing_id,
+            region=event.region,
+            score=min(1.0, max(0.0, 1.0 - event.price / median)),
+            event_id=event.event_id,
+            event_time=event.event_time,
+            evidence={
+                "price": event.price,
+                "currency": event.currency,
+                "brand": event.brand or self._brand(event),
+                "category": event.category,
+                "baseline_median": median,
+                "baseline_count": count,
+                "ratio": p.ratio,
+                "threshold": p.ratio * median,
+                "relative_accuracy": p.relative_accuracy,
+            },
+        )

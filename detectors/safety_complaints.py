@@ -1,0 +1,259 @@
+"""Safety-complaint language in a review: fire, explosion, burns, rashes, choking.
+
+A buyer writing "it caught fire" or "gave my baby a rash" is the earliest
+sign of a dangerous product, long before a recall.  The default term list is
+multilingual (en, de, fr, es, it, nl, ms/id, th) and matched with
+`TermMatcher`, so "c@ught f.i.r.e" still counts.
+
+Deliberate choices, so honest reviews stay quiet:
+
+* Bare "fire", "burn", "hot" and "lit" are *not* terms: "this charger is
+  fire" (slang for excellent), "fire red colour", "burns DVDs fast" and "hot
+  deal" would swamp the signal.  Terms are event-shaped phrases ("caught
+  fire", "burst into flames", "burned my").  The cost is missing a terse
+  "FIRE HAZARD!!" that uses none of them; add such phrases per region.
+* A negation just before a term ("did *not* catch fire", "no rash at all",
+  "ist nicht explodiert") suppresses that occurrence; the suppressed terms are
+  kept in the evidence of any signal the review still produces.
+* `exclusions` are phrases removed before matching ("rash decision").
+
+>>> from riskstream.contracts import ReviewEvent, parse_time
+>>> d = SafetyComplaintsDetector(SafetyComplaintsDetector.Params())
+>>> ev = ReviewEvent(event_id="e1", event_time=parse_time("2026-01-01T00:00:00Z"),
+...     region="DE", review_id="r1", listing_id="l1", buyer_id="b1", rating=1,
+...     text="Das Ladegerät hat Feuer gefangen!", language="de",
+...     verified_purchase=True, account_age_days=400)
+>>> _, signals = d.detect(ev, None)
+>>> [(s.code, s.entity_id, s.evidence["terms"]) for s in signals]
+[('safety_complaint', 'l1', ['feuer gefangen'])]
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar, Final
+
+import ahocorasick
+
+from detectors.base import Stateless
+from detectors.text import TermMatcher, normalize, squash
+from riskstream.contracts import Event, EventKind, ReviewEvent, Signal
+
+# Scripts written without spaces between words: word-boundary matching cannot
+# work there, and `normalize` strips Thai tone marks (ไหม้ "burnt" would become
+# ไหม, the question particle), so such terms are matched on the raw text.
+_UNSPACED_SCRIPT: Final = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff]")
+_RAW_SEPARATORS: Final = re.compile(r"[\s\u200b-\u200d\u2060.\-_*·•|/\\,;:!?'\"()]+")
+# `normalize` reads "!" as leetspeak for "i", so "a rash!" became "a rashi"
+# and "wow !!!" gained a word "iii"; a "!" not followed by a letter is punctuation.
+_BANG: Final = re.compile(r"!+(?!\w)")
+
+
+class PhraseMatcher:
+    """`TermMatcher` for spaced scripts plus raw substring matching for Thai, CJK, ...
+
+    `exclusions` are phrases blanked out of the normalised text before
+    matching, so "rash decision" cannot match "rash".
+
+    >>> m = PhraseMatcher(["caught fire", "rash", "ไฟไหม้"], exclusions=["rash decision"])
+    >>> m.find("It CAUGHT FIRE!! ชาร์จแล้วไฟไหม้, not a rash decision")
+    ['caught fire', 'ไฟไหม้']
+    >>> m.find("เปิดไฟไหม")  # "turn the light on?" - no tone mark, not "burnt"
+    []
+    """
+
+    def __init__(self, terms: Iterable[str], min_squashed: int = 6, exclusions: Iterable[str] = ()) -> None:
+        spaced: list[str] = []
+        self._raw = ahocorasick.Automaton()
+        self._keys: dict[str, str] = {}
+        for term in terms:
+            self._keys[term] = _raw_form(term) if is_unspaced(term) else squash(normalize(term))
+            if is_unspaced(term):
+                key = _raw_form(term)
+                if key:
+                    self._raw.add_word(key, term)
+            else:
+                spaced.append(term)
+        self._spaced = TermMatcher(spaced, min_squashed)
+        self._has_raw = len(self._raw) > 0
+        if self._has_raw:
+            self._raw.make_automaton()
+        self.size = self._spaced.size + len(self._raw)
+        patterns = sorted({e for e in (normalize(x) for x in exclusions) if e}, key=len, reverse=True)
+        self._exclude = (
+            re.compile("(?<!\\w)(?:" + "|".join(map(re.escape, patterns)) + ")(?!\\w)") if patterns else None
+        )
+
+    def spaced_text(self, text: str) -> str:
+        """The normalised text that spaced terms are matched in (exclusions blanked)."""
+        norm = normalize(strip_exclamations(text))
+        return self._exclude.sub(" ", norm) if self._exclude is not None else norm
+
+    def find(self, text: str) -> list[str]:
+        """The original terms found in `text`, each once, none contained in another."""
+        found = dict.fromkeys(self._spaced.find(self.spaced_text(text)))
+        if self._has_raw:
+            for _end, term in self._raw.iter(_raw_form(text)):
+                found[term] = None
+        # "exploded" also contains "explode" once squashed: report the longer term only.
+        keys = [self._keys[t] for t in found]
+        return [t for t in found if not any(self._keys[t] in k and self._keys[t] != k for k in keys)]
+
+
+def strip_exclamations(text: str) -> str:
+    """Remove "!" used as punctuation, keeping leetspeak "f!re".
+
+    >>> strip_exclamations("a rash!! f!re !!!")
+    'a rash  f!re  '
+    """
+    return _BANG.sub(" ", text)
+
+
+def is_unspaced(term: str) -> bool:
+    """True for a term in a script written without spaces (Thai, Lao, Khmer, CJK)."""
+    return _UNSPACED_SCRIPT.search(term) is not None
+
+
+def _raw_form(text: str) -> str:
+    return _RAW_SEPARATORS.sub("", unicodedata.normalize("NFC", text.casefold()))
+
+
+DEFAULT_TERMS: Final[tuple[str, ...]] = (
+    # en
+    "caught fire", "catch fire", "catches fire", "burst into flames", "went up in flames",
+    "exploded", "explode", "blew up", "overheated", "overheating", "overheats",
+    "burned my", "burnt my", "burns my", "melted", "smoke came out", "started smoking",
+    "electric shock", "shocked me", "electrocuted", "rash", "rashes", "blisters", "hives",
+    "allergic reaction", "choking", "choked", "choking hazard", "swallowed", "cut my",
+    "sharp edge", "poisoned", "made me sick", "burning smell",
+    # de
+    "feuer gefangen", "in flammen", "explodiert", "uberhitzt", "verbrannt",
+    "stromschlag", "ausschlag", "allergische reaktion", "erstickt", "verschluckt",
+    # fr
+    "a pris feu", "pris feu", "explose", "surchauffe", "brule", "decharge electrique",
+    "eruption cutanee", "plaques rouges", "etouffe", "avale",
+    # es
+    "se incendio", "se prendio fuego", "exploto", "se sobrecalento", "me quemo",
+    "descarga electrica", "sarpullido", "erupcion", "se atraganto", "ahogo",
+    # it, nl
+    "ha preso fuoco", "e esploso", "surriscaldato", "vlam gevat", "ontploft", "oververhit",
+    # ms / id
+    "terbakar", "meletup", "meledak", "berasap", "terlalu panas", "renjatan elektrik",
+    "kesetrum", "ruam", "gatal gatal", "tercekik", "tersedak",
+    # th: caught fire, exploded, electric shock, rash, choking, overheated
+    "ไฟไหม้", "ลุกไหม้", "ระเบิด", "ไฟดูด", "ไฟช็อต", "ผื่นขึ้น", "ผื่นแดง", "สำลัก", "ร้อนจัด",
+)
+DEFAULT_NEGATIONS: Final[tuple[str, ...]] = (
+    "not", "no", "never", "didnt", "didn t", "doesnt", "doesn t", "dont", "don t", "isnt", "isn t",
+    "wasnt", "wasn t", "wont", "won t", "without",
+    "nicht", "kein", "keine", "nie", "ohne", "pas", "jamais", "sans", "nunca", "sin", "non",
+    "niet", "geen", "tidak", "tak", "bukan", "tiada", "tanpa", "ไม่",
+)
+DEFAULT_EXCLUSIONS: Final[tuple[str, ...]] = (
+    "rash decision", "rash decisions", "rash purchase", "explode with flavour", "explode with flavor",
+    "exploded in popularity", "blew up on tiktok", "blew up on instagram", "fire red", "burn a cd",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyComplaintsParams:
+    terms: tuple[str, ...] = DEFAULT_TERMS
+    negations: tuple[str, ...] = DEFAULT_NEGATIONS
+    exclusions: tuple[str, ...] = DEFAULT_EXCLUSIONS
+    negation_window: int = 2
+    """How many words before a term a negation may stand.  Punctuation is gone
+    after normalisation, so a wider window turns "No joke, it caught fire"
+    into a negation."""
+    min_squashed: int = 6
+    base_score: float = 0.7
+    low_rating_bonus: float = 0.2
+    """Added when the rating is 1 or 2: the buyer is unhappy, not joking."""
+
+
+class SafetyComplaintsDetector(Stateless[SafetyComplaintsParams]):
+    """Matches review text against multilingual safety-complaint terms."""
+
+    id: ClassVar[str] = "safety_complaints"
+    kinds: ClassVar[frozenset[EventKind]] = frozenset({"review"})
+    Params: ClassVar[type[SafetyComplaintsParams]] = SafetyComplaintsParams
+
+    CODE: Final = "safety_complaint"
+
+    def __init__(self, params: SafetyComplaintsParams) -> None:
+        self.params = params
+        self._terms = PhraseMatcher(params.terms, params.min_squashed, params.exclusions)
+        self._negations = frozenset(n for n in (normalize(x) for x in params.negations) if n)
+        self._raw_negations = tuple(_raw_form(n) for n in params.negations if is_unspaced(n))
+
+    def detect(self, event: Event, state: None) -> tuple[None, list[Signal]]:
+        if not isinstance(event, ReviewEvent):
+            return state, []
+        text = self._terms.spaced_text(event.text)
+        terms: list[str] = []
+        negated: list[str] = []
+        for term in self._terms.find(event.text):
+            negative = self._all_negated(event.text if is_unspaced(term) else text, term)
+            (negated if negative else terms).append(term)
+        if not terms:
+            return state, []
+        p = self.params
+        score = min(1.0, p.base_score + (p.low_rating_bonus if event.rating <= 2 else 0.0))
+        evidence = {
+            "terms": terms,
+            "review_id": event.review_id,
+            "buyer_id": event.buyer_id,
+            "seller_id": event.seller_id,
+            "rating": event.rating,
+            "language": event.language,
+            "verified_purchase": event.verified_purchase,
+        }
+        if negated:
+            evidence["negated_terms"] = negated
+        signal = Signal(
+            detector=self.id,
+            code=self.CODE,
+            entity_type="listing",
+            entity_id=event.listing_id,
+            region=event.region,
+            score=score,
+            event_id=event.event_id,
+            event_time=event.event_time,
+            evidence=evidence,
+        )
+        return state, [signal]
+
+    def _all_negated(self, text: str, term: str) -> bool:
+        """True when every occurrence of `term` follows a negation.
+
+        Spaced scripts: a negation among the `negation_window` words before.
+        Unspaced scripts (Thai ไม่ระเบิด "did not explode"): a negation written
+        right before the term.  An occurrence found only in squashed form
+        ("c a u g h t f i r e") has no word position and counts as not negated.
+        """
+        if is_unspaced(term):
+            return self._all_negated_raw(text, term)
+        if not self._negations:
+            return False
+        words = text.split()
+        key = normalize(term).split()
+        starts = [i for i in range(len(words) - len(key) + 1) if words[i : i + len(key)] == key]
+        if not starts:
+            return False
+        window = self.params.negation_window
+        for i in starts:
+            before = words[max(0, i - window) : i]
+            pairs = [f"{a} {b}" for a, b in itertools.pairwise(before)]
+            if not self._negations.intersection(before) and not self._negations.intersection(pairs):
+                return False
+        return True
+
+    def _all_negated_raw(self, raw_text: str, term: str) -> bool:
+        raw, key = _raw_form(raw_text), _raw_form(term)
+        starts = [m.start() for m in re.finditer(re.escape(key), raw)]
+        return bool(starts) and bool(self._raw_negations) and all(
+            any(raw[:i].endswith(neg) for neg in self._raw_negations) for i in starts
+        )

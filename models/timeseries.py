@@ -1,0 +1,218 @@
+"""Streaming anomaly detector for one univariate time series (one object per series).
+
+Several robust baselines predict each value: a fast and a slow EWMA level and
+additive seasonal models by time of day and by hour of week. Each tracks the
+mean absolute error of its own predictions, learning from clipped residuals so
+that outliers cannot poison it. The baseline with the smallest error explains
+the point; its residual in units of its error scale is the raw score. An
+anomaly likelihood (see :mod:`models.ts_likelihood`) turns the recent average
+of raw scores into a tail probability relative to this series' own history,
+mapped to ``[0, 1)``; right after a firing, scores are damped for a while so
+one incident does not fire again and again. Memory is constant per series.
+
+Score before learning; higher is more anomalous; the yes/no decision is a
+separate :class:`Threshold`.
+
+>>> from datetime import UTC, datetime, timedelta
+>>> det = TimeSeriesAnomalyDetector()
+>>> t0 = datetime(2024, 1, 1, tzinfo=UTC)
+>>> scores = []
+>>> for i in range(600):
+...     t = t0 + timedelta(minutes=5 * i)
+...     x = 10.0 + (i % 7) * 0.1 + (50.0 if i == 500 else 0.0)
+...     scores.append(det.score_one(t, x))
+...     det.learn_one(t, x)
+>>> Threshold(0.5)(scores[500]), max(scores[300:500]) < 0.5
+(True, True)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from models.ts_baselines import LevelBaseline, SeasonalBaseline
+from models.ts_likelihood import TailLikelihood
+
+_DAY = 86400
+_WEEK = 7 * _DAY
+_MONDAY_OFFSET = 3 * _DAY  # the Unix epoch fell on a Thursday
+
+
+@dataclass(frozen=True)
+class TimeSeriesConfig:
+    """Hyperparameters; the defaults are the ones measured on NAB's development subset."""
+
+    fast_alpha: float = 0.1
+    slow_alpha: float = 0.02
+    season_alpha: float = 0.02
+    season_gamma: float = 0.2
+    scale_alpha: float = 0.01
+    clip: float = 6.0
+    daily_buckets: int = 48
+    weekly_buckets: int = 168
+    warmup: int = 30
+    scale_floor: float = 0.02
+    z_cap: float = 50.0
+    log_raw: bool = False
+    shift_alpha: float = 0.1
+    shift_weight: float = 0.0
+    short_window: int = 5
+    history_alpha: float = 0.001
+    sigma_floor: float = 0.02
+    history_clip: float = 0.0
+    score_half: float = 5.0
+    fire_level: float = 0.5
+    suppress_rows: int = 75
+    suppress_factor: float = 0.5
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """The decision: a score at or above ``level`` is a detection.
+
+    >>> Threshold(0.7)(0.71), Threshold(0.7)(0.2)
+    (True, False)
+    """
+
+    level: float = 0.6
+
+    def __call__(self, score: float) -> bool:
+        return score >= self.level
+
+
+class TimeSeriesAnomalyDetector:
+    """Online anomaly detector: ``score_one(t, x)`` in ``[0, 1)``, then ``learn_one(t, x)``."""
+
+    def __init__(self, config: TimeSeriesConfig | None = None) -> None:
+        self.config = config or TimeSeriesConfig()
+        c = self.config
+        self.fast = LevelBaseline(c.fast_alpha, c.scale_alpha, c.clip)
+        self.slow = LevelBaseline(c.slow_alpha, c.scale_alpha, c.clip)
+        self.daily = SeasonalBaseline(
+            c.daily_buckets, c.season_alpha, c.season_gamma, c.scale_alpha, c.clip, 2 * c.daily_buckets
+        )
+        self.weekly = SeasonalBaseline(
+            c.weekly_buckets, c.season_alpha, c.season_gamma, c.scale_alpha, c.clip, c.weekly_buckets
+        )
+        self.likelihood = TailLikelihood(
+            c.short_window, c.history_alpha, c.warmup, c.sigma_floor, c.history_clip
+        )
+        self.n = 0
+        self.cooldown = 0
+        self.drift = 0.0
+        self.first_ts = 0.0
+        self.last_ts = 0.0
+
+    # ------------------------------------------------------------ API
+    def clone(self) -> TimeSeriesAnomalyDetector:
+        """An unfitted detector with the same configuration."""
+        return TimeSeriesAnomalyDetector(self.config)
+
+    def score_one(self, t: datetime, x: float) -> float:
+        """Anomaly score of ``x`` at ``t`` given everything learnt so far (no state change)."""
+        if self.n < self.config.warmup:
+            return 0.0
+        s = self._raw_score(self._raw(t, x))
+        # Right after a firing the same incident should not fire again and again.
+        return s * self.config.suppress_factor if self.cooldown > 0 else s
+
+    def learn_one(self, t: datetime, x: float) -> None:
+        """Update baselines, score history and the post-detection cooldown with ``(t, x)``."""
+        c = self.config
+        ts = t.timestamp()
+        if self.n >= c.warmup:
+            a = self._raw(t, x)
+            s = self._raw_score(a)
+            if self.cooldown > 0:
+                self.cooldown -= 1
+            elif s >= c.fire_level:
+                self.cooldown = c.suppress_rows
+            self.likelihood.learn(a)
+        if self.n > 0:
+            self.drift += c.shift_alpha * (x - self.slow.level - self.drift)
+        dslot, wslot = self._slots(ts)
+        self.fast.learn(x, 0)
+        self.slow.learn(x, 0)
+        self.daily.learn(x, dslot)
+        self.weekly.learn(x, wslot)
+        if self.n == 0:
+            self.first_ts = ts
+        self.last_ts = ts
+        self.n += 1
+
+    # ------------------------------------------------------------ internals
+    def _slots(self, ts: float) -> tuple[int, int]:
+        c = self.config
+        dslot = int((ts % _DAY) * c.daily_buckets / _DAY)
+        wslot = int(((ts + _MONDAY_OFFSET) % _WEEK) * c.weekly_buckets / _WEEK)
+        return dslot, wslot
+
+    def _raw(self, t: datetime, x: float) -> float:
+        """Residual of the best-fitting baseline, in units of that baseline's error scale."""
+        c = self.config
+        dslot, wslot = self._slots(t.timestamp())
+        span = self.last_ts - self.first_ts
+        best_err = self.fast.err
+        best_pred = self.fast.level
+        if self.slow.err < best_err:
+            best_err, best_pred = self.slow.err, self.slow.level
+        # A seasonal model may only explain a point once it has seen the whole cycle.
+        if span >= 2 * _DAY and self.daily.warm and self.daily.err < best_err:
+            best_err, best_pred = self.daily.err, self.daily.predict(dslot)
+        if span >= 2 * _WEEK and self.weekly.warm and self.weekly.err < best_err:
+            best_err, best_pred = self.weekly.err, self.weekly.predict(wslot)
+        floor = c.scale_floor * self.slow.err + 1e-9 * abs(self.slow.level) + 1e-12
+        z = abs(x - best_pred) / (best_err + floor)
+        if c.shift_weight > 0.0:
+            # Distribution change: a short EWMA of residuals against the slow level, which
+            # keeps signalling a level shift after the fast level has absorbed it.
+            drift = self.drift + c.shift_alpha * (x - self.slow.level - self.drift)
+            zs = c.shift_weight * abs(drift) / (self.slow.err + floor)
+            if zs > z:
+                z = zs
+        if z > c.z_cap:
+            z = c.z_cap
+        # log1p makes the heavy-tailed residual ratios closer to Gaussian for the likelihood.
+        return math.log1p(z) if c.log_raw else z
+
+    def _raw_score(self, a: float) -> float:
+        lik = self.likelihood.surprise(a)
+        return lik / (lik + self.config.score_half)
+
+    # ------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-able snapshot: configuration plus every learnt quantity."""
+        return {
+            "config": asdict(self.config),
+            "fast": self.fast.state(),
+            "slow": self.slow.state(),
+            "daily": self.daily.state(),
+            "weekly": self.weekly.state(),
+            "likelihood": self.likelihood.state(),
+            "n": self.n,
+            "cooldown": self.cooldown,
+            "drift": self.drift,
+            "first_ts": self.first_ts,
+            "last_ts": self.last_ts,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TimeSeriesAnomalyDetector:
+        """Rebuild a detector from :meth:`state_dict` output (unknown config keys are ignored)."""
+        known = {f.name for f in fields(TimeSeriesConfig)}
+        config = TimeSeriesConfig(**{k: v for k, v in state["config"].items() if k in known})
+        det = cls(config)
+        det.fast.load(state["fast"])
+        det.slow.load(state["slow"])
+        det.daily.load(state["daily"])
+        det.weekly.load(state["weekly"])
+        det.likelihood.load(state["likelihood"])
+        det.n = int(state["n"])
+        det.cooldown = int(state["cooldown"])
+        det.drift = float(state["drift"])
+        det.first_ts = float(state["first_ts"])
+        det.last_ts = float(state["last_ts"])
+        return det

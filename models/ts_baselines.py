@@ -1,0 +1,136 @@
+"""Robust online baselines for one time series: each predicts the next value and tracks its own error scale.
+
+Every baseline learns from residuals clipped to a few error scales, so a single
+outlier moves it by a bounded amount instead of poisoning it.
+
+>>> b = LevelBaseline(alpha=0.5, scale_alpha=0.1, clip=4.0)
+>>> for x in [10.0, 11.0] * 10 + [1000.0]:
+...     b.learn(x, 0)
+>>> b.predict(0) < 20.0
+True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+class LevelBaseline:
+    """EWMA level with an EW mean-absolute-error scale (a MAD-like spread)."""
+
+    __slots__ = ("alpha", "clip", "err", "level", "n", "scale_alpha")
+
+    def __init__(self, alpha: float, scale_alpha: float, clip: float) -> None:
+        self.alpha = alpha
+        self.scale_alpha = scale_alpha
+        self.clip = clip
+        self.level = 0.0
+        self.err = 0.0
+        self.n = 0
+
+    def predict(self, slot: int) -> float:
+        return self.level
+
+    def learn(self, x: float, slot: int) -> None:
+        if self.n == 0:
+            self.level = x
+            self.n = 1
+            return
+        r = x - self.level
+        a = abs(r)
+        # Until the scale has seen ~1/scale_alpha errors it is too young to clip against.
+        young = self.n * self.scale_alpha < 1.0
+        bound = self.clip * self.err
+        if not young and a > bound:
+            # Winsorize: outliers teach the baseline only as much as a clip-sized error.
+            r = math.copysign(bound, r)
+            a = bound
+        self.err += (1.0 / self.n if young else self.scale_alpha) * (a - self.err)
+        self.level += max(self.alpha, 1.0 / (self.n + 1)) * r
+        self.n += 1
+
+    def state(self) -> dict[str, Any]:
+        return {"level": self.level, "err": self.err, "n": self.n}
+
+    def load(self, s: dict[str, Any]) -> None:
+        self.level = float(s["level"])
+        self.err = float(s["err"])
+        self.n = int(s["n"])
+
+
+class SeasonalBaseline:
+    """Additive Holt-Winters without trend: level plus one offset per seasonal bucket.
+
+    It only counts as warm after ``min_cycles`` full cycles, so a half-learned
+    season never gets chosen as the best explanation.
+    """
+
+    __slots__ = (
+        "alpha",
+        "clip",
+        "err",
+        "gamma",
+        "level",
+        "n",
+        "offsets",
+        "scale_alpha",
+        "seen",
+        "warm_after",
+    )
+
+    def __init__(
+        self, buckets: int, alpha: float, gamma: float, scale_alpha: float, clip: float, warm_after: int
+    ) -> None:
+        self.alpha = alpha
+        self.gamma = gamma
+        self.scale_alpha = scale_alpha
+        self.clip = clip
+        self.warm_after = warm_after
+        self.level = 0.0
+        self.err = 0.0
+        self.n = 0
+        self.offsets = [0.0] * buckets
+        self.seen = [0] * buckets
+
+    @property
+    def warm(self) -> bool:
+        return self.n >= self.warm_after
+
+    def predict(self, slot: int) -> float:
+        return self.level + self.offsets[slot]
+
+    def learn(self, x: float, slot: int) -> None:
+        if self.n == 0:
+            self.level = x
+        if self.seen[slot] == 0:
+            # First visit: the bucket's offset is whatever the level does not explain.
+            self.offsets[slot] = x - self.level
+        r = x - self.level - self.offsets[slot]
+        a = abs(r)
+        young = self.n * self.scale_alpha < 1.0
+        bound = self.clip * self.err
+        if not young and a > bound:
+            r = math.copysign(bound, r)
+            a = bound
+        self.err += (1.0 / (self.n + 1) if young else self.scale_alpha) * (a - self.err)
+        self.level += self.alpha * r
+        self.offsets[slot] += self.gamma * (1.0 - self.alpha) * r
+        self.seen[slot] += 1
+        self.n += 1
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "err": self.err,
+            "n": self.n,
+            "offsets": list(self.offsets),
+            "seen": list(self.seen),
+        }
+
+    def load(self, s: dict[str, Any]) -> None:
+        self.level = float(s["level"])
+        self.err = float(s["err"])
+        self.n = int(s["n"])
+        self.offsets = [float(v) for v in s["offsets"]]
+        self.seen = [int(v) for v in s["seen"]]

@@ -1,0 +1,136 @@
+"""The pure core of a worker: decode, detect, decide.  No Kafka here.
+
+The engine holds the active policy per region, the detectors each policy
+configures, and the detectors' keyed state (bounded: least recently used keys
+are evicted, so memory stays constant on an endless stream).  The stream
+layer hands it raw bytes and sends whatever comes back.
+
+>>> from detectors.registry import default_registry
+>>> from riskstream.policy import load_policy
+>>> eng = Engine(default_registry())
+>>> eng.set_policy(load_policy("policies/eu.yaml", default_registry()))
+>>> out = eng.handle_raw("listing", b'{"nonsense": true}')
+>>> out.dead_letter
+('missing_field', 'Object missing required field `event_id`')
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from detectors.base import Registry
+from riskstream.contracts import (
+    EVENT_TYPES,
+    EnforcementAction,
+    Event,
+    InvalidEvent,
+    Signal,
+    decode,
+)
+from riskstream.decisions import decide
+from riskstream.policy.model import Policy
+from riskstream.regions import region_of
+
+MAX_STATE_KEYS: Final = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one input produced: a dead letter, or the event with its signals and actions."""
+
+    event: Event | None = None
+    signals: list[Signal] = field(default_factory=list)
+    actions: list[EnforcementAction] = field(default_factory=list)
+    dead_letter: tuple[str, str] | None = None  # (reason, detail)
+
+
+@dataclass
+class _Compiled:
+    policy: Policy
+    by_kind: dict[str, list[tuple[Any, str]]]  # kind -> [(detector instance, mode)]
+
+
+class Engine:
+    """Runs a region's configured detectors over each event and decides actions."""
+
+    def __init__(self, registry: Registry, max_state_keys: int = MAX_STATE_KEYS) -> None:
+        self.registry = registry
+        self._regions: dict[str, _Compiled] = {}
+        self._state: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+        self._max_state_keys = max_state_keys
+
+    # ---------------------------------------------------------------- policies
+
+    def set_policy(self, policy: Policy) -> None:
+        """Activate a (validated) policy for its region.
+
+        Detector state survives a policy change for detectors whose params did
+        not change; a detector whose params changed starts fresh.
+        """
+        by_kind: dict[str, list[tuple[Any, str]]] = {}
+        old = self._regions.get(policy.region)
+        for det_id in policy.enabled_detectors():
+            rule = policy.rule(det_id)
+            assert rule is not None
+            cls = self.registry.get(det_id)
+            params = rule.params if rule.params is not None else cls.Params()
+            detector = cls(params)
+            for kind in cls.kinds:
+                by_kind.setdefault(kind, []).append((detector, rule.mode))
+            if old is not None:
+                old_rule = old.policy.rule(det_id)
+                if old_rule is None or old_rule.params != rule.params:
+                    self._drop_state(policy.region, det_id)
+        self._regions[policy.region] = _Compiled(policy, by_kind)
+
+    def policy(self, region: str) -> Policy | None:
+        compiled = self._regions.get(region)
+        return compiled.policy if compiled else None
+
+    def policies(self) -> dict[str, Policy]:
+        return {r: c.policy for r, c in self._regions.items()}
+
+    def _drop_state(self, region: str, det_id: str) -> None:
+        for key in [k for k in self._state if k[0] == region and k[1] == det_id]:
+            del self._state[key]
+
+    # ---------------------------------------------------------------- events
+
+    def handle_raw(self, kind: str, raw: bytes) -> Outcome:
+        """Decode, validate and process one input; never raises for bad input."""
+        try:
+            event = decode(raw, EVENT_TYPES[kind])
+        except InvalidEvent as exc:
+            return Outcome(dead_letter=(exc.reason, exc.detail))
+        return self.process(event)
+
+    def process(self, event: Event) -> Outcome:
+        group = region_of(event.region)
+        compiled = self._regions.get(group) if group else None
+        if compiled is None:
+            return Outcome(event=event, dead_letter=("no_policy", f"no active policy for region {group!r}"))
+        signals: list[Signal] = []
+        for detector, mode in compiled.by_kind.get(event.kind, ()):
+            signals.extend(self._run(group or "", detector, event))
+        actions = decide(signals, compiled.policy, event) if signals else []
+        return Outcome(event=event, signals=signals, actions=actions)
+
+    def _run(self, region: str, detector: Any, event: Event) -> Iterable[Signal]:
+        key = detector.state_key(event)
+        if key is None:
+            _, signals = detector.detect(event, None)
+            return list(signals)
+        skey = (region, detector.id, key)
+        state = self._state.get(skey)
+        if state is None:
+            state = detector.initial_state()
+        else:
+            self._state.move_to_end(skey)
+        state, signals = detector.detect(event, state)
+        self._state[skey] = state
+        if len(self._state) > self._max_state_keys:
+            self._state.popitem(last=False)
+        return list(signals)

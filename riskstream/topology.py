@@ -1,0 +1,95 @@
+"""The topic table: every topic, its key, settings, record type, producer and consumers.
+
+This is data, not Kafka code: `stream/topics.py` declares the Faust topics
+from it, `riskstream schemas` writes one JSON Schema per topic and
+`docs/topics.md` is generated from it.
+
+>>> TOPICS["listings"].name
+'listings.events.v1'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from riskstream import contracts as c
+
+DAY_MS: Final = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    key: str
+    record: type[Any]
+    retention_ms: int | None
+    compacted: bool
+    producer: str
+    consumers: str
+    description: str
+    partitions: int | None = None  # None: the cluster-wide default from settings
+
+    def cleanup(self) -> str:
+        if self.compacted:
+            return "compact" + (f",delete {self.retention_ms // DAY_MS}d" if self.retention_ms else "")
+        return f"delete {self.retention_ms // DAY_MS}d" if self.retention_ms else "delete (broker default)"
+
+
+TOPICS: Final[dict[str, TopicSpec]] = {
+    key: spec
+    for key, spec in (
+        ("listings", TopicSpec("listings.events.v1", "listing_id", c.ListingEvent, 7 * DAY_MS, False,
+                  "marketplace listing service", "screen_listings",
+                  "Listing created / updated / removed.")),
+        ("reviews", TopicSpec("reviews.events.v1", "listing_id", c.ReviewEvent, 7 * DAY_MS, False,
+                  "reviews service", "screen_reviews",
+                  "A buyer's review of a listing (keyed by listing so a listing's reviews share a partition).")),
+        ("content", TopicSpec("creator.content.v1", "creator_id", c.ContentEvent, 7 * DAY_MS, False,
+                  "creator platform", "screen_content",
+                  "A creator's video, live stream or post.")),
+        ("recalls", TopicSpec("recalls.notices.v1", "recall_id", c.RecallNotice, None, True,
+                  "recall feed importer", "every worker (broadcast, read whole)",
+                  "Product recalls published by authorities; compacted so a new worker sees every recall.",
+                  partitions=1)),
+        ("signals", TopicSpec("risk.signals.v1", "entity_id", c.Signal, 3 * DAY_MS, False,
+                  "riskstream workers", "aggregates, analysts",
+                  "What a detector saw: one finding with evidence.")),
+        ("actions", TopicSpec("risk.actions.v1", "entity_id", c.EnforcementAction, 30 * DAY_MS, False,
+                  "riskstream workers", "enforcement service, moderation queue",
+                  "Enforcement decisions (enforced or shadow) with idempotency keys.")),
+        ("incidents", TopicSpec("risk.incidents.v1", "incident_id", c.IncidentCandidate, 90 * DAY_MS, True,
+                  "riskstream workers", "incident team (riskstream incidents tail), paging",
+                  "Incident candidates: open / update / resolve records; compacted to the latest per incident.")),
+        ("deadletter", TopicSpec("risk.deadletter.v1", "source topic", c.DeadLetter, 14 * DAY_MS, False,
+                  "riskstream workers", "on-call engineer",
+                  "Inputs that could not be processed, whole, with the reason.")),
+        ("policies", TopicSpec("control.policies.v1", "region", dict, None, True,
+                  "riskstream policy publish", "every worker (broadcast, read whole)",
+                  "The active policy per region (compacted: every worker agrees on the version).",
+                  partitions=1)),
+        ("feedback", TopicSpec("moderation.feedback.v1", "action_id", c.ModerationFeedback, 30 * DAY_MS, False,
+                  "moderation tool", "track_feedback",
+                  "Moderator outcomes: confirmed, overturned, appeal granted.")),
+    )
+}
+
+INPUT_KINDS: Final[dict[str, str]] = {
+    "listing": "listings", "review": "reviews", "content": "content", "recall": "recalls",
+    "feedback": "feedback",
+}
+"""Which topic (by TOPICS key) carries each input event kind."""
+
+
+def markdown_table() -> str:
+    lines = [
+        "| topic | key | partitions | retention / cleanup | record | producer | consumers |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for spec in TOPICS.values():
+        rec = spec.record.__name__ if spec.record is not dict else "policy document"
+        parts = str(spec.partitions) if spec.partitions else "`RISKSTREAM_PARTITIONS` (4)"
+        lines.append(
+            f"| `{spec.name}` | {spec.key} | {parts} | {spec.cleanup()} | {rec} | {spec.producer} | {spec.consumers} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,231 @@
+"""Agents: decode, call the pure engine, send.  No business logic here.
+
+Every agent runs with ``concurrency=1``: with more, Faust can commit an offset
+past a message still in flight (faust-streaming #606) and lose it on a crash.
+Nothing an input contains can crash an agent: invalid input and unexpected
+errors go to the dead-letter topic with the reason, counted by
+``riskstream_dead_letters_total``.  Offsets are committed only after the
+producer has flushed what the message produced (Faust flushes before it
+commits), so a crash replays rather than loses; replayed enforced actions are
+suppressed by their idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from detectors.registry import default_registry
+from riskstream.contracts import DeadLetter, EnforcementAction, encode, stable_id
+from riskstream.engine import Engine, Outcome
+from riskstream.policy import PolicyError, load_policy
+from riskstream.policy.load import iter_policy_files
+from riskstream.regions import region_of
+from stream import metrics as m
+from stream.app import app, settings, topics
+
+log = logging.getLogger("riskstream")
+
+enforced_keys = app.Table(
+    "enforced-actions", default=None, key_type=bytes, value_type=bytes,
+    partitions=settings.kafka.partitions,
+)
+
+
+class Runtime:
+    """The worker's engine and the state that the stream layer owns."""
+
+    def __init__(self) -> None:
+        self.registry = default_registry()
+        self.engine = Engine(self.registry)
+        self.policies_ready = asyncio.Event()
+        for path in iter_policy_files(settings.policies.directory):
+            policy = load_policy(path, self.registry)
+            self.engine.set_policy(policy)
+            m.POLICY_VERSION.labels(policy.region, policy.version).set(1)
+
+    def policy_versions(self) -> dict[str, str]:
+        return {r: p.version for r, p in self.engine.policies().items()}
+
+    def apply_policy_document(self, raw: bytes) -> None:
+        """A policy published on the control topic; refused (old one stays) if invalid."""
+        try:
+            doc = orjson.loads(raw)
+            policy = load_policy(doc["yaml"], self.registry)
+        except (PolicyError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            region = doc.get("region", "?") if isinstance(doc, dict) else "?"  # noqa: F821
+            m.POLICY_REJECTED.labels(str(region)).inc()
+            log.error("refused policy document for region %s: %s", region, exc)
+            return
+        old = self.engine.policy(policy.region)
+        if old is not None and old.version == policy.version and old == policy:
+            return
+        self.engine.set_policy(policy)
+        if old is not None:
+            m.POLICY_VERSION.remove(policy.region, old.version)
+        m.POLICY_VERSION.labels(policy.region, policy.version).set(1)
+        log.info("policy %s now at version %s", policy.region, policy.version)
+
+
+runtime = Runtime()
+
+
+def _dead_letter(topic: str, partition: int, offset: int, raw: bytes, reason: str, detail: str) -> DeadLetter:
+    preview = raw[:512].decode("utf-8", errors="replace")
+    country = ""
+    try:
+        obj = orjson.loads(raw)
+        if isinstance(obj, dict) and isinstance(obj.get("region"), str):
+            country = obj["region"]
+    except orjson.JSONDecodeError:
+        pass
+    return DeadLetter(
+        event_id=stable_id("dlq", topic, str(partition), str(offset)),
+        event_time=datetime.now(UTC),
+        region=country,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        reason=reason,
+        detail=detail[:2000],
+        original_b64=base64.b64encode(raw).decode(),
+        original_preview=preview,
+    )
+
+
+async def _send_dead_letter(msg: Any, raw: bytes, reason: str, detail: str) -> None:
+    dl = _dead_letter(msg.topic, msg.partition, msg.offset, raw, reason, detail)
+    await topics.deadletter.send(key=msg.topic.encode(), value=encode(dl))
+    m.DEAD_LETTERS.labels(msg.topic, reason).inc()
+    m.EVENTS_OUT.labels(topics.deadletter.get_topic_name()).inc()
+
+
+async def _emit(outcome: Outcome, kind: str, *, in_stream: bool = True) -> None:
+    for sig in outcome.signals:
+        await topics.signals.send(key=sig.entity_id.encode(), value=encode(sig))
+        m.SIGNALS.labels(sig.detector, sig.code, sig.region).inc()
+    if outcome.signals:
+        m.EVENTS_OUT.labels(topics.signals.get_topic_name()).inc(len(outcome.signals))
+    now = time.time()
+    for action in outcome.actions:
+        # Outside an agent (the broadcast task) there is no source partition to
+        # write the dedupe table's changelog to; consumers dedupe by key there.
+        if in_stream and action.mode == "enforced" and not _first_time(action):
+            m.DUPLICATES.labels(action.region).inc()
+            continue
+        await topics.actions.send(key=action.entity_id.encode(), value=encode(action))
+        m.ACTIONS.labels(action.action, action.mode, action.region).inc()
+        m.EVENTS_OUT.labels(topics.actions.get_topic_name()).inc()
+        m.DETECTION_LATENCY.labels(kind).observe(max(0.0, now - action.event_time.timestamp()))
+
+
+def _first_time(action: EnforcementAction) -> bool:
+    """True once per idempotency key (kept in a changelog-backed table)."""
+    key = action.idempotency_key.encode()
+    if enforced_keys.get(key) is not None:
+        return False
+    enforced_keys[key] = action.event_id.encode()
+    return True
+
+
+async def _screen(stream: Any, kind: str) -> None:
+    await runtime.policies_ready.wait()
+    async for event in stream.events():
+        msg = event.message
+        raw: bytes = msg.value if msg.value is not None else b""
+        m.EVENTS_IN.labels(msg.topic).inc()
+        started = time.perf_counter()
+        try:
+            outcome = runtime.engine.handle_raw(kind, raw)
+            if outcome.dead_letter is not None:
+                await _send_dead_letter(msg, raw, *outcome.dead_letter)
+                continue
+            assert outcome.event is not None
+            m.EVENTS_VALID.labels(kind, region_of(outcome.event.region) or "").inc()
+            await _emit(outcome, kind)
+        except Exception as exc:  # a bug must not stop the stream or lose the event
+            log.exception("processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+            m.ERRORS.labels(kind).inc()
+            await _send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
+        finally:
+            m.PROCESSING.labels(kind).observe(time.perf_counter() - started)
+
+
+@app.agent(topics.listings, concurrency=1)
+async def screen_listings(stream: Any) -> None:
+    await _screen(stream, "listing")
+
+
+@app.agent(topics.reviews, concurrency=1)
+async def screen_reviews(stream: Any) -> None:
+    await _screen(stream, "review")
+
+
+@app.agent(topics.content, concurrency=1)
+async def screen_content(stream: Any) -> None:
+    await _screen(stream, "content")
+
+
+# ------------------------------------------------------------------ broadcast
+
+
+@app.task
+async def follow_control_topics() -> None:
+    """Every worker reads the whole policy and recall topics (no consumer group).
+
+    Policies already on the topic are applied before any agent processes an
+    event, so every worker starts from the same versions.
+    """
+    names = [topics.policies.get_topic_name(), topics.recalls.get_topic_name()]
+    for topic in (topics.policies, topics.recalls):
+        await topic.maybe_declare()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False, group_id=None,
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(n, 0) for n in names]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        caught_up = all(end[tp] == 0 for tp in tps)
+        if caught_up:
+            runtime.policies_ready.set()
+        while True:
+            batch = await consumer.getmany(timeout_ms=500)
+            for tp, records in batch.items():
+                for rec in records:
+                    if rec.value is None:
+                        continue
+                    if tp.topic == names[0]:
+                        runtime.apply_policy_document(rec.value)
+                    else:
+                        await _handle_recall(rec)
+            if not caught_up:
+                positions = {tp: await consumer.position(tp) for tp in tps}
+                if all(positions[tp] >= end[tp] for tp in tps):
+                    caught_up = True
+                    runtime.policies_ready.set()
+                    log.info("control topics read; policies %s", runtime.policy_versions())
+    finally:
+        await consumer.stop()
+
+
+async def _handle_recall(rec: Any) -> None:
+    m.EVENTS_IN.labels(rec.topic).inc()
+    try:
+        outcome = runtime.engine.handle_raw("recall", rec.value)
+        if outcome.dead_letter is not None:
+            await _send_dead_letter(rec, rec.value, *outcome.dead_letter)
+            return
+        await _emit(outcome, "recall", in_stream=False)
+    except Exception as exc:
+        log.exception("recall processing failed")
+        await _send_dead_letter(rec, rec.value, "processing_error", f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,59 @@
+"""The Faust application: `faust -A stream.app worker` (or `riskstream worker`).
+
+Thin glue only.  Settings are read once from the environment; topics come from
+the topic table; agents (in `stream.agents`) decode, call the pure engine and
+send what it returns.  `/metrics` on the worker's web port serves the
+project's Prometheus metrics (prometheus-client, not faust's sensor).
+"""
+
+from __future__ import annotations
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from riskstream.settings import Settings
+from stream.metrics import REGISTRY
+from stream.topics import Topics
+
+settings = Settings.from_env()
+
+app = faust.App(
+    settings.kafka.app_id,
+    broker=[f"kafka://{hp.strip()}" for hp in settings.kafka.bootstrap_servers.split(",")],
+    autodiscover=False,
+    origin="stream",
+    datadir=str(settings.data_dir),
+    processing_guarantee=settings.kafka.processing_guarantee,
+    topic_partitions=settings.kafka.partitions,
+    topic_replication_factor=settings.kafka.replication_factor,
+    key_serializer="raw",
+    value_serializer="raw",
+    web_port=settings.metrics.port,
+    web_bind=settings.metrics.host,
+    web_host=settings.metrics.host,
+    # An agent must never ack a message whose processing raised: our agents
+    # catch everything and dead-letter it, this is the belt to those braces.
+    stream_ack_exceptions=False,
+    consumer_auto_offset_reset="earliest",
+    producer_acks=-1,
+    store="memory://",
+    table_standby_replicas=0,
+)
+
+topics = Topics(app, settings)
+
+
+@app.page("/metrics")
+async def metrics(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+    return web.bytes(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+@app.page("/healthz")
+async def healthz(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+    from stream.agents import runtime
+
+    return web.json({"ok": True, "policies": runtime.policy_versions()})
+
+
+# Import for side effects: registers the agents on `app`.
+from stream import agents  # noqa: E402, F401

@@ -1,0 +1,251 @@
+"""`riskstream`: the command line (click).
+
+    riskstream demo                  broker + worker + generator, actions printed live
+    riskstream kafka up|down|status  a local single-node Kafka without Docker
+    riskstream worker                a Faust worker (reads settings from the environment)
+    riskstream generate              a live marketplace stream into the input topics
+    riskstream tail actions|incidents|deadletter|signals
+    riskstream policy validate|diff|explain|publish
+    riskstream schemas               JSON Schemas + topic table into docs/
+
+Heavy imports happen inside commands so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from riskstream.settings import REPO, Settings
+
+STATE_FILE = REPO / "var" / "kafka" / "state.json"
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """riskstream: streaming risk detection for online marketplaces."""
+
+
+# ------------------------------------------------------------------ kafka
+
+
+@main.group()
+def kafka() -> None:
+    """A local single-node Apache Kafka (KRaft) for users without Docker."""
+
+
+@kafka.command("up")
+@click.option("--port", type=int, default=9092, show_default=True, help="Client port (0 = any free port).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=REPO / "var" / "kafka" / "data")
+def kafka_up(port: int, data_dir: Path) -> None:
+    """Fetch Kafka's jars (once), format storage and start the broker."""
+    from stream.kafka_local import LocalKafka, free_port
+
+    if STATE_FILE.exists():
+        existing = LocalKafka.load(STATE_FILE)
+        if existing.alive():
+            click.echo(f"Kafka already running at {existing.bootstrap} (pid {existing.pid})")
+            return
+    if port and not _port_free(port):
+        click.echo(f"port {port} is busy; using a free port", err=True)
+        port = free_port()
+    k = LocalKafka(data_dir=data_dir, port=port)
+    click.echo("starting Kafka ...", err=True)
+    k.start()
+    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    k.save(STATE_FILE)
+    # the broker runs in its own session: it outlives this command
+    if k.proc is not None:
+        k.proc = None
+    click.echo(f"Kafka {k.version} up at {k.bootstrap} (pid {k.pid}); logs: {k.log_file}")
+    click.echo(f"export KAFKA_BOOTSTRAP_SERVERS={k.bootstrap}")
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@kafka.command("down")
+def kafka_down() -> None:
+    """Stop the local broker started by `kafka up`."""
+    from stream.kafka_local import LocalKafka
+
+    if not STATE_FILE.exists():
+        click.echo("no local Kafka recorded")
+        return
+    k = LocalKafka.load(STATE_FILE)
+    k.stop()
+    STATE_FILE.unlink()
+    click.echo("Kafka stopped")
+
+
+@kafka.command("status")
+def kafka_status() -> None:
+    from stream.kafka_local import LocalKafka
+
+    if STATE_FILE.exists() and LocalKafka.load(STATE_FILE).alive():
+        k = LocalKafka.load(STATE_FILE)
+        click.echo(f"running at {k.bootstrap} (pid {k.pid})")
+    else:
+        click.echo("not running")
+        sys.exit(1)
+
+
+# ------------------------------------------------------------------ worker
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--loglevel", "-l", default="info", show_default=True)
+@click.pass_context
+def worker(ctx: click.Context, loglevel: str) -> None:
+    """Run a Faust worker (settings from the environment; see docs/configuration.md)."""
+    from stream.app import app
+
+    sys.argv = ["riskstream", "worker", "-l", loglevel, *ctx.args]
+    app.main()
+
+
+# ------------------------------------------------------------------ generator
+
+
+@main.command()
+@click.option("--rate", type=float, default=200.0, show_default=True, help="Events per second (0 = as fast as possible).")
+@click.option("--count", type=int, default=0, help="Stop after this many events (0 = run until Ctrl-C).")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--risky-fraction", type=float, default=0.05, show_default=True)
+def generate(rate: float, count: int, seed: int, risky_fraction: float) -> None:
+    """Produce a live, mixed marketplace stream into the input topics."""
+    from stream.producer import run_generator
+
+    asyncio.run(run_generator(_settings(), rate=rate, count=count, seed=seed, risky_fraction=risky_fraction))
+
+
+# ------------------------------------------------------------------ tail
+
+
+@main.command()
+@click.argument("what", type=click.Choice(["actions", "incidents", "deadletter", "signals"]))
+@click.option("--region", multiple=True, help="Only these regions or countries (repeatable).")
+@click.option("--from-beginning", is_flag=True)
+def tail(what: str, region: tuple[str, ...], from_beginning: bool) -> None:
+    """Print records from an output topic as they arrive."""
+    from stream.tail import run_tail
+
+    asyncio.run(run_tail(_settings(), what, regions=set(region), from_beginning=from_beginning))
+
+
+# ------------------------------------------------------------------ demo
+
+
+@main.command()
+@click.option("--rate", type=float, default=100.0, show_default=True)
+@click.option("--duration", type=float, default=0.0, help="Stop after this many seconds (0 = until Ctrl-C).")
+def demo(rate: float, duration: float) -> None:
+    """The whole pipeline on a local broker, with a generated stream and live actions."""
+    from stream.demo import run_demo
+
+    sys.exit(run_demo(rate=rate, duration=duration))
+
+
+# ------------------------------------------------------------------ policy
+
+
+@main.group()
+def policy() -> None:
+    """Validate, compare, explain and publish region policies."""
+
+
+@policy.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def policy_validate(files: tuple[Path, ...]) -> None:
+    """Check policy files; print FILE:LINE:COL: reason for every problem."""
+    from detectors.registry import default_registry
+    from riskstream.policy import validate_file
+
+    bad = 0
+    for f in files:
+        issues = validate_file(f, default_registry())
+        errors = [i for i in issues if i.severity == "error"]
+        for issue in issues:
+            click.echo(str(issue), err=True)
+        if errors:
+            bad += 1
+        else:
+            click.echo(f"{f}: ok")
+    sys.exit(1 if bad else 0)
+
+
+@policy.command("diff")
+@click.argument("old", type=click.Path(exists=True, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, path_type=Path))
+def policy_diff(old: Path, new: Path) -> None:
+    """What changes between two versions of a policy."""
+    from detectors.registry import default_registry
+    from riskstream.policy import diff_policies, load_policy
+
+    reg = default_registry()
+    for line in diff_policies(load_policy(old, reg), load_policy(new, reg)) or ["(no changes)"]:
+        click.echo(line)
+
+
+@policy.command("explain")
+@click.argument("event_file", type=click.Path(exists=True, path_type=Path))
+@click.option("--policy-dir", type=click.Path(path_type=Path), default=None)
+def policy_explain(event_file: Path, policy_dir: Path | None) -> None:
+    """Which detectors fire on EVENT.json, why, and what action would follow."""
+    import orjson
+
+    from detectors.registry import default_registry
+    from riskstream.contracts import EVENT_TYPES, from_obj
+    from riskstream.policy import explain, load_policy
+    from riskstream.regions import region_of
+
+    obj = orjson.loads(event_file.read_bytes())
+    kind = obj.get("kind", "listing") if isinstance(obj, dict) else "listing"
+    event = from_obj(obj, EVENT_TYPES[kind])
+    reg = default_registry()
+    region = region_of(event.region)
+    folder = policy_dir or _settings().policies.directory
+    pol = load_policy(folder / f"{str(region).lower()}.yaml", reg)
+    click.echo(explain(event, pol, reg).render())
+
+
+@policy.command("publish")
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+def policy_publish(file: Path) -> None:
+    """Validate FILE and publish it on the control topic: every worker switches to it."""
+    from stream.producer import publish_policy
+
+    version = asyncio.run(publish_policy(_settings(), file))
+    click.echo(f"published {file} (version {version})")
+
+
+# ------------------------------------------------------------------ schemas
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=REPO / "docs", show_default=True)
+def schemas(out: Path) -> None:
+    """Write docs/schemas/<topic>.json, docs/topics.md and policies/schema.json."""
+    from stream.docs import write_docs
+
+    for path in write_docs(out):
+        click.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

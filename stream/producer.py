@@ -1,0 +1,129 @@
+"""Producing to the input and control topics: generator, replay, policy publish."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from riskstream.contracts import encode
+from riskstream.settings import Settings
+from riskstream.topology import TOPICS
+
+
+def _topic(settings: Settings, key: str) -> str:
+    return settings.kafka.topic_prefix + TOPICS[key].name
+
+
+async def ensure_topics(settings: Settings, keys: Iterable[str] | None = None) -> None:
+    """Create the project's topics with their settings if they do not exist yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = []
+        for key in keys or TOPICS:
+            spec = TOPICS[key]
+            name = _topic(settings, key)
+            if name in existing:
+                continue
+            config: dict[str, str] = {}
+            if spec.compacted:
+                config["cleanup.policy"] = "compact,delete" if spec.retention_ms else "compact"
+            if spec.retention_ms:
+                config["retention.ms"] = str(spec.retention_ms)
+            new.append(NewTopic(name, spec.partitions or settings.kafka.partitions,
+                                settings.kafka.replication_factor, topic_configs=config))
+        if new:
+            await admin.create_topics(new)
+    finally:
+        await admin.close()
+
+
+def producer(settings: Settings) -> AIOKafkaProducer:
+    # acks=all + idempotence: a broker failover neither loses nor duplicates a write.
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka.bootstrap_servers, acks="all", enable_idempotence=True,
+        linger_ms=5,
+    )
+
+
+async def publish_policy(settings: Settings, path: Path) -> str:
+    """Validate locally, then publish on the compacted control topic keyed by region."""
+    from detectors.registry import default_registry
+    from riskstream.policy import load_policy
+
+    text = path.read_text()
+    policy = load_policy(text, default_registry())  # raises PolicyError with file:line reasons
+    await ensure_topics(settings, ["policies"])
+    p = producer(settings)
+    await p.start()
+    try:
+        doc = {"region": policy.region, "version": policy.version, "yaml": text,
+               "published_at": datetime.now(UTC).isoformat()}
+        await p.send_and_wait(_topic(settings, "policies"), orjson.dumps(doc), key=policy.region.encode())
+    finally:
+        await p.stop()
+    return policy.version
+
+
+async def produce(settings: Settings, records: AsyncIterator[tuple[str, str, bytes]] | Iterable[tuple[str, str, bytes]],
+                  rate: float = 0.0, count: int = 0, progress_every: float = 5.0) -> int:
+    """Send (topic key, record key, value) triples at `rate` per second (0: as fast as possible)."""
+    await ensure_topics(settings)
+    p = producer(settings)
+    await p.start()
+    sent = 0
+    started = last = time.monotonic()
+    try:
+        async for topic_key, key, value in _aiter(records):
+            await p.send(_topic(settings, topic_key), value, key=key.encode())
+            sent += 1
+            if rate > 0:
+                ahead = sent / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+            now = time.monotonic()
+            if now - last >= progress_every:
+                last = now
+                print(f"[generate] {sent} events sent ({sent / (now - started):.0f}/s)", file=sys.stderr, flush=True)
+            if count and sent >= count:
+                break
+        await p.flush()
+    finally:
+        await p.stop()
+    return sent
+
+
+async def _aiter(records: Any) -> AsyncIterator[tuple[str, str, bytes]]:
+    if hasattr(records, "__aiter__"):
+        async for r in records:
+            yield r
+    else:
+        for r in records:
+            yield r
+
+
+def live_stream(seed: int, risky_fraction: float) -> Iterable[tuple[str, str, bytes]]:
+    """The simulator's marketplace, re-timed so event times are 'now' (a live feed)."""
+    from riskstream.sim import SimConfig, simulate
+
+    cfg = SimConfig(seed=seed, duration_hours=24 * 365, risky_fraction=risky_fraction)
+    for topic_name, key, record in simulate(cfg):
+        topic_key = next(k for k, s in TOPICS.items() if s.name == topic_name)
+        yield topic_key, key, encode(replace(record, event_time=datetime.now(UTC)))
+
+
+async def run_generator(settings: Settings, rate: float, count: int, seed: int, risky_fraction: float) -> int:
+    print(f"[generate] producing to {settings.kafka.bootstrap_servers} at "
+          f"{'max' if rate <= 0 else rate} events/s", file=sys.stderr, flush=True)
+    return await produce(settings, live_stream(seed, risky_fraction), rate=rate, count=count)

@@ -1,0 +1,218 @@
+from __future__ import annotations
+
+import copy
+import random
+import statistics
+from typing import Any
+
+import msgspec
+import orjson
+import pytest
+
+from detectors.price_outlier import PriceOutlierDetector, PriceOutlierParams
+from riskstream.contracts import ListingEvent, ReviewEvent, parse_time
+
+T0 = parse_time("2026-03-01T10:00:00Z")
+WATCH = PriceOutlierParams(watched_brands=("Rolex", "Nike"), min_count=20, ratio=0.3)
+
+
+def listing(i: int = 0, price: float = 100.0, **kw: Any) -> ListingEvent:
+    base: dict[str, Any] = dict(
+        event_id=f"e{i}", event_time=T0, region="DE", op="created", listing_id=f"l{i}",
+        seller_id="s1", category="watches", title="Submariner", brand="Rolex", price=price, currency="EUR",
+    )
+    base.update(kw)
+    return ListingEvent(**base)
+
+
+def warm(d: PriceOutlierDetector, prices: list[float], **kw: Any) -> dict[str, Any]:
+    state = d.initial_state()
+    for i, p in enumerate(prices):
+        state, signals = d.detect(listing(i, p, **kw), state)
+        assert signals == []
+    return state
+
+
+# 20 honest prices between 8000 and 9900: median about 9000.
+HONEST = [8000.0 + 100 * i for i in range(20)]
+
+
+@pytest.mark.parametrize(
+    ("probe", "fires"),
+    [
+        (450.0, True),     # a "Rolex" for 5% of the going price
+        (2000.0, True),    # well below 0.3 x median
+        (4500.0, False),   # genuine discount: half price, within range
+        (8500.0, False),
+        (20000.0, False),  # dear is not a counterfeit signal
+    ],
+)
+def test_fires_only_far_below_the_median(probe: float, fires: bool) -> None:
+    d = PriceOutlierDetector(WATCH)
+    state = warm(d, HONEST)
+    _, signals = d.detect(listing(99, probe), state)
+    assert bool(signals) is fires
+    if fires:
+        (s,) = signals
+        assert s.code == "price_below_baseline" and s.entity_id == "l99"
+        ev = s.evidence
+        assert ev["price"] == probe and ev["currency"] == "EUR" and ev["baseline_count"] == 20
+        assert abs(ev["baseline_median"] - statistics.median(HONEST)) <= 0.05 * ev["baseline_median"]
+        assert ev["threshold"] == pytest.approx(0.3 * ev["baseline_median"])
+        assert s.score == pytest.approx(1 - probe / ev["baseline_median"])
+
+
+def test_threshold_boundary_is_strict() -> None:
+    d = PriceOutlierDetector(WATCH)
+    state = warm(d, HONEST)
+    _, (first,) = d.detect(listing(90, 1.0), state)
+    threshold = first.evidence["threshold"]
+    assert d.detect(listing(91, threshold), state)[1] == []
+    assert len(d.detect(listing(92, threshold * 0.999), state)[1]) == 1
+
+
+@pytest.mark.parametrize(("n", "fires"), [(19, False), (20, True)])
+def test_needs_min_count(n: int, fires: bool) -> None:
+    d = PriceOutlierDetector(WATCH)
+    state = warm(d, HONEST[:n])
+    assert bool(d.detect(listing(99, 100.0), state)[1]) is fires
+
+
+@pytest.mark.parametrize(
+    ("params", "event_kw", "fires"),
+    [
+        (WATCH, {"brand": "Casio"}, False),                           # not watched
+        (PriceOutlierParams(all_brands=True, min_count=20), {"brand": "Casio"}, True),
+        (WATCH, {"brand": "R0L3X"}, True),                             # leetspeak brand is still Rolex
+        (WATCH, {"brand": "ROLEX "}, True),
+        (WATCH, {"brand": None, "title": "Montre R.o.l.e.x Submariner"}, True),   # brand only in title (FR)
+        (WATCH, {"brand": None, "title": "Reloj tipo Submariner"}, False),        # no brand at all (ES)
+        (PriceOutlierParams(watched_brands=("Rolex",), min_count=20, brand_from_title=False),
+         {"brand": None, "title": "Rolex Submariner"}, False),
+        (PriceOutlierParams(all_brands=True, min_count=20), {"brand": None}, False),  # unbranded: no baseline
+    ],
+)
+def test_brand_selection(params: PriceOutlierParams, event_kw: dict[str, Any], fires: bool) -> None:
+    d = PriceOutlierDetector(params)
+    state = warm(d, HONEST, **event_kw) if d.state_key(listing(**event_kw)) else d.initial_state()
+    _, signals = d.detect(listing(99, 300.0, **event_kw), state)
+    assert bool(signals) is fires
+
+
+def test_fakes_do_not_poison_the_baseline() -> None:
+    d = PriceOutlierDetector(WATCH)
+    state = warm(d, HONEST)
+    before = copy.deepcopy(state)
+    for i in range(200):  # a coordinated wave of fakes at 5-8% of the price
+        state, signals = d.detect(listing(100 + i, 450.0 + i), state)
+        assert len(signals) == 1
+    assert state == before
+
+
+def test_scores_before_learning_and_learns_only_created() -> None:
+    d = PriceOutlierDetector(WATCH)
+    state = warm(d, HONEST)
+    state2, _ = d.detect(listing(50, 9000.0, op="updated"), state)
+    assert state2 == state  # an update is scored, not learned
+    state3, _ = d.detect(listing(51, 9000.0), state)
+    assert state3["count"] == state["count"] + 1
+    # The price drop after review is caught on update.
+    assert len(d.detect(listing(52, 500.0, op="updated"), state)[1]) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "a", "b", "same"),
+    [
+        (WATCH, {"region": "DE"}, {"region": "FR"}, False),
+        (PriceOutlierParams(watched_brands=("Rolex",), pool_countries=True), {"region": "DE"}, {"region": "FR"}, True),
+        (PriceOutlierParams(watched_brands=("Rolex",), pool_countries=True), {"region": "DE"}, {"region": "GB"}, False),
+        (WATCH, {"currency": "EUR"}, {"currency": "PLN"}, False),
+        (WATCH, {"category": "watches"}, {"category": "Watches"}, True),
+        (WATCH, {"brand": "Rolex"}, {"brand": "Nike"}, False),
+    ],
+)
+def test_state_key(params: PriceOutlierParams, a: dict[str, Any], b: dict[str, Any], same: bool) -> None:
+    d = PriceOutlierDetector(params)
+    ka, kb = d.state_key(listing(**a)), d.state_key(listing(**b))
+    assert ka is not None and kb is not None
+    assert (ka == kb) is same
+
+
+@pytest.mark.parametrize(
+    "event",
+    [listing(op="removed"), listing(price=0.0), listing(brand="Casio")],
+)
+def test_no_state_for_irrelevant_listings(event: ListingEvent) -> None:
+    d = PriceOutlierDetector(WATCH)
+    assert d.state_key(event) is None
+    state = warm(d, HONEST)
+    assert d.detect(event, state) == (state, [])
+    assert d.detect(event, None)[1] == []  # the engine passes None for events without a key
+
+
+def test_none_state_is_a_fresh_state() -> None:
+    d = PriceOutlierDetector(WATCH)
+    assert d.detect(listing(1, 100.0), None) == d.detect(listing(1, 100.0), d.initial_state())
+    assert d.detect(listing(1, 100.0), None)[0]["count"] == 1
+
+
+def test_ignores_other_event_kinds() -> None:
+    d = PriceOutlierDetector(WATCH)
+    review = ReviewEvent(event_id="r", event_time=T0, region="DE", review_id="r1", listing_id="l1",
+                         buyer_id="b1", rating=5, text="ok", language="de", verified_purchase=True,
+                         account_age_days=3)
+    assert d.state_key(review) is None
+    assert d.detect(review, d.initial_state()) == (d.initial_state(), [])
+
+
+def test_defaults_keep_no_state() -> None:
+    d = PriceOutlierDetector(PriceOutlierParams())
+    assert d.state_key(listing()) is None
+
+
+def test_state_round_trips_through_json_and_input_is_not_mutated() -> None:
+    d = PriceOutlierDetector(WATCH)
+    state = warm(d, HONEST)
+    frozen = copy.deepcopy(state)
+    restored = orjson.loads(orjson.dumps(state))
+    assert restored == state
+    a = d.detect(listing(99, 500.0), state)
+    b = d.detect(listing(99, 500.0), restored)
+    assert a == b and state == frozen
+
+
+def test_median_within_relative_accuracy_on_skewed_prices() -> None:
+    rng = random.Random(7)
+    prices = [rng.lognormvariate(5, 0.6) for _ in range(2000)]
+    d = PriceOutlierDetector(PriceOutlierParams(all_brands=True, min_count=1, ratio=1e-9))
+    state = warm(d, prices, brand="Nike")
+    # Read the learned median through a probe that fires under a ratio just below 1.
+    d2 = PriceOutlierDetector(PriceOutlierParams(all_brands=True, min_count=1, ratio=0.999999))
+    (s,) = d2.detect(listing(1, 0.01, brand="Nike"), state)[1]
+    true_median = statistics.median(prices)
+    assert abs(s.evidence["baseline_median"] - true_median) / true_median < 0.03
+
+
+def test_bins_are_capped_and_counts_decay() -> None:
+    d = PriceOutlierDetector(PriceOutlierParams(all_brands=True, max_bins=8, decay_at_count=0))
+    state = warm(d, [1.0, 10.0, 100.0, 1000.0, 10000.0])
+    assert len(state["bins"]) == 8 and sum(state["bins"]) == state["count"] == 5
+    d = PriceOutlierDetector(PriceOutlierParams(all_brands=True, decay_at_count=10))
+    state = warm(d, [100.0] * 10)
+    assert state["count"] == 5 and sum(state["bins"]) == 5
+    state = warm(d, [100.0] * 25)
+    assert state["count"] < 10
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"ratio": 0.0}, {"ratio": 1.0}, {"min_count": 0}, {"max_bins": 1}, {"relative_accuracy": 0.0}],
+)
+def test_rejects_bad_params(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        PriceOutlierDetector(PriceOutlierParams(**bad))
+
+
+def test_params_load_from_plain_policy_data() -> None:
+    params = msgspec.convert({"watched_brands": ["Rolex"], "ratio": 0.25, "min_count": 5}, PriceOutlierParams)
+    assert params.watched_brands == ("Rolex",) and params.ratio == 0.25
