@@ -55,7 +55,7 @@ class TimeSeriesConfig:
     weekly_buckets: int = 168
     warmup: int = 30
     scale_floor: float = 0.02
-    z_cap: float = 50.0
+    z_cap: float = 20.0
     log_raw: bool = False
     shift_alpha: float = 0.1
     shift_weight: float = 0.0
@@ -77,7 +77,7 @@ class Threshold:
     (True, False)
     """
 
-    level: float = 0.6
+    level: float = 0.5
 
     def __call__(self, score: float) -> bool:
         return score >= self.level

@@ -151,26 +151,23 @@ def _decide_lane(
     first = signals[0]
     event_id = event.event_id if event is not None else first.event_id
     key = idempotency_key(event_id, entity_type, entity_id, action, mode)
-    fields: dict[str, Any] = {
-        "action_id": stable_id("action", key, policy.version),
-        "idempotency_key": key,
-        "event_id": event_id,
-        "event_time": event.event_time if event is not None else first.event_time,
-        "region": event.region if event is not None else first.region,
-        "entity_type": entity_type,
-        "entity_id": entity_id,
-        "action": action,
-        "reason_codes": reason_codes,
-        "evidence": evidence,
-        "policy_version": policy.version,
-        "mode": mode,
-        "risk_score": risk,
-        "automated_detection": True,
-        "automated_decision": action not in HUMAN_REVIEW,
-    }
-    # Built from a mapping: mypy does not see contracts' `_frozen` alias as a
-    # dataclass decorator, and a keyword call would not type-check.
-    return EnforcementAction(**fields)
+    return EnforcementAction(
+        action_id=stable_id("action", key, policy.version),
+        idempotency_key=key,
+        event_id=event_id,
+        event_time=event.event_time if event is not None else first.event_time,
+        region=event.region if event is not None else first.region,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        action=action,
+        reason_codes=reason_codes,
+        evidence=evidence,
+        policy_version=policy.version,
+        mode=mode,
+        risk_score=risk,
+        automated_detection=True,
+        automated_decision=action not in HUMAN_REVIEW,
+    )
 
 
 def decide(signals: Sequence[Signal], policy: Policy, event: Event | None = None) -> list[EnforcementAction]:

@@ -77,8 +77,10 @@ def _facts(action: EnforcementAction, basis: LegalBasis, policy: Policy) -> str:
     parts = []
     for sig in action.evidence.get("signals", []):
         ev = sig.get("evidence", {})
-        found = ev.get("terms") or ev.get("missing") or ev.get("matched_rule") or ev.get("recall_id")
-        detail = f" ({', '.join(found) if isinstance(found, list) else found})" if found else ""
+        found = ev.get("terms") or ev.get("missing") or ev.get("matched_rule") or ev.get("codes")
+        detail = f" ({', '.join(map(str, found)) if isinstance(found, list) else found})" if found else ""
+        if ev.get("recall_id"):
+            detail = f" (recall {ev['recall_id']}){detail}"
         parts.append(f"{sig.get('code')}{detail}")
     found_s = "; ".join(parts) or ", ".join(action.reason_codes)
     how = "automated detection" if action.automated_detection else "review"

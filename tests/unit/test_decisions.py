@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
 
-from riskstream.contracts import ContentEvent, EnforcementAction, ListingEvent, Signal
+from riskstream.contracts import ActionKind, ContentEvent, EnforcementAction, ListingEvent, Signal
 from riskstream.decisions import (
     Ledger,
     apply,
@@ -27,7 +27,7 @@ from riskstream.policy.model import (
     Policy,
 )
 
-T0 = datetime(2026, 11, 2, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
 
 def policy(**detectors: DetectorPolicy) -> Policy:
@@ -204,7 +204,7 @@ def test_different_decision_after_policy_change_gets_a_new_key() -> None:
 # --------------------------------------------------------------------------- ledger
 
 
-def enforced(action: str = "remove", key: str = "k1", *, entity_type: Any = "listing",
+def enforced(action: ActionKind = "remove", key: str = "k1", *, entity_type: Any = "listing",
              mode: Any = "enforced", **evidence: Any) -> EnforcementAction:
     evidence = evidence or {"seller_id": "s1"}
     return EnforcementAction(action_id=f"a-{key}", idempotency_key=key, event_id="e", event_time=T0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Final
+from typing import ClassVar, Final
 
 import jsonschema
 import pytest
@@ -379,7 +379,3 @@ def test_explain_lists_silent_and_inapplicable_detectors() -> None:
     assert ex.fired == () and ex.actions == ()
     assert ex.silent == ("prohibited_terms",) and ex.not_applicable == ("fake_cert",)
     assert ex.render().endswith("no action")
-
-
-def _unused(_: Any) -> None:  # keeps the imports used in every branch
-    return None
