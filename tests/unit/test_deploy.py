@@ -1,0 +1,115 @@
+"""Static checks of deploy/ and docker-compose.yml (no Docker engine here), and promtool."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from riskstream.settings import REPO
+from stream.metrics import REGISTRY
+
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+DEPLOY = REPO / "deploy"
+KNOWN = {m.name for m in REGISTRY.collect()}
+
+
+def _needs_promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("promtool missing in CI: scripts/setup.sh should have installed Debian's prometheus")
+        pytest.skip("promtool not installed (scripts/setup.sh installs it as root)")
+    return path
+
+
+def test_compose_has_the_whole_stack() -> None:
+    services = COMPOSE["services"]
+    assert {"kafka", "worker-1", "worker-2", "prometheus", "grafana", "generator"} <= set(services)
+    assert services["kafka"]["image"].startswith("apache/kafka:4.")
+
+
+def test_compose_mounts_and_build_files_exist() -> None:
+    for name, svc in COMPOSE["services"].items():
+        for vol in svc.get("volumes", []):
+            src = vol.split(":")[0]
+            if src.startswith("./"):
+                assert (REPO / src).exists(), f"{name} mounts missing {src}"
+        build = svc.get("build")
+        if build:
+            assert (REPO / build["context"] / build["dockerfile"]).exists()
+
+
+def test_compose_host_ports_are_unique() -> None:
+    ports = [p.split(":")[0] for svc in COMPOSE["services"].values() for p in svc.get("ports", [])]
+    assert len(ports) == len(set(ports))
+
+
+def test_prometheus_scrapes_every_compose_worker() -> None:
+    cfg = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    targets = {t for sc in cfg["scrape_configs"] for s in sc["static_configs"] for t in s["targets"]}
+    workers = {f"{n}:{s['environment']['RISKSTREAM_METRICS_PORT']}" for n, s in COMPOSE["services"].items()
+               if n.startswith("worker-")}
+    assert workers == targets
+
+
+def _metric_names(expr: str) -> set[str]:
+    return {n for n in re.findall(r"\b(riskstream_[a-z_]+)", expr)}
+
+
+def _base(name: str) -> str:
+    for suffix in ("_bucket", "_count", "_sum", "_total"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+@pytest.mark.parametrize("source", ["alerts", "dashboard"])
+def test_every_metric_referenced_is_exported(source: str) -> None:
+    if source == "alerts":
+        text = (DEPLOY / "prometheus" / "alerts.yml").read_text()
+    else:
+        text = (DEPLOY / "grafana" / "dashboards" / "riskstream.json").read_text()
+    names = _metric_names(text)
+    assert names
+    unknown = {n for n in names if _base(n) not in KNOWN}
+    assert not unknown, f"{source} references metrics nobody exports: {unknown}"
+
+
+def test_dashboard_is_valid_and_provisioned() -> None:
+    dash = json.loads((DEPLOY / "grafana" / "dashboards" / "riskstream.json").read_text())
+    assert dash["uid"] and len(dash["panels"]) >= 8
+    ids = [p["id"] for p in dash["panels"]]
+    assert len(ids) == len(set(ids))
+    prov = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "dashboards" / "riskstream.yml").read_text())
+    assert prov["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def test_promtool_checks_the_rules() -> None:
+    promtool = _needs_promtool()
+    out = subprocess.run([promtool, "check", "rules", str(DEPLOY / "prometheus" / "alerts.yml")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_promtool_unit_tests_of_the_alerts_pass() -> None:
+    promtool = _needs_promtool()
+    out = subprocess.run([promtool, "test", "rules", "alerts_test.yml"], cwd=DEPLOY / "prometheus",
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_promtool_checks_the_prometheus_config(tmp_path: Path) -> None:
+    promtool = _needs_promtool()
+    cfg = (DEPLOY / "prometheus" / "prometheus.yml").read_text().replace(
+        "/etc/prometheus/alerts.yml", str(DEPLOY / "prometheus" / "alerts.yml"))
+    (tmp_path / "prometheus.yml").write_text(cfg)
+    out = subprocess.run([promtool, "check", "config", str(tmp_path / "prometheus.yml")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
