@@ -67,6 +67,10 @@ class TimeSeriesConfig:
     fire_level: float = 0.5
     suppress_rows: int = 75
     suppress_factor: float = 0.5
+    suppress_mode: str = "cooldown"
+    peak_half_life: float = 50.0
+    shift_stream: bool = False
+    bucket_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,12 @@ class TimeSeriesAnomalyDetector:
         self.likelihood = TailLikelihood(
             c.short_window, c.history_alpha, c.warmup, c.sigma_floor, c.history_clip
         )
+        self.shift_lik = TailLikelihood(
+            c.short_window, c.history_alpha, c.warmup, c.sigma_floor, c.history_clip
+        )
+        self.bucket_z = [0.0] * c.daily_buckets
+        self.mean_z = 0.0
+        self.peak = 0.0
         self.n = 0
         self.cooldown = 0
         self.drift = 0.0
@@ -115,22 +125,32 @@ class TimeSeriesAnomalyDetector:
         """Anomaly score of ``x`` at ``t`` given everything learnt so far (no state change)."""
         if self.n < self.config.warmup:
             return 0.0
-        s = self._raw_score(self._raw(t, x))
-        # Right after a firing the same incident should not fire again and again.
-        return s * self.config.suppress_factor if self.cooldown > 0 else s
+        a, b = self._streams(t, x)
+        lik = self._lik(a, b)
+        return self._out(lik)
 
     def learn_one(self, t: datetime, x: float) -> None:
         """Update baselines, score history and the post-detection cooldown with ``(t, x)``."""
         c = self.config
         ts = t.timestamp()
         if self.n >= c.warmup:
-            a = self._raw(t, x)
-            s = self._raw_score(a)
-            if self.cooldown > 0:
-                self.cooldown -= 1
-            elif s >= c.fire_level:
-                self.cooldown = c.suppress_rows
+            a, b = self._streams(t, x)
+            lik = self._lik(a, b)
+            s = lik / (lik + c.score_half)
+            if c.suppress_mode == "cooldown":
+                if self.cooldown > 0:
+                    self.cooldown -= 1
+                elif s >= c.fire_level:
+                    self.cooldown = c.suppress_rows
+            else:
+                self.peak = max(self.peak * 0.5 ** (1.0 / c.peak_half_life), lik)
             self.likelihood.learn(a)
+            self.shift_lik.learn(b)
+            if c.bucket_rate > 0.0:
+                z = self._z(t, x)
+                dslot = self._slots(ts)[0]
+                self.mean_z += c.bucket_rate / c.daily_buckets * (z - self.mean_z)
+                self.bucket_z[dslot] += c.bucket_rate * (z - self.bucket_z[dslot])
         if self.n > 0:
             self.drift += c.shift_alpha * (x - self.slow.level - self.drift)
         dslot, wslot = self._slots(ts)
@@ -149,6 +169,41 @@ class TimeSeriesAnomalyDetector:
         dslot = int((ts % _DAY) * c.daily_buckets / _DAY)
         wslot = int(((ts + _MONDAY_OFFSET) % _WEEK) * c.weekly_buckets / _WEEK)
         return dslot, wslot
+
+    def _out(self, lik: float) -> float:
+        c = self.config
+        if c.suppress_mode == "cooldown":
+            s = lik / (lik + c.score_half)
+            return s * c.suppress_factor if self.cooldown > 0 else s
+        p = self.peak * 0.5 ** (1.0 / c.peak_half_life)
+        if c.suppress_mode == "excess":
+            lik = max(lik - c.suppress_factor * p, 0.0)
+        elif lik < p:
+            lik *= c.suppress_factor
+        return lik / (lik + c.score_half)
+
+    def _lik(self, a: float, b: float) -> float:
+        lik = self.likelihood.surprise(a)
+        if self.config.shift_stream:
+            lik = max(lik, self.shift_lik.surprise(b))
+        return lik
+
+    def _streams(self, t: datetime, x: float) -> tuple[float, float]:
+        c = self.config
+        z = self._z(t, x)
+        if c.bucket_rate > 0.0 and self.last_ts - self.first_ts >= 2 * _DAY:
+            k = c.daily_buckets
+            d = self._slots(t.timestamp())[0]
+            sb = max(self.bucket_z[d - 1], self.bucket_z[d], self.bucket_z[(d + 1) % k])
+            if sb > self.mean_z > 0.0:
+                z *= self.mean_z / sb
+        floor = c.scale_floor * self.slow.err + 1e-9 * abs(self.slow.level) + 1e-12
+        drift = self.drift + c.shift_alpha * (x - self.slow.level - self.drift)
+        b = min(abs(drift) / (self.slow.err + floor), c.z_cap)
+        return z, b
+
+    def _z(self, t: datetime, x: float) -> float:
+        return self._raw(t, x)
 
     def _raw(self, t: datetime, x: float) -> float:
         """Residual of the best-fitting baseline, in units of that baseline's error scale."""

@@ -25,12 +25,14 @@ from detectors.base import Registry
 from riskstream.contracts import (
     EVENT_TYPES,
     EnforcementAction,
+    EntityType,
     Event,
     InvalidEvent,
     Signal,
     decode,
+    stable_id,
 )
-from riskstream.decisions import decide
+from riskstream.decisions import Escalation, Ledger, apply, decide, subject_of
 from riskstream.policy.model import Policy
 from riskstream.regions import region_of
 
@@ -134,3 +136,57 @@ class Engine:
         if len(self._state) > self._max_state_keys:
             self._state.popitem(last=False)
         return list(signals)
+
+    # ---------------------------------------------------------------- feedback into detector state
+
+    def note_actioned(self, action: EnforcementAction) -> None:
+        """Remember an enforced remove/hold of a listing, so content linking to it is caught."""
+        if action.mode != "enforced" or action.entity_type != "listing" or action.action not in ("remove", "hold"):
+            return
+        group = region_of(action.region)
+        compiled = self._regions.get(group) if group else None
+        if compiled is None or group is None:
+            return
+        for detector, _mode in compiled.by_kind.get("content", ()):
+            if hasattr(detector, "with_actioned"):
+                skey = (group, detector.id, action.region)
+                state = self._state.get(skey) or detector.initial_state()
+                self._state[skey] = detector.with_actioned(state, [action.entity_id])
+
+    # ---------------------------------------------------------------- graduated enforcement
+
+    def on_violation(
+        self, ledger: Ledger | None, action: EnforcementAction
+    ) -> tuple[Ledger | None, Escalation | None, EnforcementAction | None]:
+        """Add an enforced action's points to its seller's or creator's ledger.
+
+        Returns the new ledger, the escalation if a level was crossed, and the
+        enforcement action that escalation carries (restrict seller, strike).
+        """
+        subject = subject_of(action)
+        group = region_of(action.region)
+        policy = self._regions[group].policy if group in self._regions else None
+        if subject is None or policy is None:
+            return ledger, None, None
+        state = ledger or Ledger.empty(*subject)
+        state, esc = apply(state, action, action.event_time, policy)
+        if esc is None or esc.action is None:
+            return state, esc, None
+        entity_type: EntityType = "seller" if esc.subject_type == "seller" else "creator"
+        escalated = EnforcementAction(
+            action_id=stable_id("escalation", esc.subject_id, esc.level, esc.triggered_by, policy.version),
+            idempotency_key=stable_id("escalation", esc.subject_type, esc.subject_id, esc.level, esc.triggered_by),
+            event_id=action.event_id,
+            event_time=action.event_time,
+            region=action.region,
+            entity_type=entity_type,
+            entity_id=esc.subject_id,
+            action=esc.action,
+            reason_codes=[f"escalation_{esc.level}", *esc.reason_codes],
+            evidence={"points": esc.points, "previous_level": esc.previous_level, "level": esc.level,
+                      "triggered_by": esc.triggered_by, "detectors": action.evidence.get("detectors", [])},
+            policy_version=policy.version,
+            mode="enforced",
+            risk_score=action.risk_score,
+        )
+        return state, esc, escalated

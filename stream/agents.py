@@ -23,7 +23,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from detectors.registry import default_registry
-from riskstream.contracts import DeadLetter, EnforcementAction, encode, stable_id
+from riskstream.contracts import DeadLetter, EnforcementAction, ModerationFeedback, decode, encode, stable_id
+from riskstream.decisions import Ledger, subject_of
 from riskstream.engine import Engine, Outcome
 from riskstream.policy import PolicyError, load_policy
 from riskstream.policy.load import iter_policy_files
@@ -35,6 +36,10 @@ log = logging.getLogger("riskstream")
 
 enforced_keys = app.Table(
     "enforced-actions", default=None, key_type=bytes, value_type=bytes,
+    partitions=settings.kafka.partitions,
+)
+ledgers = app.Table(
+    "violation-ledgers", default=None, key_type=bytes, value_type=bytes,
     partitions=settings.kafka.partitions,
 )
 
@@ -56,11 +61,12 @@ class Runtime:
 
     def apply_policy_document(self, raw: bytes) -> None:
         """A policy published on the control topic; refused (old one stays) if invalid."""
+        doc: Any = None
         try:
             doc = orjson.loads(raw)
             policy = load_policy(doc["yaml"], self.registry)
         except (PolicyError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            region = doc.get("region", "?") if isinstance(doc, dict) else "?"  # noqa: F821
+            region = doc.get("region", "?") if isinstance(doc, dict) else "?"
             m.POLICY_REJECTED.labels(str(region)).inc()
             log.error("refused policy document for region %s: %s", region, exc)
             return
@@ -120,10 +126,17 @@ async def _emit(outcome: Outcome, kind: str, *, in_stream: bool = True) -> None:
         if in_stream and action.mode == "enforced" and not _first_time(action):
             m.DUPLICATES.labels(action.region).inc()
             continue
-        await topics.actions.send(key=action.entity_id.encode(), value=encode(action))
-        m.ACTIONS.labels(action.action, action.mode, action.region).inc()
-        m.EVENTS_OUT.labels(topics.actions.get_topic_name()).inc()
+        await _send_action(action)
         m.DETECTION_LATENCY.labels(kind).observe(max(0.0, now - action.event_time.timestamp()))
+        subject = subject_of(action) if action.mode == "enforced" else None
+        if subject is not None:  # re-key by seller/creator for graduated enforcement
+            await topics.violations.send(key=f"{subject[0]}:{subject[1]}".encode(), value=encode(action))
+
+
+async def _send_action(action: EnforcementAction) -> None:
+    await topics.actions.send(key=action.entity_id.encode(), value=encode(action))
+    m.ACTIONS.labels(action.action, action.mode, action.region).inc()
+    m.EVENTS_OUT.labels(topics.actions.get_topic_name()).inc()
 
 
 def _first_time(action: EnforcementAction) -> bool:
@@ -173,18 +186,75 @@ async def screen_content(stream: Any) -> None:
     await _screen(stream, "content")
 
 
+@app.agent(topics.violations, concurrency=1)
+async def track_violations(stream: Any) -> None:
+    """Graduated enforcement: one ledger per seller/creator in a changelog-backed table."""
+    await runtime.policies_ready.wait()
+    async for event in stream.events():
+        msg = event.message
+        raw: bytes = msg.value or b""
+        try:
+            action = decode(raw, EnforcementAction)
+            key = msg.key or b""
+            current = ledgers.get(key)
+            ledger = Ledger.from_json(orjson.loads(current)) if current is not None else None
+            new, esc, escalated = runtime.engine.on_violation(ledger, action)
+            if new is not None:
+                ledgers[key] = orjson.dumps(new.to_json())
+            if esc is not None:
+                m.ESCALATIONS.labels(esc.subject_type, esc.level, action.region).inc()
+                log.info("escalation %s %s -> %s (%d points)", esc.subject_type, esc.subject_id, esc.level, esc.points)
+            if escalated is not None and _first_time(escalated):
+                await _send_action(escalated)
+        except Exception as exc:
+            log.exception("violation processing failed")
+            await _send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
+
+
+class _RuleStats:
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], dict[str, int]] = {}
+
+    def add(self, fb: ModerationFeedback) -> None:
+        region = region_of(fb.region) or fb.region
+        c = self.counts.setdefault((fb.rule, region), {"confirmed": 0, "overturned": 0, "appeal_granted": 0})
+        c[fb.outcome] += 1
+        total = sum(c.values())
+        m.RULE_FEEDBACK.labels(fb.rule, region, fb.outcome).inc()
+        m.RULE_PRECISION.labels(fb.rule, region).set(c["confirmed"] / total)
+        m.RULE_OVERTURN_RATE.labels(fb.rule, region).set((c["overturned"] + c["appeal_granted"]) / total)
+
+
+rule_stats = _RuleStats()
+
+
+@app.agent(topics.feedback, concurrency=1)
+async def track_feedback(stream: Any) -> None:
+    """Moderator outcomes -> per-rule, per-region precision and overturn rate."""
+    async for event in stream.events():
+        msg = event.message
+        raw: bytes = msg.value or b""
+        m.EVENTS_IN.labels(msg.topic).inc()
+        outcome = runtime.engine.handle_raw("feedback", raw)
+        if outcome.dead_letter is not None:
+            await _send_dead_letter(msg, raw, *outcome.dead_letter)
+            continue
+        assert isinstance(outcome.event, ModerationFeedback)
+        rule_stats.add(outcome.event)
+
+
 # ------------------------------------------------------------------ broadcast
 
 
 @app.task
 async def follow_control_topics() -> None:
-    """Every worker reads the whole policy and recall topics (no consumer group).
+    """Every worker reads the whole policy, recall and action topics (no consumer group).
 
     Policies already on the topic are applied before any agent processes an
     event, so every worker starts from the same versions.
     """
     names = [topics.policies.get_topic_name(), topics.recalls.get_topic_name()]
-    for topic in (topics.policies, topics.recalls):
+    for topic in (topics.policies, topics.recalls, topics.actions):
         await topic.maybe_declare()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False, group_id=None,
@@ -192,8 +262,11 @@ async def follow_control_topics() -> None:
     await consumer.start()
     try:
         tps = [TopicPartition(n, 0) for n in names]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        actions_name = topics.actions.get_topic_name()
+        action_tps = [TopicPartition(actions_name, p)
+                      for p in sorted(consumer.partitions_for_topic(actions_name) or range(settings.kafka.partitions))]
+        consumer.assign(tps + action_tps)
+        await consumer.seek_to_beginning(*tps, *action_tps)
         end = await consumer.end_offsets(tps)
         caught_up = all(end[tp] == 0 for tp in tps)
         if caught_up:
@@ -206,8 +279,13 @@ async def follow_control_topics() -> None:
                         continue
                     if tp.topic == names[0]:
                         runtime.apply_policy_document(rec.value)
-                    else:
+                    elif tp.topic == names[1]:
                         await _handle_recall(rec)
+                    else:  # every worker learns which listings were actioned (content linking to them)
+                        try:
+                            runtime.engine.note_actioned(decode(rec.value, EnforcementAction))
+                        except Exception:
+                            log.exception("could not read action record")
             if not caught_up:
                 positions = {tp: await consumer.position(tp) for tp in tps}
                 if all(positions[tp] >= end[tp] for tp in tps):

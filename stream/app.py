@@ -8,6 +8,8 @@ project's Prometheus metrics (prometheus-client, not faust's sensor).
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -44,15 +46,15 @@ topics = Topics(app, settings)
 
 
 @app.page("/metrics")
-async def metrics(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-    return web.bytes(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+async def metrics(view: Any, request: faust.web.Request) -> Any:
+    return view.bytes(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
 
 @app.page("/healthz")
-async def healthz(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+async def healthz(view: Any, request: faust.web.Request) -> Any:
     from stream.agents import runtime
 
-    return web.json({"ok": True, "policies": runtime.policy_versions()})
+    return view.json({"ok": True, "policies": runtime.policy_versions()})
 
 
 # Import for side effects: registers the agents on `app`.

@@ -126,12 +126,15 @@ def worker(ctx: click.Context, loglevel: str) -> None:
 @click.option("--rate", type=float, default=200.0, show_default=True, help="Events per second (0 = as fast as possible).")
 @click.option("--count", type=int, default=0, help="Stop after this many events (0 = run until Ctrl-C).")
 @click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--risky-fraction", type=float, default=0.05, show_default=True)
-def generate(rate: float, count: int, seed: int, risky_fraction: float) -> None:
-    """Produce a live, mixed marketplace stream into the input topics."""
+def generate(rate: float, count: int, seed: int) -> None:
+    """Produce a live marketplace stream (the simulator's, re-timed to now) into the input topics.
+
+    About 3.5% of events are risky (the simulator's default scenarios); `riskstream simulate`
+    writes the same stream with its ground-truth labels.
+    """
     from stream.producer import run_generator
 
-    asyncio.run(run_generator(_settings(), rate=rate, count=count, seed=seed, risky_fraction=risky_fraction))
+    asyncio.run(run_generator(_settings(), rate=rate, count=count, seed=seed))
 
 
 # ------------------------------------------------------------------ tail

@@ -94,7 +94,7 @@ async def _demo(rate: float, duration: float) -> int:
             asyncio.create_task(_status(counts, metrics_url, worker)),
         ]
         await _send_malformed(settings)
-        waiters = [asyncio.create_task(stop.wait())]
+        waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
         if duration > 0:
             waiters.append(asyncio.create_task(asyncio.sleep(duration)))
         waiters.append(asyncio.create_task(_wait_process(worker)))
@@ -132,7 +132,7 @@ async def _send_malformed(settings: Settings) -> None:
 
 async def _generate(settings: Settings, rate: float, counts: dict[str, int], produce: Any, live_stream: Any) -> None:
     def counted() -> Any:
-        for rec in live_stream(seed=int(time.time()) % 10_000, risky_fraction=0.05):
+        for rec in live_stream(seed=int(time.time()) % 10_000):
             counts["sent"] += 1
             yield rec
 

@@ -15,6 +15,7 @@ that cluster instead and never start one.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -242,7 +243,5 @@ def _terminate(pid: int, grace: float) -> None:
         except ChildProcessError:
             pass
         time.sleep(0.2)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

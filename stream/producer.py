@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,17 +114,21 @@ async def _aiter(records: Any) -> AsyncIterator[tuple[str, str, bytes]]:
             yield r
 
 
-def live_stream(seed: int, risky_fraction: float) -> Iterable[tuple[str, str, bytes]]:
-    """The simulator's marketplace, re-timed so event times are 'now' (a live feed)."""
+def live_stream(seed: int) -> Iterator[tuple[str, str, bytes]]:
+    """The simulator's marketplace, simulated day after simulated day, re-timed to 'now'.
+
+    Each day is a seeded simulation (seed, seed+1, ...) with the default risk
+    scenarios injected, so the feed always carries a known share of risky events.
+    """
     from riskstream.sim import SimConfig, simulate
 
-    cfg = SimConfig(seed=seed, duration_hours=24 * 365, risky_fraction=risky_fraction)
-    for topic_name, key, record in simulate(cfg):
-        topic_key = next(k for k, s in TOPICS.items() if s.name == topic_name)
-        yield topic_key, key, encode(replace(record, event_time=datetime.now(UTC)))
+    by_name = {s.name: k for k, s in TOPICS.items()}
+    for day in itertools.count():
+        for topic_name, key, record in simulate(SimConfig(seed=seed + day)):
+            yield by_name[topic_name], key, encode(replace(record, event_time=datetime.now(UTC)))
 
 
-async def run_generator(settings: Settings, rate: float, count: int, seed: int, risky_fraction: float) -> int:
+async def run_generator(settings: Settings, rate: float, count: int, seed: int) -> int:
     print(f"[generate] producing to {settings.kafka.bootstrap_servers} at "
           f"{'max' if rate <= 0 else rate} events/s", file=sys.stderr, flush=True)
-    return await produce(settings, live_stream(seed, risky_fraction), rate=rate, count=count)
+    return await produce(settings, live_stream(seed), rate=rate, count=count)

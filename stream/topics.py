@@ -54,3 +54,4 @@ class Topics:
         self.deadletter = self.by_key["deadletter"]
         self.policies = self.by_key["policies"]
         self.feedback = self.by_key["feedback"]
+        self.violations = self.by_key["violations"]
