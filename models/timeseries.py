@@ -7,8 +7,13 @@ that outliers cannot poison it. The baseline with the smallest error explains
 the point; its residual in units of its error scale is the raw score. An
 anomaly likelihood (see :mod:`models.ts_likelihood`) turns the recent average
 of raw scores into a tail probability relative to this series' own history,
-mapped to ``[0, 1)``; right after a firing, scores are damped for a while so
-one incident does not fire again and again. Memory is constant per series.
+mapped to ``[0, 1)``. Right after a firing (a score of at least ``fire_level``)
+scores are damped for ``suppress_rows`` rows so one incident does not fire
+again and again, and the seasonal models hold still so they do not learn the
+incident and replay it one cycle later. Memory is constant per series.
+
+``fire_level`` is the operating point: the damping is tuned for a decision
+threshold equal to it (the default :class:`Threshold` uses the same 0.5).
 
 Score before learning; higher is more anomalous; the yes/no decision is a
 separate :class:`Threshold`.
@@ -28,7 +33,6 @@ separate :class:`Threshold`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -56,21 +60,14 @@ class TimeSeriesConfig:
     warmup: int = 30
     scale_floor: float = 0.02
     z_cap: float = 20.0
-    log_raw: bool = False
-    shift_alpha: float = 0.1
-    shift_weight: float = 0.0
     short_window: int = 5
     history_alpha: float = 0.001
     sigma_floor: float = 0.02
-    history_clip: float = 0.0
     score_half: float = 5.0
     fire_level: float = 0.5
     suppress_rows: int = 75
     suppress_factor: float = 0.5
-    suppress_mode: str = "cooldown"
-    peak_half_life: float = 50.0
-    shift_stream: bool = False
-    bucket_rate: float = 0.0
+    hold_seasons: bool = True
 
 
 @dataclass(frozen=True)
@@ -101,18 +98,9 @@ class TimeSeriesAnomalyDetector:
         self.weekly = SeasonalBaseline(
             c.weekly_buckets, c.season_alpha, c.season_gamma, c.scale_alpha, c.clip, c.weekly_buckets
         )
-        self.likelihood = TailLikelihood(
-            c.short_window, c.history_alpha, c.warmup, c.sigma_floor, c.history_clip
-        )
-        self.shift_lik = TailLikelihood(
-            c.short_window, c.history_alpha, c.warmup, c.sigma_floor, c.history_clip
-        )
-        self.bucket_z = [0.0] * c.daily_buckets
-        self.mean_z = 0.0
-        self.peak = 0.0
+        self.likelihood = TailLikelihood(c.short_window, c.history_alpha, c.warmup, c.sigma_floor)
         self.n = 0
         self.cooldown = 0
-        self.drift = 0.0
         self.first_ts = 0.0
         self.last_ts = 0.0
 
@@ -125,39 +113,28 @@ class TimeSeriesAnomalyDetector:
         """Anomaly score of ``x`` at ``t`` given everything learnt so far (no state change)."""
         if self.n < self.config.warmup:
             return 0.0
-        a, b = self._streams(t, x)
-        lik = self._lik(a, b)
-        return self._out(lik)
+        s = self._raw_score(self._raw(t, x))
+        # Right after a firing the same incident should not fire again and again.
+        return s * self.config.suppress_factor if self.cooldown > 0 else s
 
     def learn_one(self, t: datetime, x: float) -> None:
         """Update baselines, score history and the post-detection cooldown with ``(t, x)``."""
         c = self.config
         ts = t.timestamp()
         if self.n >= c.warmup:
-            a, b = self._streams(t, x)
-            lik = self._lik(a, b)
-            s = lik / (lik + c.score_half)
-            if c.suppress_mode == "cooldown":
-                if self.cooldown > 0:
-                    self.cooldown -= 1
-                elif s >= c.fire_level:
-                    self.cooldown = c.suppress_rows
-            else:
-                self.peak = max(self.peak * 0.5 ** (1.0 / c.peak_half_life), lik)
+            a = self._raw(t, x)
+            s = self._raw_score(a)
+            if self.cooldown > 0:
+                self.cooldown -= 1
+            elif s >= c.fire_level:
+                self.cooldown = c.suppress_rows
             self.likelihood.learn(a)
-            self.shift_lik.learn(b)
-            if c.bucket_rate > 0.0:
-                z = self._z(t, x)
-                dslot = self._slots(ts)[0]
-                self.mean_z += c.bucket_rate / c.daily_buckets * (z - self.mean_z)
-                self.bucket_z[dslot] += c.bucket_rate * (z - self.bucket_z[dslot])
-        if self.n > 0:
-            self.drift += c.shift_alpha * (x - self.slow.level - self.drift)
         dslot, wslot = self._slots(ts)
         self.fast.learn(x, 0)
         self.slow.learn(x, 0)
-        self.daily.learn(x, dslot)
-        self.weekly.learn(x, wslot)
+        adapt = not (c.hold_seasons and self.cooldown > 0)
+        self.daily.learn(x, dslot, adapt)
+        self.weekly.learn(x, wslot, adapt)
         if self.n == 0:
             self.first_ts = ts
         self.last_ts = ts
@@ -169,41 +146,6 @@ class TimeSeriesAnomalyDetector:
         dslot = int((ts % _DAY) * c.daily_buckets / _DAY)
         wslot = int(((ts + _MONDAY_OFFSET) % _WEEK) * c.weekly_buckets / _WEEK)
         return dslot, wslot
-
-    def _out(self, lik: float) -> float:
-        c = self.config
-        if c.suppress_mode == "cooldown":
-            s = lik / (lik + c.score_half)
-            return s * c.suppress_factor if self.cooldown > 0 else s
-        p = self.peak * 0.5 ** (1.0 / c.peak_half_life)
-        if c.suppress_mode == "excess":
-            lik = max(lik - c.suppress_factor * p, 0.0)
-        elif lik < p:
-            lik *= c.suppress_factor
-        return lik / (lik + c.score_half)
-
-    def _lik(self, a: float, b: float) -> float:
-        lik = self.likelihood.surprise(a)
-        if self.config.shift_stream:
-            lik = max(lik, self.shift_lik.surprise(b))
-        return lik
-
-    def _streams(self, t: datetime, x: float) -> tuple[float, float]:
-        c = self.config
-        z = self._z(t, x)
-        if c.bucket_rate > 0.0 and self.last_ts - self.first_ts >= 2 * _DAY:
-            k = c.daily_buckets
-            d = self._slots(t.timestamp())[0]
-            sb = max(self.bucket_z[d - 1], self.bucket_z[d], self.bucket_z[(d + 1) % k])
-            if sb > self.mean_z > 0.0:
-                z *= self.mean_z / sb
-        floor = c.scale_floor * self.slow.err + 1e-9 * abs(self.slow.level) + 1e-12
-        drift = self.drift + c.shift_alpha * (x - self.slow.level - self.drift)
-        b = min(abs(drift) / (self.slow.err + floor), c.z_cap)
-        return z, b
-
-    def _z(self, t: datetime, x: float) -> float:
-        return self._raw(t, x)
 
     def _raw(self, t: datetime, x: float) -> float:
         """Residual of the best-fitting baseline, in units of that baseline's error scale."""
@@ -221,17 +163,7 @@ class TimeSeriesAnomalyDetector:
             best_err, best_pred = self.weekly.err, self.weekly.predict(wslot)
         floor = c.scale_floor * self.slow.err + 1e-9 * abs(self.slow.level) + 1e-12
         z = abs(x - best_pred) / (best_err + floor)
-        if c.shift_weight > 0.0:
-            # Distribution change: a short EWMA of residuals against the slow level, which
-            # keeps signalling a level shift after the fast level has absorbed it.
-            drift = self.drift + c.shift_alpha * (x - self.slow.level - self.drift)
-            zs = c.shift_weight * abs(drift) / (self.slow.err + floor)
-            if zs > z:
-                z = zs
-        if z > c.z_cap:
-            z = c.z_cap
-        # log1p makes the heavy-tailed residual ratios closer to Gaussian for the likelihood.
-        return math.log1p(z) if c.log_raw else z
+        return min(z, c.z_cap)
 
     def _raw_score(self, a: float) -> float:
         lik = self.likelihood.surprise(a)
@@ -249,14 +181,13 @@ class TimeSeriesAnomalyDetector:
             "likelihood": self.likelihood.state(),
             "n": self.n,
             "cooldown": self.cooldown,
-            "drift": self.drift,
             "first_ts": self.first_ts,
             "last_ts": self.last_ts,
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> TimeSeriesAnomalyDetector:
-        """Rebuild a detector from :meth:`state_dict` output (unknown config keys are ignored)."""
+        """Rebuild a detector from :meth:`state_dict` output (unknown keys, e.g. retired options, are ignored)."""
         known = {f.name for f in fields(TimeSeriesConfig)}
         config = TimeSeriesConfig(**{k: v for k, v in state["config"].items() if k in known})
         det = cls(config)
@@ -267,7 +198,6 @@ class TimeSeriesAnomalyDetector:
         det.likelihood.load(state["likelihood"])
         det.n = int(state["n"])
         det.cooldown = int(state["cooldown"])
-        det.drift = float(state["drift"])
         det.first_ts = float(state["first_ts"])
         det.last_ts = float(state["last_ts"])
         return det

@@ -100,7 +100,12 @@ class SeasonalBaseline:
     def predict(self, slot: int) -> float:
         return self.level + self.offsets[slot]
 
-    def learn(self, x: float, slot: int) -> None:
+    def learn(self, x: float, slot: int, adapt: bool = True) -> None:
+        """Learn ``x`` in bucket ``slot``; ``adapt=False`` updates only the error scale.
+
+        Holding level and offsets still during an incident keeps the season from
+        learning the anomaly and replaying it as an "echo" one cycle later.
+        """
         if self.n == 0:
             self.level = x
         if self.seen[slot] == 0:
@@ -114,8 +119,9 @@ class SeasonalBaseline:
             r = math.copysign(bound, r)
             a = bound
         self.err += (1.0 / (self.n + 1) if young else self.scale_alpha) * (a - self.err)
-        self.level += self.alpha * r
-        self.offsets[slot] += self.gamma * (1.0 - self.alpha) * r
+        if adapt:
+            self.level += self.alpha * r
+            self.offsets[slot] += self.gamma * (1.0 - self.alpha) * r
         self.seen[slot] += 1
         self.n += 1
 

@@ -40,10 +40,9 @@ def neg_log10_tail(u: float) -> float:
 class TailLikelihood:
     """Short moving average of raw scores against their long-run mean and variance."""
 
-    __slots__ = ("alpha", "buf", "clip", "mean", "n", "pos", "sigma_floor", "total", "var", "warmup")
+    __slots__ = ("alpha", "buf", "mean", "n", "pos", "sigma_floor", "total", "var", "warmup")
 
-    def __init__(self, short: int, alpha: float, warmup: int, sigma_floor: float, clip: float = 0.0) -> None:
-        self.clip = clip
+    def __init__(self, short: int, alpha: float, warmup: int, sigma_floor: float) -> None:
         self.alpha = alpha
         self.warmup = warmup
         self.sigma_floor = sigma_floor
@@ -86,10 +85,6 @@ class TailLikelihood:
             return
         # Fast start, then a long memory: 1/n until n reaches 1/alpha.
         rate = max(self.alpha, 1.0 / self.n)
-        if self.clip > 0.0 and self.n > self.warmup:
-            # Winsorize so a burst of anomalies does not teach the history that anomalies are normal.
-            cap = self.mean + self.clip * (math.sqrt(self.var) + self.sigma_floor)
-            m = min(m, cap)
         d = m - self.mean
         self.mean += rate * d
         self.var = (1.0 - rate) * (self.var + rate * d * d)

@@ -123,29 +123,36 @@ async def _emit(outcome: Outcome, kind: str, *, in_stream: bool = True) -> None:
     for action in outcome.actions:
         # Outside an agent (the broadcast task) there is no source partition to
         # write the dedupe table's changelog to; consumers dedupe by key there.
-        if in_stream and action.mode == "enforced" and not _first_time(action):
+        dedupe = in_stream and action.mode == "enforced"
+        if dedupe and _already_enforced(action):
             m.DUPLICATES.labels(action.region).inc()
             continue
-        await _send_action(action)
+        await _send_action(action, confirmed=dedupe)
+        if dedupe:
+            _remember(action)
         m.DETECTION_LATENCY.labels(kind).observe(max(0.0, now - action.event_time.timestamp()))
         subject = subject_of(action) if action.mode == "enforced" else None
         if subject is not None:  # re-key by seller/creator for graduated enforcement
             await topics.violations.send(key=f"{subject[0]}:{subject[1]}".encode(), value=encode(action))
 
 
-async def _send_action(action: EnforcementAction) -> None:
-    await topics.actions.send(key=action.entity_id.encode(), value=encode(action))
+async def _send_action(action: EnforcementAction, confirmed: bool = False) -> None:
+    fut = await topics.actions.send(key=action.entity_id.encode(), value=encode(action))
+    if confirmed:
+        # The broker has the action before we remember its key: a crash in
+        # between re-sends it (same key) on replay instead of losing it.
+        await fut
     m.ACTIONS.labels(action.action, action.mode, action.region).inc()
     m.EVENTS_OUT.labels(topics.actions.get_topic_name()).inc()
 
 
-def _first_time(action: EnforcementAction) -> bool:
-    """True once per idempotency key (kept in a changelog-backed table)."""
-    key = action.idempotency_key.encode()
-    if enforced_keys.get(key) is not None:
-        return False
-    enforced_keys[key] = action.event_id.encode()
-    return True
+def _already_enforced(action: EnforcementAction) -> bool:
+    """Seen this idempotency key before? (a changelog-backed table survives restarts)"""
+    return enforced_keys.get(action.idempotency_key.encode()) is not None
+
+
+def _remember(action: EnforcementAction) -> None:
+    enforced_keys[action.idempotency_key.encode()] = action.event_id.encode()
 
 
 async def _screen(stream: Any, kind: str) -> None:
@@ -204,8 +211,9 @@ async def track_violations(stream: Any) -> None:
             if esc is not None:
                 m.ESCALATIONS.labels(esc.subject_type, esc.level, action.region).inc()
                 log.info("escalation %s %s -> %s (%d points)", esc.subject_type, esc.subject_id, esc.level, esc.points)
-            if escalated is not None and _first_time(escalated):
-                await _send_action(escalated)
+            if escalated is not None and not _already_enforced(escalated):
+                await _send_action(escalated, confirmed=True)
+                _remember(escalated)
         except Exception as exc:
             log.exception("violation processing failed")
             await _send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")

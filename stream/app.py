@@ -37,6 +37,9 @@ app = faust.App(
     # catch everything and dead-letter it, this is the belt to those braces.
     stream_ack_exceptions=False,
     consumer_auto_offset_reset="earliest",
+    # A dead worker's partitions move to the others after 15 s, not the default 60 s.
+    broker_session_timeout=15.0,
+    broker_heartbeat_interval=3.0,
     producer_acks=-1,
     store="memory://",
     table_standby_replicas=0,

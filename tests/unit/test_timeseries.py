@@ -119,3 +119,30 @@ def test_threshold(level: float, score: float, fired: bool) -> None:
 def test_sparse_counts_do_not_fire_on_ordinary_ones(counts: list[int]) -> None:
     scores = _run(lambda i: float(counts[i % len(counts)]), 3000)
     assert max(scores[600:]) < 0.5
+
+
+def test_incident_does_not_echo_one_season_later() -> None:
+    # A two-hour plateau on a clean daily cycle: the seasonal models hold still while the
+    # detector is alarmed, so one day later the plateau's absence is not itself a surprise.
+    start, length = 2000, 24
+
+    def series(i: int) -> float:
+        return _daily(i) + (15.0 if start <= i < start + length else 0.0)
+
+    def echo(hold: bool) -> tuple[float, float]:
+        det = TimeSeriesAnomalyDetector(TimeSeriesConfig(hold_seasons=hold))
+        scores = _run(series, start + 288 + length + 40, det)
+        return max(scores[start : start + length]), max(scores[start + 276 : start + 288 + length + 36])
+
+    (hit, echo_held), (_, echo_free) = echo(True), echo(False)
+    assert hit >= 0.5
+    assert echo_held < 0.15 < echo_free
+
+
+def test_state_from_older_config_with_retired_options_loads() -> None:
+    det = TimeSeriesAnomalyDetector()
+    _run(_steady, 200, det)
+    state = json.loads(json.dumps(det.state_dict()))
+    state["config"].update(log_raw=False, shift_alpha=0.1, shift_weight=0.0, history_clip=0.0)
+    state["drift"] = 0.0
+    assert TimeSeriesAnomalyDetector.from_state(state).state_dict() == det.state_dict()

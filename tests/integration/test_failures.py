@@ -1,0 +1,79 @@
+"""Nothing is lost when a worker or the broker dies mid-stream."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stream.kafka_local import LocalKafka
+from tests.integration.conftest import Worker
+from tests.integration.test_pipeline import listing
+
+pytestmark = pytest.mark.integration
+
+N = 400
+
+
+def _risky(prefix: str, n: int) -> list[tuple[str, bytes]]:
+    return [listing(f"{prefix}-{i}", f"ivory item {i}") for i in range(n)]
+
+
+def _enforced_ids(actions: list[dict[str, Any]], prefix: str) -> set[str]:
+    return {a["entity_id"] for a in actions if a["mode"] == "enforced" and a["entity_id"].startswith(prefix)}
+
+
+def _keys_consistent(actions: list[dict[str, Any]]) -> None:
+    """A duplicate delivery (at-least-once) carries the same idempotency key."""
+    keys: dict[str, set[str]] = {}
+    for a in actions:
+        if a["entity_type"] == "listing":
+            keys.setdefault(a["entity_id"], set()).add(a["idempotency_key"])
+    assert all(len(k) == 1 for k in keys.values())
+
+
+def test_killing_a_worker_mid_stream_loses_no_event(worker_factory: Any) -> None:
+    first: Worker = worker_factory()
+    produced = threading.Thread(target=first.produce, args=("listings", _risky("k", N)))
+    produced.start()
+    # kill -9 once the worker is busy with the stream
+    deadline = time.monotonic() + 60
+    while (first.metric("riskstream_actions_total") or 0) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.stop(sig=signal.SIGKILL)
+    produced.join()
+    second: Worker = worker_factory()  # same app id: resumes from the committed offsets
+    actions = second.collect("actions", until=lambda rs: len(_enforced_ids(rs, "k-")) >= N, timeout=120)
+    assert _enforced_ids(actions, "k-") == {f"k-{i}" for i in range(N)}, second.tail()
+    _keys_consistent(actions)
+
+
+def test_killing_the_broker_mid_stream_loses_no_event(tmp_path: Path) -> None:
+    broker = LocalKafka(data_dir=tmp_path / "broker").start()
+    run = uuid.uuid4().hex[:8]
+    w = Worker(broker.bootstrap, tmp_path, f"b{run}.", f"riskstream-broker-{run}")
+    try:
+        w.start()
+        w.produce("listings", _risky("b1", N // 2))
+        w.collect("actions", until=lambda rs: len(_enforced_ids(rs, "b1-")) >= 50, timeout=60)
+        broker.kill()  # no clean shutdown
+        time.sleep(2)
+        broker.start()  # same ports, same data
+        w.produce("listings", _risky("b2", N // 2))
+        actions = w.collect(
+            "actions",
+            until=lambda rs: len(_enforced_ids(rs, "b1-")) + len(_enforced_ids(rs, "b2-")) >= N,
+            timeout=180,
+        )
+        assert _enforced_ids(actions, "b1-") == {f"b1-{i}" for i in range(N // 2)}, w.tail()
+        assert _enforced_ids(actions, "b2-") == {f"b2-{i}" for i in range(N // 2)}, w.tail()
+        _keys_consistent(actions)
+        assert w.proc is not None and w.proc.poll() is None, "the worker must survive a broker restart"
+    finally:
+        w.stop()
+        broker.stop()
