@@ -109,7 +109,7 @@ class AggregatorConfig:
     allowed_lateness_s: int = 120
     new_seller_days: int = 30
     deep_discount_ratio: float = 0.3
-    deep_discount_sigmas: float = 2.5
+    deep_discount_sigmas: float = 2.0
     price_alpha: float = 0.05
     price_min_count: int = 5
     max_listings: int = 100_000
@@ -349,7 +349,8 @@ class Aggregator:
                 cat.listings_new += 1
                 new_seller = event.seller_age_days is not None and event.seller_age_days < cfg.new_seller_days
                 cat.new_seller_listings += int(new_seller)
-                ratio = self._price_ratio(event)
+                # The going price is what established sellers ask; a wave of new sellers cannot move it.
+                ratio = self._price_ratio(event, learn=not new_seller)
                 if ratio is not None:
                     lr = math.log(max(ratio, 1e-6))
                     cat.priced += 1
@@ -441,7 +442,7 @@ class Aggregator:
         if len(self._listings) > self.config.max_listings:
             self._listings.popitem(last=False)
 
-    def _price_ratio(self, event: ListingEvent) -> float | None:
+    def _price_ratio(self, event: ListingEvent, *, learn: bool = True) -> float | None:
         """Price over the running price of its brand (else category) in its currency, before learning.
 
         Returns None unless the price is also far out in that baseline's own spread (a category mixing
@@ -463,6 +464,8 @@ class Aggregator:
                     ratio = math.exp(lp - mean) if z < -cfg.deep_discount_sigmas else 1.0
                 if abs(z) > 3.0:
                     continue  # outliers do not move the baseline
+            if not learn:
+                continue
             alpha = max(cfg.price_alpha, 1.0 / (n + 1))
             d = lp - mean
             self._price[k] = (mean + alpha * d, (1 - alpha) * (var + alpha * d * d), n + 1)

@@ -33,7 +33,7 @@ new one carries ``evidence["spread_from"]``.  Nothing opens in a region before
 >>> mgr = IncidentManager()
 >>> out = [c for i, n in enumerate([0] * 8 + [6, 7, 3] + [0] * 8) for c in mgr.process(win(i, n))]
 >>> [(c.status, c.harm_kind, c.severity) for c in out]
-[('open', 'product_safety', 'high'), ('update', 'product_safety', 'high'), ('resolve', 'product_safety', 'high')]
+[('open', 'product_safety', 'high'), ('update', 'product_safety', 'critical'), ('resolve', 'product_safety', 'critical')]
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
 from typing import Any, Final, Literal
 
 from models.aggregates import ClosedWindow, SeriesWindow
@@ -73,6 +72,8 @@ RUNBOOKS: Final[dict[str, str]] = {
     "harmful_content": "runbooks/harmful_content.md: demote the content; review the creators and their "
                        "disclosures; remove claims; check linked listings.",
 }
+
+UNKNOWN_CLUSTERS: Final[frozenset[str]] = frozenset({"category:content", "category:(unknown)"})
 
 HARM_FEATURES: Final[dict[str, tuple[str, ...]]] = {
     "illegal_goods": ("listings_new", "flagged_share", "enforced_removals", "new_seller_share"),
@@ -173,7 +174,7 @@ def poisson_surprise(k: int, mu: float) -> float:
     """``-log10 P(X >= k)`` for ``X ~ Poisson(mu)``; 0 when ``k <= mu``.
 
     >>> round(poisson_surprise(5, 0.3), 2), poisson_surprise(1, 2.0)
-    (4.83, 0.0)
+    (4.8, 0.0)
     """
     if k <= mu or k <= 0:
         return 0.0
@@ -229,7 +230,7 @@ class IncidentManager:
                 inc.peak_ts = max(inc.peak_ts, ts_score)
                 if sw is not None:
                     inc.peak_count = max(inc.peak_count, sw.count)
-                busy = anomalous or surprise >= cfg.quiet_surprise
+                busy = anomalous or (sw is not None and surprise >= cfg.quiet_surprise)
                 touched[inc.incident_id] = touched.get(inc.incident_id, False) or busy
         for inc_id, busy in sorted(touched.items()):
             inc = self._incidents[inc_id]
@@ -300,9 +301,12 @@ class IncidentManager:
             if inc.status != "open" or inc.region != s.region or inc.harm != s.harm:
                 continue
             shared = len(mine & {f"{k}:{a}" for k, ids in inc.actors.items() for a in ids})
-            # A fallback cluster (a category, no product known) joins on any shared actor.
+            # An open incident whose product is unknown (content without a listing, reviews of a listing
+            # never seen) takes the first identified product of the same harm; a category joins on any
+            # shared actor.
+            unknown = inc.cluster in UNKNOWN_CLUSTERS
             weak = inc.cluster.startswith("category:") or s.cluster.startswith("category:")
-            if inc.cluster == s.cluster or shared >= cfg.link_actors or (weak and shared >= 1):
+            if inc.cluster == s.cluster or unknown or shared >= cfg.link_actors or (weak and shared >= 1):
                 s.incident = inc.incident_id
                 if s.name not in inc.series:
                     inc.series.append(s.name)

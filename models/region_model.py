@@ -183,9 +183,6 @@ def load(path: str | os.PathLike[str]) -> RegionModel:
     forest = sio.load(p, trusted=sorted(untrusted))
     if not isinstance(forest, IsolationForest):
         raise UntrustedModel(f"{p.name}: expected an IsolationForest, got {type(forest).__name__}")
-    if meta.sklearn_version != sklearn.__version__:
-        # Trees survive minor version changes; the caller sees the mismatch in the metadata.
-        pass
     return RegionModel(meta, forest)
 
 

@@ -156,7 +156,6 @@ def _remember(action: EnforcementAction) -> None:
 
 
 async def _screen(stream: Any, kind: str) -> None:
-    await runtime.policies_ready.wait()
     async for event in stream.events():
         msg = event.message
         raw: bytes = msg.value if msg.value is not None else b""
@@ -196,7 +195,6 @@ async def screen_content(stream: Any) -> None:
 @app.agent(topics.violations, concurrency=1)
 async def track_violations(stream: Any) -> None:
     """Graduated enforcement: one ledger per seller/creator in a changelog-backed table."""
-    await runtime.policies_ready.wait()
     async for event in stream.events():
         msg = event.message
         raw: bytes = msg.value or b""
@@ -258,28 +256,45 @@ async def track_feedback(stream: Any) -> None:
 async def follow_control_topics() -> None:
     """Every worker reads the whole policy, recall and action topics (no consumer group).
 
-    Policies already on the topic are applied before any agent processes an
-    event, so every worker starts from the same versions.
+    Agents do not wait for it (they start with the policy files; gating them
+    stalled Faust's fetcher): workers converge on the topic's versions within
+    a second of start, and `/healthz` says when the topics were read.  A broken
+    connection restarts the follower (it re-reads from the start: applying a
+    policy or recall twice is harmless).
     """
-    names = [topics.policies.get_topic_name(), topics.recalls.get_topic_name()]
     for topic in (topics.policies, topics.recalls, topics.actions):
         await topic.maybe_declare()
+    while True:
+        try:
+            await _follow_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("control-topic follower failed; restarting in 2 s")
+            await asyncio.sleep(2)
+
+
+async def _follow_once() -> None:
+    names = [topics.policies.get_topic_name(), topics.recalls.get_topic_name()]
+    actions_name = topics.actions.get_topic_name()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False, group_id=None,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:
         tps = [TopicPartition(n, 0) for n in names]
-        actions_name = topics.actions.get_topic_name()
-        action_tps = [TopicPartition(actions_name, p)
-                      for p in sorted(consumer.partitions_for_topic(actions_name) or range(settings.kafka.partitions))]
-        consumer.assign(tps + action_tps)
-        await consumer.seek_to_beginning(*tps, *action_tps)
-        end = await consumer.end_offsets(tps)
-        caught_up = all(end[tp] == 0 for tp in tps)
-        if caught_up:
-            runtime.policies_ready.set()
+        action_tps = [TopicPartition(actions_name, p) for p in range(settings.kafka.partitions)]
+        consumer.assign(tps + action_tps)  # no committed offsets: starts at the beginning
+        end = await asyncio.wait_for(consumer.end_offsets(tps), timeout=30)
+        caught_up = False
         while True:
+            if not caught_up:
+                positions = {tp: await consumer.position(tp) for tp in tps}
+                if all(positions[tp] >= end[tp] for tp in tps):
+                    caught_up = True
+                    runtime.policies_ready.set()
+                    log.info("control topics read; policies %s", runtime.policy_versions())
             batch = await consumer.getmany(timeout_ms=500)
             for tp, records in batch.items():
                 for rec in records:
@@ -294,12 +309,6 @@ async def follow_control_topics() -> None:
                             runtime.engine.note_actioned(decode(rec.value, EnforcementAction))
                         except Exception:
                             log.exception("could not read action record")
-            if not caught_up:
-                positions = {tp: await consumer.position(tp) for tp in tps}
-                if all(positions[tp] >= end[tp] for tp in tps):
-                    caught_up = True
-                    runtime.policies_ready.set()
-                    log.info("control topics read; policies %s", runtime.policy_versions())
     finally:
         await consumer.stop()
 

@@ -57,7 +57,8 @@ async def metrics(view: Any, request: faust.web.Request) -> Any:
 async def healthz(view: Any, request: faust.web.Request) -> Any:
     from stream.agents import runtime
 
-    return view.json({"ok": True, "policies": runtime.policy_versions()})
+    return view.json({"ok": True, "policies": runtime.policy_versions(),
+                      "control_topics_read": runtime.policies_ready.is_set()})
 
 
 # Import for side effects: registers the agents on `app`.

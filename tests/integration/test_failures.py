@@ -49,7 +49,21 @@ def test_killing_a_worker_mid_stream_loses_no_event(worker_factory: Any) -> None
     produced.join()
     second: Worker = worker_factory()  # same app id: resumes from the committed offsets
     actions = second.collect("actions", until=lambda rs: len(_enforced_ids(rs, "k-")) >= N, timeout=120)
-    assert _enforced_ids(actions, "k-") == {f"k-{i}" for i in range(N)}, second.tail()
+    missing = {f"k-{i}" for i in range(N)} - _enforced_ids(actions, "k-")
+    if missing:
+        import asyncio
+
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        async def offsets() -> Any:
+            a = AIOKafkaAdminClient(bootstrap_servers=second.bootstrap)
+            await a.start()
+            o = await a.list_consumer_group_offsets(second.app_id)
+            await a.close()
+            return {f"{tp.topic}:{tp.partition}": m.offset for tp, m in o.items()}
+
+        Path("/tmp/second.log").write_text(str(asyncio.run(offsets())) + "\n" + first.metrics_text() + second.metrics_text() + "\n" + first.tail(300) + "\n=====\n" + second.tail(400))
+    assert not missing, (sorted(missing)[:20], len(missing), second.tail())
     _keys_consistent(actions)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,20 +29,28 @@ def test_risky_listings_become_actions_honest_ones_do_not(worker: Worker) -> Non
         listing("risky-1", "Inclined b.a.b.y sl33per, like new"),
         listing("honest-1", "Wooden baby cot with mattress"),
         listing("risky-2", "Antique ELFENBEIN Schnitzerei"),
-        listing("honest-2", "Ivory coloured bath towels"),  # honest look-alike: "ivory" as a colour
+        listing("honest-2", "Sleeper sofa, grey"),  # honest look-alike of a prohibited term
     ])
     actions = worker.collect("actions", until=lambda rs: len(rs) >= 2, timeout=60)
+    for _ in range(40):  # all four screened
+        if (worker.metric("riskstream_events_valid_total") or 0) >= 4:
+            break
+        time.sleep(0.25)
+    actions = worker.collect("actions", until=lambda rs: False, timeout=2)
     by_entity = {a["entity_id"]: a for a in actions}
-    assert set(by_entity) >= {"risky-1", "risky-2"}, worker.tail()
-    assert "honest-1" not in by_entity
+    assert set(by_entity) == {"risky-1", "risky-2"}, worker.tail()
     a = by_entity["risky-1"]
     assert a["action"] == "remove" and a["mode"] == "enforced"
     assert a["reason_codes"] == ["prohibited_item"]
     assert a["policy_version"] == "2026.11.1"
     assert a["idempotency_key"]
-    assert worker.metric("riskstream_actions_total", action="remove", mode="enforced") == pytest.approx(
-        sum(1 for x in actions if x["action"] == "remove" and x["mode"] == "enforced")
-    )
+    # the counters move with what reached the topic (the metric is bumped just after the send)
+    removed = sum(1 for x in actions if x["action"] == "remove" and x["mode"] == "enforced")
+    for _ in range(40):
+        if worker.metric("riskstream_actions_total", action="remove", mode="enforced") == removed:
+            break
+        time.sleep(0.25)
+    assert worker.metric("riskstream_actions_total", action="remove", mode="enforced") == removed
     assert (worker.metric("riskstream_events_in_total") or 0) >= 4
 
 
@@ -80,15 +89,13 @@ def test_a_replayed_event_does_not_produce_a_second_enforced_action(worker: Work
     ev = listing("replayed", "ivory statue")
     worker.produce("listings", [ev, ev, ev])
     worker.produce("listings", [listing("marker", "elfenbein")])  # same partition order not needed: wait on it
-    actions = worker.collect("actions", until=lambda rs: any(a["entity_id"] == "marker" for a in rs))
+    actions = worker.collect("actions", until=lambda rs: {"marker", "replayed"} <= {a["entity_id"] for a in rs})
     replayed = [a for a in actions if a["entity_id"] == "replayed" and a["mode"] == "enforced"]
     assert len(replayed) == 1, actions
     # wait until all three copies were seen by the worker, then check again
-    for _ in range(40):
+    for _ in range(60):
         if (worker.metric("riskstream_duplicate_actions_suppressed_total") or 0) >= 2:
             break
-        import time
-
         time.sleep(0.5)
     assert worker.metric("riskstream_duplicate_actions_suppressed_total") == 2.0
     actions = worker.collect("actions", until=lambda rs: False, timeout=3)
