@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from datetime import datetime
-from typing import Annotated, Any, Final, Literal, TypeVar, Union
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
 import orjson
@@ -143,7 +143,7 @@ class ModerationFeedback:
     schema_version: int = SCHEMA_VERSION
 
 
-Event = Union[ListingEvent, ReviewEvent, ContentEvent, RecallNotice, ModerationFeedback]
+Event = ListingEvent | ReviewEvent | ContentEvent | RecallNotice | ModerationFeedback
 
 # --------------------------------------------------------------------------- outputs
 
@@ -228,7 +228,7 @@ class DeadLetter:
     schema_version: int = SCHEMA_VERSION
 
 
-Output = Union[Signal, EnforcementAction, IncidentCandidate, DeadLetter]
+Output = Signal | EnforcementAction | IncidentCandidate | DeadLetter
 
 EVENT_TYPES: Final[dict[str, type[Any]]] = {
     "listing": ListingEvent,

@@ -52,7 +52,7 @@ class Outcome:
 @dataclass
 class _Compiled:
     policy: Policy
-    by_kind: dict[str, list[tuple[Any, str]]]  # kind -> [(detector instance, mode)]
+    by_kind: dict[str, list[Any]]  # event kind -> detector instances (mode is the policy's business)
 
 
 class Engine:
@@ -72,7 +72,7 @@ class Engine:
         Detector state survives a policy change for detectors whose params did
         not change; a detector whose params changed starts fresh.
         """
-        by_kind: dict[str, list[tuple[Any, str]]] = {}
+        by_kind: dict[str, list[Any]] = {}
         old = self._regions.get(policy.region)
         for det_id in policy.enabled_detectors():
             rule = policy.rule(det_id)
@@ -81,7 +81,7 @@ class Engine:
             params = rule.params if rule.params is not None else cls.Params()
             detector = cls(params)
             for kind in cls.kinds:
-                by_kind.setdefault(kind, []).append((detector, rule.mode))
+                by_kind.setdefault(kind, []).append(detector)
             if old is not None:
                 old_rule = old.policy.rule(det_id)
                 if old_rule is None or old_rule.params != rule.params:
@@ -115,7 +115,7 @@ class Engine:
         if compiled is None:
             return Outcome(event=event, dead_letter=("no_policy", f"no active policy for region {group!r}"))
         signals: list[Signal] = []
-        for detector, mode in compiled.by_kind.get(event.kind, ()):
+        for detector in compiled.by_kind.get(event.kind, ()):
             signals.extend(self._run(group or "", detector, event))
         actions = decide(signals, compiled.policy, event) if signals else []
         return Outcome(event=event, signals=signals, actions=actions)
@@ -147,7 +147,7 @@ class Engine:
         compiled = self._regions.get(group) if group else None
         if compiled is None or group is None:
             return
-        for detector, _mode in compiled.by_kind.get("content", ()):
+        for detector in compiled.by_kind.get("content", ()):
             if hasattr(detector, "with_actioned"):
                 skey = (group, detector.id, action.region)
                 state = self._state.get(skey) or detector.initial_state()

@@ -16,7 +16,7 @@ from typing import Final
 
 REGIONS: Final[dict[str, frozenset[str]]] = {
     "EU": frozenset(
-        "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+        ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"]
     ),
     "UK": frozenset({"GB"}),
     "US": frozenset({"US"}),

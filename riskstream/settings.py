@@ -42,6 +42,7 @@ class ModelSettings:
     directory: Path = REPO / "var" / "models"
     batch_size: int = 256
     batch_seconds: float = 0.5
+    window_seconds: int = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,7 @@ class Settings:
                 directory=Path(get("MODEL_DIR", str(dm.directory))),
                 batch_size=int(get("MODEL_BATCH_SIZE", "256")),
                 batch_seconds=float(get("MODEL_BATCH_SECONDS", "0.5")),
+                window_seconds=int(get("INCIDENT_WINDOW_SECONDS", "600")),
             ),
             metrics=MetricsSettings(
                 port=int(get("METRICS_PORT", "6066")),

@@ -23,7 +23,15 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from detectors.registry import default_registry
-from riskstream.contracts import DeadLetter, EnforcementAction, ModerationFeedback, decode, encode, stable_id
+from riskstream.contracts import (
+    DeadLetter,
+    EnforcementAction,
+    IncidentCandidate,
+    ModerationFeedback,
+    decode,
+    encode,
+    stable_id,
+)
 from riskstream.decisions import Ledger, subject_of
 from riskstream.engine import Engine, Outcome
 from riskstream.policy import PolicyError, load_policy
@@ -31,6 +39,7 @@ from riskstream.policy.load import iter_policy_files
 from riskstream.regions import region_of
 from stream import metrics as m
 from stream.app import app, settings, topics
+from stream.incidents import IncidentRuntime
 
 log = logging.getLogger("riskstream")
 
@@ -81,6 +90,7 @@ class Runtime:
 
 
 runtime = Runtime()
+incident_runtime = IncidentRuntime(settings)
 
 
 def _dead_letter(topic: str, partition: int, offset: int, raw: bytes, reason: str, detail: str) -> DeadLetter:
@@ -169,6 +179,7 @@ async def _screen(stream: Any, kind: str) -> None:
             assert outcome.event is not None
             m.EVENTS_VALID.labels(kind, region_of(outcome.event.region) or "").inc()
             await _emit(outcome, kind)
+            incident_runtime.observe(outcome)
         except Exception as exc:  # a bug must not stop the stream or lose the event
             log.exception("processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
             m.ERRORS.labels(kind).inc()
@@ -247,6 +258,23 @@ async def track_feedback(stream: Any) -> None:
             continue
         assert isinstance(outcome.event, ModerationFeedback)
         rule_stats.add(outcome.event)
+
+
+@app.task
+async def detect_incidents() -> None:
+    """Aggregates -> region models (in a thread) -> incident candidates, off the agents' path."""
+
+    async def send(candidate: IncidentCandidate) -> None:
+        await topics.incidents.send(key=candidate.incident_id.encode(), value=encode(candidate))
+        m.EVENTS_OUT.labels(topics.incidents.get_topic_name()).inc()
+
+    while True:
+        try:
+            await incident_runtime.run(send)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("incident detection failed; continuing with the next windows")
 
 
 # ------------------------------------------------------------------ broadcast

@@ -237,6 +237,134 @@ def policy_publish(file: Path) -> None:
     click.echo(f"published {file} (version {version})")
 
 
+# ------------------------------------------------------------------ simulator, replay
+
+
+@main.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--hours", type=int, default=24, show_default=True, help="Simulated hours.")
+def simulate(out: Path, seed: int, hours: int) -> None:
+    """Write a seeded marketplace simulation to OUT.jsonl and its labels beside it."""
+    from riskstream.sim import SimConfig, run, write_run
+
+    result = run(SimConfig(seed=seed, duration_hours=hours))
+    events_path, labels_path = write_run(result, out)
+    risky = sum(lab.is_risky for lab in result.labels.labels.values())
+    click.echo(f"{len(result.events)} events ({risky} risky, {len(result.labels.scenarios)} scenarios)")
+    click.echo(f"events: {events_path}\nlabels: {labels_path}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+@click.option("--speed", type=float, default=0.0, show_default=True,
+              help="1 = original pace, 60 = a minute per second, 0 = as fast as possible.")
+def replay(file: Path, speed: float) -> None:
+    """Play a JSONL file (from `simulate`) into the input topics."""
+    from stream.producer import replay_file
+
+    sent = asyncio.run(replay_file(_settings(), file, speed))
+    click.echo(f"replayed {sent} events from {file}")
+
+
+# ------------------------------------------------------------------ evaluation
+
+
+@main.group("eval")
+def eval_() -> None:
+    """Measure detection quality on labeled data."""
+
+
+@eval_.command("run")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--hours", type=int, default=24, show_default=True)
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
+@click.option("--policy-dir", type=click.Path(path_type=Path), default=None)
+def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | None) -> None:
+    """Simulate, run the pipeline in-process, print precision / recall / time-to-detect."""
+    from riskstream.evaluation.harness import evaluate_run, render, to_json
+
+    from riskstream.sim import SimConfig
+
+    result = evaluate_run(SimConfig(seed=seed, duration_hours=hours), policy_dir or _settings().policies.directory)
+    click.echo(render(result))
+    if json_out:
+        json_out.write_text(to_json(result))
+        click.echo(f"wrote {json_out}")
+
+
+@eval_.command("nab")
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=REPO / "var" / "nab", show_default=True)
+def eval_nab(data_dir: Path, out: Path) -> None:
+    """Score a folder of labeled series (NAB format) with the streaming detector."""
+    from models import TimeSeriesAnomalyDetector
+    from riskstream.evaluation import run_nab
+
+    click.echo(f"scoring {data_dir} ...", err=True)
+    result = run_nab(data_dir, TimeSeriesAnomalyDetector, out)
+    click.echo(f"{'profile':<22} {'score':>7} {'threshold':>10}")
+    for name, p in result.profiles.items():
+        click.echo(f"{name:<22} {p.normalized_score:7.1f} {p.threshold:10.4f}")
+    click.echo(f"{result.rows_scored} rows in {result.seconds:.1f}s ({result.rows_per_second:,.0f} rows/s); "
+               f"per-row scores in {out}")
+
+
+# ------------------------------------------------------------------ incidents and models
+
+
+@main.group()
+def incidents() -> None:
+    """Incident candidates for the incident-response team."""
+
+
+@incidents.command("tail")
+@click.option("--region", multiple=True, help="Only these regions or countries (repeatable).")
+@click.option("--severity", multiple=True, type=click.Choice(["low", "medium", "high", "critical"]))
+@click.option("--from-beginning", is_flag=True)
+def incidents_tail(region: tuple[str, ...], severity: tuple[str, ...], from_beginning: bool) -> None:
+    """Show incident candidates live (open / update / resolve)."""
+    from stream.tail import run_tail
+
+    asyncio.run(run_tail(_settings(), "incidents", regions=set(region), from_beginning=from_beginning,
+                         severity=set(severity) or None))
+
+
+@main.command()
+@click.option("--seed", type=int, default=7, show_default=True, help="Train on a simulated stream with this seed.")
+@click.option("--events", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Train on a recorded JSONL stream instead (from `simulate` or a capture).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Model directory (RISKSTREAM_MODEL_DIR).")
+def train(seed: int, events: Path | None, out: Path | None) -> None:
+    """Train one IsolationForest per region over windowed aggregates; save with metadata."""
+    from stream.training import train_models
+
+    for path in train_models(_settings(), seed=seed, events=events, out=out):
+        click.echo(f"saved {path}")
+
+
+@main.group()
+def models() -> None:
+    """Trained region models."""
+
+
+@models.command("list")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None)
+def models_list(directory: Path | None) -> None:
+    """List saved region models with their metadata."""
+    from models.region_model import list_models
+
+    folder = directory or _settings().models.directory
+    metas = list_models(folder) if folder.exists() else []
+    if not metas:
+        click.echo(f"no models in {folder} (regions use the streaming detector)")
+        return
+    for meta in metas:
+        click.echo(f"{meta.region:<4} {meta.version:<22} windows={meta.windows:<5} "
+                   f"{meta.train_start} .. {meta.train_end} data={meta.data_hash[:12]} "
+                   f"features={len(meta.features)} sklearn={meta.sklearn_version}")
+
+
 # ------------------------------------------------------------------ schemas
 
 

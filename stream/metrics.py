@@ -89,3 +89,8 @@ MODEL_FALLBACK = Gauge(
     "riskstream_model_fallback", "1 when a region has no trained model and uses the streaming detector.",
     ["region"], registry=REGISTRY,
 )
+INCIDENT_BACKLOG_DROPPED = Counter(
+    "riskstream_incident_observations_dropped_total",
+    "Outcomes not folded into the incident aggregates because the incident task fell behind.",
+    registry=REGISTRY,
+)

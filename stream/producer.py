@@ -132,3 +132,24 @@ async def run_generator(settings: Settings, rate: float, count: int, seed: int) 
     print(f"[generate] producing to {settings.kafka.bootstrap_servers} at "
           f"{'max' if rate <= 0 else rate} events/s", file=sys.stderr, flush=True)
     return await produce(settings, live_stream(seed), rate=rate, count=count)
+
+
+async def replay_file(settings: Settings, path: Path, speed: float) -> int:
+    """Play a simulator JSONL file into the topics; `speed` x original pace (0: as fast as possible)."""
+    from riskstream.sim import read_events
+
+    by_name = {s.name: k for k, s in TOPICS.items()}
+
+    async def paced() -> AsyncIterator[tuple[str, str, bytes]]:
+        first: datetime | None = None
+        started = time.monotonic()
+        for topic_name, key, record in read_events(path):
+            if speed > 0:
+                first = first or record.event_time
+                due = (record.event_time - first).total_seconds() / speed
+                ahead = due - (time.monotonic() - started)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+            yield by_name[topic_name], key, encode(record)
+
+    return await produce(settings, paced())

@@ -1,0 +1,86 @@
+"""Incident candidates in the worker: aggregates, region models, the incident manager.
+
+Off the hot path: agents only `observe()` an outcome (a queue put); a task
+folds outcomes into windowed aggregates and, when windows close, scores them
+with the region's model in a worker thread (so scikit-learn never blocks
+the event loop and starves Faust's timers), then runs the incident manager
+and sends open / update / resolve records to `risk.incidents.v1` keyed by
+incident id.  A new model version in the model directory is picked up
+without restart.
+
+Scope: the aggregates are per worker.  With one worker (the demo, a small
+marketplace) they cover the whole stream; with several, each worker sees the
+regions' traffic of its own partitions (see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from models.aggregates import Aggregator, AggregatorConfig, ClosedWindow
+from models.incidents import IncidentManager
+from models.region_model import RegionScorer, latest_models, list_models
+from riskstream.engine import Outcome
+from riskstream.regions import REGIONS
+from riskstream.settings import Settings
+from stream import metrics as m
+
+log = logging.getLogger("riskstream.incidents")
+
+
+class IncidentRuntime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        minutes = max(1, settings.models.window_seconds // 60)
+        self.aggregator = Aggregator(AggregatorConfig(window_minutes=minutes))
+        self.manager = IncidentManager()
+        self.queue: asyncio.Queue[Outcome] = asyncio.Queue(maxsize=10_000)
+        self._model_versions: dict[str, str] = {}
+        self.scorer = RegionScorer({})
+        self._last_model_check = 0.0
+        self.reload_models()
+
+    def observe(self, outcome: Outcome) -> None:
+        """Called by agents for every valid event: cheap, never blocks."""
+        try:
+            self.queue.put_nowait(outcome)
+        except asyncio.QueueFull:
+            m.INCIDENT_BACKLOG_DROPPED.inc()
+
+    def reload_models(self) -> None:
+        directory = self.settings.models.directory
+        versions = {meta.region: meta.version for meta in list_models(directory)} if directory.exists() else {}
+        if versions != self._model_versions:
+            models = latest_models(directory) if versions else {}
+            self.scorer = RegionScorer(models)
+            self._model_versions = versions
+            log.info("region models: %s", versions or "none (streaming fallback everywhere)")
+        for region in REGIONS:
+            m.MODEL_FALLBACK.labels(region).set(0 if region in versions else 1)
+
+    async def run(self, send: Any) -> None:
+        while True:
+            outcome = await self.queue.get()
+            batch = [outcome]
+            while not self.queue.empty() and len(batch) < 1000:
+                batch.append(self.queue.get_nowait())
+            closed: list[ClosedWindow] = []
+            for o in batch:
+                if o.event is not None:
+                    closed.extend(self.aggregator.add(o.event, o.signals, o.actions))
+            if time.monotonic() - self._last_model_check > 30:
+                self._last_model_check = time.monotonic()
+                self.reload_models()
+            if closed:
+                await self._on_windows(closed, send)
+
+    async def _on_windows(self, windows: list[ClosedWindow], send: Any) -> None:
+        scores = await asyncio.to_thread(self.scorer.score, windows)
+        for window, score in zip(windows, scores, strict=True):
+            for candidate in self.manager.process(window, score):
+                await send(candidate)
+                m.INCIDENTS.labels(candidate.status, candidate.harm_kind, candidate.region,
+                                   candidate.severity).inc()
