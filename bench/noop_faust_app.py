@@ -10,7 +10,7 @@ environment variables as the real worker (``KAFKA_BOOTSTRAP_SERVERS``,
 ``bench_noop_events_in_total``, polled by the bench exactly like the worker's
 ``riskstream_events_in_total``.
 
-    python bench/noop_faust_app.py worker -l warning
+    python bench/noop_faust_app.py worker -l warn
 """
 
 from __future__ import annotations

@@ -67,7 +67,9 @@ async def _demo(rate: float, duration: float) -> int:
         click.secho(f"[demo] Kafka at {bootstrap}", fg="cyan")
         port = free_port()
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RISKSTREAM_METRICS_PORT": str(port),
-               "RISKSTREAM_DATA_DIR": str(DEMO_DIR / "worker"), "RISKSTREAM_APP_ID": f"riskstream-demo-{port}"}
+               "RISKSTREAM_DATA_DIR": str(DEMO_DIR / "worker"), "RISKSTREAM_APP_ID": f"riskstream-demo-{port}",
+               # one-minute windows so incident candidates can open within minutes of a live demo
+               "RISKSTREAM_INCIDENT_WINDOW_SECONDS": os.environ.get("RISKSTREAM_INCIDENT_WINDOW_SECONDS", "60")}
         settings = Settings.from_env(env)
 
         from stream.producer import ensure_topics, live_stream, produce, publish_policy
@@ -78,7 +80,7 @@ async def _demo(rate: float, duration: float) -> int:
             click.secho(f"[demo] published policy {path.name} version {version}", fg="cyan")
 
         log = (DEMO_DIR / "worker.log").open("wb")
-        worker = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker", "-l", "warning"],
+        worker = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker", "-l", "warn"],
                                   env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
                                   start_new_session=True)
         metrics_url = f"http://127.0.0.1:{port}/metrics"

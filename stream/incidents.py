@@ -16,6 +16,7 @@ regions' traffic of its own partitions (see docs/architecture.md).
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from typing import Any
@@ -31,6 +32,53 @@ from stream import metrics as m
 log = logging.getLogger("riskstream.incidents")
 
 
+class ReorderBuffer:
+    """Releases outcomes in event-time order across sources that run at different speeds.
+
+    Listings, reviews and content are consumed by separate agents; during a
+    replay or a catch-up one of them can be hours of event time ahead of the
+    others, and the aggregates would drop the laggards as late.  The low
+    watermark is the smallest "latest event time" over the sources that have
+    been active in the last `idle_seconds` of wall time; outcomes at or below
+    it are released, oldest first.
+
+    >>> from datetime import UTC, datetime
+    >>> b = ReorderBuffer(idle_seconds=60)
+    >>> t = lambda m: datetime(2026, 1, 1, 0, m, tzinfo=UTC)
+    >>> b.push("review", t(1), "r1", now=0)
+    ['r1']
+    >>> b.push("listing", t(5), "l5", now=0)  # held: reviews are only at minute 1
+    []
+    >>> b.push("review", t(6), "r6", now=1)
+    ['l5']
+    >>> b.release(now=120)  # every source idle: flush
+    ['r6']
+    """
+
+    def __init__(self, idle_seconds: float = 30.0, max_items: int = 200_000) -> None:
+        self.idle_seconds = idle_seconds
+        self.max_items = max_items
+        self._heap: list[tuple[float, int, Any]] = []
+        self._latest: dict[str, tuple[float, float]] = {}  # source -> (event ts, wall time seen)
+        self._seq = 0
+
+    def push(self, source: str, event_time: Any, item: Any, now: float) -> list[Any]:
+        ts = event_time.timestamp()
+        prev = self._latest.get(source)
+        self._latest[source] = (max(ts, prev[0]) if prev else ts, now)
+        self._seq += 1
+        heapq.heappush(self._heap, (ts, self._seq, item))
+        return self.release(now)
+
+    def release(self, now: float) -> list[Any]:
+        active = [t for t, seen in self._latest.values() if now - seen <= self.idle_seconds]
+        low = min(active) if active else float("inf")
+        out = []
+        while self._heap and (self._heap[0][0] <= low or len(self._heap) > self.max_items):
+            out.append(heapq.heappop(self._heap)[2])
+        return out
+
+
 class IncidentRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -38,6 +86,7 @@ class IncidentRuntime:
         self.aggregator = Aggregator(AggregatorConfig(window_minutes=minutes))
         self.manager = IncidentManager()
         self.queue: asyncio.Queue[Outcome] = asyncio.Queue(maxsize=10_000)
+        self.reorder = ReorderBuffer()
         self._model_versions: dict[str, str] = {}
         self.scorer = RegionScorer({})
         self._last_model_check = 0.0
@@ -63,14 +112,28 @@ class IncidentRuntime:
 
     async def run(self, send: Any) -> None:
         while True:
-            outcome = await self.queue.get()
+            try:
+                outcome = await asyncio.wait_for(self.queue.get(), timeout=self.reorder.idle_seconds)
+            except TimeoutError:  # idle: sources went quiet, release what the watermark now allows
+                flushed: list[ClosedWindow] = []
+                for o in self.reorder.release(time.monotonic()):
+                    assert o.event is not None
+                    flushed.extend(self.aggregator.add(o.event, o.signals, o.actions))
+                if flushed:
+                    await self._on_windows(flushed, send)
+                continue
             batch = [outcome]
             while not self.queue.empty() and len(batch) < 1000:
                 batch.append(self.queue.get_nowait())
             closed: list[ClosedWindow] = []
+            now = time.monotonic()
+            ready: list[Outcome] = []
             for o in batch:
                 if o.event is not None:
-                    closed.extend(self.aggregator.add(o.event, o.signals, o.actions))
+                    ready.extend(self.reorder.push(o.event.kind, o.event.event_time, o, now))
+            for o in ready:
+                assert o.event is not None
+                closed.extend(self.aggregator.add(o.event, o.signals, o.actions))
             if time.monotonic() - self._last_model_check > 30:
                 self._last_model_check = time.monotonic()
                 self.reload_models()

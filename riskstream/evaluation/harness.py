@@ -40,7 +40,16 @@ from riskstream.engine import Engine
 from riskstream.evaluation.incidents_eval import build_engine, evaluate_incidents
 from riskstream.evaluation.quality import QualityReport, evaluate, render_table, report_to_obj
 from riskstream.regions import REGIONS
-from riskstream.sim import LabelSet, Record, ScenarioSpec, SimConfig, labels_path_for, read_events, read_labels, run
+from riskstream.sim import (
+    LabelSet,
+    Record,
+    ScenarioSpec,
+    SimConfig,
+    labels_path_for,
+    read_events,
+    read_labels,
+    run,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 _INCIDENTS_HEADER = "Incidents (surge scenarios)"

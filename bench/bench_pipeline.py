@@ -1,0 +1,547 @@
+"""Where a riskstream worker's time goes: engine alone, a plain consumer, trivial Faust, the real worker.
+
+Run from the repository root (starts its own Kafka unless KAFKA_BOOTSTRAP_SERVERS is set):
+
+    python bench/bench_pipeline.py [--events 30000] [--policies policies] [--json OUT] [--profile]
+
+N simulator events (the listing / review / content mix of `stream.producer.live_stream`)
+are encoded once and pre-loaded into fresh input topics, one topic prefix per Kafka
+measurement, before anything is timed.  Then, in the same run and on the same bytes:
+
+(a) ``engine``: `Engine.handle_raw` in-process over the bytes, no Kafka;
+(b) ``aiokafka``: a hand-written at-least-once loop, consume -> engine -> produce
+    signals/actions/dead letters, flush, commit per batch (the floor for any consumer);
+(c) ``faust-noop``: `bench/noop_faust_app.py`, Faust agents that consume and do nothing;
+(d) ``worker``: the real `riskstream worker` subprocess, timed by polling its
+    ``riskstream_events_in_total`` until all N are consumed.
+
+(c) and (d) are timed from the first consumed event to the N-th (worker start-up and
+the group rebalance are excluded), polling /metrics every 0.1 s.  The machine is shared
+and noisy: read the ratios, not the absolute numbers; (a) is run again at the end to
+show how much the machine drifted during the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import itertools
+import json
+import logging
+import os
+import platform
+import pstats
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiokafka import AIOKafkaConsumer
+
+from detectors.registry import default_registry
+from riskstream.contracts import encode
+from riskstream.engine import Engine
+from riskstream.policy import load_policy
+from riskstream.policy.load import iter_policy_files
+from riskstream.settings import Settings
+from riskstream.topology import TOPICS
+from stream.kafka_local import LocalKafka, free_port
+from stream.producer import live_stream, produce, producer
+
+REPO = Path(__file__).resolve().parents[1]
+KINDS = {"listings": "listing", "reviews": "review", "content": "content"}
+NOOP_APP = REPO / "bench" / "noop_faust_app.py"
+
+Record = tuple[str, str, bytes]  # (topic key, record key, value)
+
+
+@dataclass
+class Result:
+    name: str
+    label: str
+    events: int
+    seconds: float
+    cpu_seconds: float = 0.0  # CPU time of the consuming process over the same window
+    latency_us: dict[str, float] = field(default_factory=dict)
+    latency_note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu_seconds / self.events * 1e6 if self.events else 0.0
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def simulated_events(n: int, seed: int) -> list[Record]:
+    """The first `n` listing/review/content events of the simulator's live stream."""
+    stream = ((t, k, v) for t, k, v in live_stream(seed) if t in KINDS)
+    return list(itertools.islice(stream, n))
+
+
+def read_policies(policy_dir: Path) -> dict[str, str]:
+    """The policy files' texts, read once: every measurement runs the same policies."""
+    texts = {path.name: path.read_text(encoding="utf-8") for path in iter_policy_files(policy_dir)}
+    if not texts:
+        raise SystemExit(f"no *.yaml policies in {policy_dir}")
+    return texts
+
+
+def write_policies(texts: dict[str, str], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def build_engine(policies: dict[str, str]) -> Engine:
+    registry = default_registry()
+    engine = Engine(registry)
+    for text in policies.values():
+        engine.set_policy(load_policy(text, registry))
+    return engine
+
+
+def percentiles(samples_s: Sequence[float]) -> dict[str, float]:
+    xs = sorted(samples_s)
+    if not xs:
+        return {}
+
+    def q(p: float) -> float:
+        return xs[min(len(xs) - 1, int(p * len(xs)))] * 1e6
+
+    return {"p50": q(0.50), "p90": q(0.90), "p99": q(0.99), "max": xs[-1] * 1e6}
+
+
+# --------------------------------------------------------------------------- (a) engine
+
+
+def bench_engine(events: list[Record], policies: dict[str, str], name: str = "a",
+                 aggregates: bool = False) -> Result:
+    """`Engine.handle_raw` over the bytes; with `aggregates`, also the worker's incident aggregation."""
+    from models.aggregates import Aggregator, AggregatorConfig
+
+    engine = build_engine(policies)
+    aggregator = Aggregator(AggregatorConfig(window_minutes=Settings().models.window_seconds // 60))
+    inputs = [(KINDS[t], v) for t, _k, v in events]
+    lat: list[float] = []
+    by_kind: dict[str, float] = dict.fromkeys(KINDS.values(), 0.0)
+    signals = actions = enforced = dead = 0
+    clock = time.perf_counter
+    cpu0, started = time.process_time(), clock()
+    for kind, raw in inputs:
+        t0 = clock()
+        out = engine.handle_raw(kind, raw)
+        if aggregates and out.event is not None and out.dead_letter is None:
+            aggregator.add(out.event, out.signals, out.actions)
+        dt = clock() - t0
+        lat.append(dt)
+        by_kind[kind] += dt
+        signals += len(out.signals)
+        actions += len(out.actions)
+        enforced += any(a.mode == "enforced" for a in out.actions)
+        dead += out.dead_letter is not None
+    elapsed, cpu = clock() - started, time.process_time() - cpu0
+    counts = {k: sum(1 for kind, _ in inputs if kind == k) for k in by_kind}
+    label = "engine + incident aggregates, in-process" if aggregates else "engine in-process (handle_raw, no Kafka)"
+    return Result(name, label, len(inputs), elapsed, cpu, percentiles(lat), "per event",
+                  {"signals": signals, "actions": actions, "events_with_enforced_action": enforced,
+                   "dead_letters": dead,
+                   "mean_us_by_kind": {k: round(v / counts[k] * 1e6, 1) for k, v in by_kind.items() if counts[k]}})
+
+
+def shadow_policies(policies: dict[str, str]) -> dict[str, str]:
+    """The same policies with every rule in shadow mode: same detectors, no enforced actions."""
+    import yaml
+
+    out = {}
+    for name, text in policies.items():
+        doc = yaml.safe_load(text)
+        doc["detectors"] = {k: {**(r if isinstance(r, dict) else {}), "mode": "shadow"}
+                            for k, r in doc["detectors"].items()}
+        out[name] = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+    return out
+
+
+def profile_engine(events: list[Record], policies: dict[str, str], top: int = 15) -> str:
+    engine = build_engine(policies)
+    inputs = [(KINDS[t], v) for t, _k, v in events]
+    prof = cProfile.Profile()
+    prof.enable()
+    for kind, raw in inputs:
+        engine.handle_raw(kind, raw)
+    prof.disable()
+    buf = io.StringIO()
+    pstats.Stats(prof, stream=buf).strip_dirs().sort_stats("tottime").print_stats(top)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- (b) aiokafka loop
+
+
+async def _aiokafka_loop(settings: Settings, policies: dict[str, str], n: int, timeout: float) -> Result:
+    engine = build_engine(policies)
+    prefix = settings.kafka.topic_prefix
+    kind_of = {prefix + TOPICS[k].name: kind for k, kind in KINDS.items()}
+    out_topic = {k: prefix + TOPICS[k].name for k in ("signals", "actions", "deadletter")}
+    consumer = AIOKafkaConsumer(
+        *kind_of, bootstrap_servers=settings.kafka.bootstrap_servers, group_id=settings.kafka.app_id,
+        enable_auto_commit=False, auto_offset_reset="earliest",
+    )
+    prod = producer(settings)  # the worker's producer settings: acks=all, idempotent, linger 5 ms
+    await consumer.start()
+    await prod.start()
+    lat: list[float] = []
+    done = signals = actions = 0
+    clock = time.perf_counter
+    started: float | None = None
+    cpu0 = 0.0
+    deadline = time.monotonic() + timeout
+    try:
+        while done < n and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200, max_records=1000)
+            if not batch:
+                continue
+            if started is None:
+                started, cpu0 = clock(), time.process_time()
+            for records in batch.values():
+                for rec in records:
+                    t0 = clock()
+                    out = engine.handle_raw(kind_of[rec.topic], rec.value or b"")
+                    if out.dead_letter is not None:
+                        await prod.send(out_topic["deadletter"], rec.value, key=rec.topic.encode())
+                    for sig in out.signals:
+                        await prod.send(out_topic["signals"], encode(sig), key=sig.entity_id.encode())
+                    for act in out.actions:
+                        await prod.send(out_topic["actions"], encode(act), key=act.entity_id.encode())
+                    lat.append(clock() - t0)
+                    signals += len(out.signals)
+                    actions += len(out.actions)
+                    done += 1
+            await prod.flush()  # at-least-once: outputs are on the broker before the offsets
+            await consumer.commit()
+        elapsed, cpu = clock() - (started or clock()), time.process_time() - cpu0
+    finally:
+        await consumer.stop()
+        await prod.stop()
+    return Result("b", "aiokafka consume -> engine -> produce", done, elapsed, cpu, percentiles(lat),
+                  "per event, handle_raw + send enqueue (flush/commit per batch not included)",
+                  {"signals": signals, "actions": actions, "complete": done >= n})
+
+
+def bench_aiokafka(settings: Settings, policies: dict[str, str], n: int, timeout: float) -> Result:
+    return asyncio.run(_aiokafka_loop(settings, policies, n, timeout))
+
+
+# --------------------------------------------------------------------------- (c), (d) subprocesses
+
+
+def worker_env(bootstrap: str, prefix: str, app_id: str, port: int, policy_dir: Path, data: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "RISKSTREAM_TOPIC_PREFIX": prefix,
+        "RISKSTREAM_APP_ID": app_id,
+        "RISKSTREAM_METRICS_PORT": str(port),
+        "RISKSTREAM_POLICY_DIR": str(policy_dir),
+        "RISKSTREAM_DATA_DIR": str(data),
+    }
+
+
+def scrape(port: int) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            return str(r.read().decode())
+    except OSError:
+        return ""
+
+
+def metric_sum(text: str, name: str) -> float | None:
+    """Sum of all samples of `name` (any labels); None if the metric is absent."""
+    total = None
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        head, _, value = line.rpartition(" ")
+        if head.split("{")[0] == name:
+            total = (total or 0.0) + float(value)
+    return total
+
+
+def histogram(text: str, name: str) -> tuple[list[tuple[float, float]], float, float]:
+    """Cumulative (le, count) buckets summed over labels, plus _sum and _count."""
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith(name + "_bucket{"):
+            head, _, value = line.rpartition(" ")
+            le = head.split('le="')[1].split('"')[0]
+            bound = float("inf") if le == "+Inf" else float(le)
+            buckets[bound] = buckets.get(bound, 0.0) + float(value)
+    return sorted(buckets.items()), metric_sum(text, name + "_sum") or 0.0, metric_sum(text, name + "_count") or 0.0
+
+
+def per_kind_means(text: str, name: str) -> dict[str, float]:
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        for suffix, into in (("_sum{", sums), ("_count{", counts)):
+            if line.startswith(name + suffix):
+                head, _, value = line.rpartition(" ")
+                kind = head.split('kind="')[1].split('"')[0]
+                into[kind] = into.get(kind, 0.0) + float(value)
+    return {k: round(sums[k] / c * 1e6, 1) for k, c in counts.items() if c}
+
+
+def bucket_quantile(buckets: list[tuple[float, float]], q: float) -> float:
+    """The upper bound of the bucket holding quantile q (Prometheus-style, no interpolation)."""
+    total = buckets[-1][1] if buckets else 0.0
+    for bound, cum in buckets:
+        if total and cum >= q * total:
+            return bound
+    return float("nan")
+
+
+class Subprocess:
+    """A Faust worker subprocess in its own session, stopped by its own process group id."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=log.open("ab"),
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def tail(self, n: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+
+def cpu_time(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def time_consumption(proc: Subprocess, port: int, metric: str, n: int, timeout: float,
+                     poll: float = 0.1) -> tuple[int, float, float, str]:
+    """Poll `metric` from first consumed event to the n-th.
+
+    Returns (events timed, wall seconds, CPU seconds of the process, last scrape).
+    """
+    deadline = time.monotonic() + timeout
+    first: tuple[float, float, float] | None = None
+    last_text, count, now, cpu = "", 0.0, time.perf_counter(), 0.0
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"{proc.log.name} exited early:\n{proc.tail()}")
+        text = scrape(port)
+        now, cpu = time.perf_counter(), cpu_time(proc.proc.pid)
+        count = metric_sum(text, metric) or 0.0
+        if text:
+            last_text = text
+        if count > 0 and first is None:
+            first = (now, cpu, count)
+        if count >= n:
+            break
+        time.sleep(poll)
+    if first is None:
+        raise RuntimeError(f"nothing consumed in {timeout:.0f}s:\n{proc.tail()}")
+    return int(count - first[2]), now - first[0], cpu - first[1], last_text
+
+
+def bench_subprocess(name: str, label: str, argv: list[str], env: dict[str, str], port: int, metric: str,
+                     n: int, timeout: float, log: Path) -> Result:
+    proc = Subprocess(argv, env, log)
+    try:
+        events, seconds, cpu, text = time_consumption(proc, port, metric, n, timeout)
+    finally:
+        proc.stop()
+    result = Result(name, label, events, seconds, cpu, extra={"consumed": int(metric_sum(text, metric) or 0),
+                                                          "complete": (metric_sum(text, metric) or 0) >= n})
+    if metric.startswith("riskstream_"):
+        buckets, total, count = histogram(text, "riskstream_processing_seconds")
+        if count:
+            result.latency_us = {"mean": total / count * 1e6, "p50<=": bucket_quantile(buckets, 0.5) * 1e6,
+                                 "p99<=": bucket_quantile(buckets, 0.99) * 1e6}
+            result.latency_note = "in-agent, from riskstream_processing_seconds (bucket bounds)"
+            result.extra["in_agent_seconds_total"] = total
+            result.extra["in_agent_mean_us_by_kind"] = per_kind_means(text, "riskstream_processing_seconds")
+        result.extra["signals"] = int(metric_sum(text, "riskstream_signals_total") or 0)
+        result.extra["actions"] = int(metric_sum(text, "riskstream_actions_total") or 0)
+        result.extra["dead_letters"] = int(metric_sum(text, "riskstream_dead_letters_total") or 0)
+    return result
+
+
+# --------------------------------------------------------------------------- report
+
+
+def render(results: list[Result], engine_ref: Result, worker_ref: Result) -> str:
+    head = (f"{'':5}{'measurement':43}{'events/s':>9}{'vs (a)':>8}{'vs (d)':>8}"
+            f"{'CPU µs/ev':>11}{'CPU x(a)':>9}   latency µs")
+    lines = [head, "-" * len(head)]
+    for r in results:
+        lat = "  ".join(f"{k} {v:,.0f}" for k, v in r.latency_us.items())
+        lines.append(f"{'(' + r.name + ')':5}{r.label:43}{r.rate:9,.0f}{r.rate / engine_ref.rate:7.2f}x"
+                     f"{r.rate / worker_ref.rate:7.2f}x{r.cpu_us:11,.0f}{r.cpu_us / engine_ref.cpu_us:8.2f}x   {lat}")
+    return "\n".join(lines)
+
+
+def say(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=30_000, help="events per measurement (default 30000)")
+    ap.add_argument("--policies", type=Path, default=Path("policies"), help="policy directory (default policies)")
+    ap.add_argument("--json", type=Path, default=None, help="write the results here as JSON")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--timeout", type=float, default=120.0, help="max seconds per Kafka measurement")
+    ap.add_argument("--no-shadow", action="store_true",
+                    help="skip (d'), the worker with every rule in shadow mode")
+    ap.add_argument("--profile", action="store_true", help="also print a cProfile of the engine over the events")
+    args = ap.parse_args(argv)
+    command = "python bench/bench_pipeline.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    t_start = time.monotonic()
+    # Leader-election retries on the just-created topics are expected; keep the output readable.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+    # Encoded (and time-stamped) once: every measurement sees byte-identical inputs.
+    events = simulated_events(args.events, args.seed)
+    mix = {k: sum(1 for t, _, _ in events if t == k) for k in KINDS}
+    say(f"{len(events)} events {mix}, mean {sum(len(v) for *_, v in events) / len(events):.0f} bytes")
+
+    policies = read_policies(args.policies)
+    work = Path(tempfile.mkdtemp(prefix="rsbench-pipeline-"))
+    broker: LocalKafka | None = None
+    results: list[Result] = []
+    try:
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not bootstrap:
+            say("starting a local Kafka ...")
+            broker = LocalKafka(data_dir=work / "kafka").start()
+            bootstrap = broker.bootstrap
+        run = uuid.uuid4().hex[:8]
+        names = ["b", "c", "d"] + ([] if args.no_shadow else ["s"])
+        prefixes = {name: f"bench{run}{name}." for name in names}
+        for prefix in prefixes.values():
+            t0 = time.perf_counter()
+            s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RISKSTREAM_TOPIC_PREFIX": prefix})
+            asyncio.run(produce(s, events, progress_every=60))
+            say(f"pre-loaded {len(events)} events under {prefix} in {time.perf_counter() - t0:.1f}s")
+
+        say("(a) engine in-process")
+        results.append(bench_engine(events, policies))
+
+        say("(a+) engine + incident aggregates in-process")
+        results.append(bench_engine(events, policies, name="a+", aggregates=True))
+
+        say("(b) aiokafka consume -> engine -> produce")
+        sb = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RISKSTREAM_TOPIC_PREFIX": prefixes["b"],
+                                "RISKSTREAM_APP_ID": f"bench-{run}-b"})
+        results.append(bench_aiokafka(sb, policies, len(events), args.timeout))
+
+        def faust_run(name: str, label: str, argv: list[str], metric: str, texts: dict[str, str]) -> Result:
+            port = free_port()
+            folder = write_policies(texts, work / name / "policies")
+            env = worker_env(bootstrap, prefixes[name], f"bench-{run}-{name}", port, folder, work / name / "data")
+            return bench_subprocess(name, label, argv, env, port, metric, len(events), args.timeout,
+                                    work / f"{name}.log")
+
+        say("(c) trivial Faust agents (consume only)")
+        results.append(faust_run("c", "faust trivial agent (consume, no work)",
+                                 [sys.executable, str(NOOP_APP), "worker", "-l", "warn"],
+                                 "bench_noop_events_in_total", policies))
+        worker_argv = [sys.executable, "-m", "stream.cli", "worker", "-l", "warn"]
+        say("(d) riskstream worker")
+        worker = faust_run("d", "riskstream worker (faust, subprocess)", worker_argv,
+                           "riskstream_events_in_total", policies)
+        results.append(worker)
+        if not args.no_shadow:
+            say("(d') riskstream worker, every rule in shadow mode")
+            shadow = faust_run("s", "same worker, every rule mode: shadow", worker_argv,
+                               "riskstream_events_in_total", shadow_policies(policies))
+            shadow.name = "d'"
+            results.append(shadow)
+
+        say("(a) engine in-process, again (drift check)")
+        again = bench_engine(events, policies, name="a'")
+        again.label = "engine in-process, re-run at the end"
+        results.append(again)
+    finally:
+        if broker is not None:
+            broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"$ {command}")
+    print(f"{len(events)} events {mix}; {os.cpu_count()} CPUs; Python {platform.python_version()}; "
+          f"total {time.monotonic() - t_start:.0f}s\n")
+    versions = ", ".join(f"{r} {p.version}" for r, p in sorted(build_engine(policies).policies().items()))
+    print(f"policies: {args.policies} ({versions})\n")
+    print(render(results, results[0], worker))
+    print(f"\n(a) {results[0].extra['signals']} signals, {results[0].extra['actions']} actions; "
+          f"{results[0].extra['events_with_enforced_action']} events carry an enforced action")
+    print(f"(a) engine mean µs by kind {results[0].extra['mean_us_by_kind']}")
+    for r in results[1:]:
+        if "signals" in r.extra and r.name not in ("a+", "a'"):
+            print(f"({r.name}) {r.extra['signals']} signals, {r.extra['actions']} actions"
+                  + (f"; in-agent mean µs by kind {r.extra['in_agent_mean_us_by_kind']}"
+                     if "in_agent_mean_us_by_kind" in r.extra else ""))
+    shadow_runs = [r for r in results if r.name == "d'"]
+    enforced = results[0].extra["events_with_enforced_action"]
+    if shadow_runs and enforced and worker.rate and shadow_runs[0].rate:
+        sh = shadow_runs[0]
+        extra_s = len(events) / worker.rate - len(events) / sh.rate
+        extra_cpu = (worker.cpu_us - sh.cpu_us) * len(events) / 1e6
+        print(f"(d) - (d'): {extra_s:+.1f}s wall, {extra_cpu:+.1f}s CPU for {enforced} events with an "
+              f"enforced action ({extra_s / enforced * 1e3:+.1f} ms wall, {extra_cpu / enforced * 1e3:+.2f} ms CPU "
+              f"each: awaiting the broker's ack, the violations topic, the ledger and dedupe tables; "
+              f"the difference of two noisy runs)")
+    incomplete = [r.name for r in results if r.extra.get("complete") is False]
+    if incomplete:
+        print(f"WARNING: timed out before all events were consumed: {incomplete}")
+    if args.profile:
+        print("\ncProfile of the engine over the same events (top by own time):")
+        print(profile_engine(events, policies))
+    if args.json:
+        args.json.write_text(json.dumps({
+            "command": command, "events": len(events), "mix": mix, "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "results": [{**asdict(r), "events_per_s": r.rate, "cpu_us_per_event": r.cpu_us,
+                         "vs_engine": r.rate / results[0].rate,
+                         "vs_worker": r.rate / worker.rate if worker.rate else None} for r in results],
+        }, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
