@@ -352,30 +352,39 @@ def cpu_time(pid: int) -> float:
 
 
 def time_consumption(proc: Subprocess, port: int, metric: str, n: int, timeout: float,
-                     poll: float = 0.1) -> tuple[int, float, float, str]:
+                     poll: float = 0.25) -> tuple[int, float, float, str]:
     """Poll `metric` from first consumed event to the n-th.
 
-    Returns (events timed, wall seconds, CPU seconds of the process, last scrape).
+    Returns (events timed, wall seconds, CPU seconds of the process, last scrape).  The
+    moment the n-th event was consumed is interpolated between the last two polls, so
+    the poll interval (kept long: a scrape costs the worker CPU) does not bias the rate.
     """
     deadline = time.monotonic() + timeout
     first: tuple[float, float, float] | None = None
-    last_text, count, now, cpu = "", 0.0, time.perf_counter(), 0.0
+    prev: tuple[float, float, float] | None = None
+    last_text, sample = "", (time.perf_counter(), 0.0, 0.0)
     while time.monotonic() < deadline:
         if not proc.alive():
             raise RuntimeError(f"{proc.log.name} exited early:\n{proc.tail()}")
         text = scrape(port)
-        now, cpu = time.perf_counter(), cpu_time(proc.proc.pid)
-        count = metric_sum(text, metric) or 0.0
+        sample = (time.perf_counter(), cpu_time(proc.proc.pid), metric_sum(text, metric) or 0.0)
         if text:
             last_text = text
-        if count > 0 and first is None:
-            first = (now, cpu, count)
-        if count >= n:
+        if sample[2] > 0 and first is None:
+            first = sample
+        if sample[2] >= n:
             break
+        prev = sample
         time.sleep(poll)
     if first is None:
         raise RuntimeError(f"nothing consumed in {timeout:.0f}s:\n{proc.tail()}")
-    return int(count - first[2]), now - first[0], cpu - first[1], last_text
+    end_t, end_cpu, count = sample
+    if prev is not None and prev is not first and count >= n > prev[2] and sample[2] > prev[2]:
+        frac = (n - prev[2]) / (sample[2] - prev[2])
+        end_t = prev[0] + frac * (sample[0] - prev[0])
+        end_cpu = prev[1] + frac * (sample[1] - prev[1])
+        count = n
+    return int(count - first[2]), end_t - first[0], end_cpu - first[1], last_text
 
 
 def bench_subprocess(name: str, label: str, argv: list[str], env: dict[str, str], port: int, metric: str,
@@ -429,6 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-shadow", action="store_true",
                     help="skip (d'), the worker with every rule in shadow mode")
     ap.add_argument("--profile", action="store_true", help="also print a cProfile of the engine over the events")
+    ap.add_argument("--profile-worker", type=Path, default=None, metavar="OUT.prof",
+                    help="run (d) under cProfile and save its profile here ((d)'s rate is then not comparable)")
     args = ap.parse_args(argv)
     command = "python bench/bench_pipeline.py " + " ".join(sys.argv[1:] if argv is None else argv)
     t_start = time.monotonic()
@@ -483,7 +494,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  "bench_noop_events_in_total", policies))
         worker_argv = [sys.executable, "-m", "stream.cli", "worker", "-l", "warn"]
         say("(d) riskstream worker")
-        worker = faust_run("d", "riskstream worker (faust, subprocess)", worker_argv,
+        profiled = ([sys.executable, "-m", "cProfile", "-o", str(args.profile_worker.resolve()),
+                     *worker_argv[1:]] if args.profile_worker else worker_argv)
+        worker = faust_run("d", "riskstream worker (faust, subprocess)"
+                           + (" UNDER cProfile" if args.profile_worker else ""), profiled,
                            "riskstream_events_in_total", policies)
         results.append(worker)
         if not args.no_shadow:
