@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import shutil
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
