@@ -9,14 +9,20 @@ are encoded once and pre-loaded into fresh input topics, one topic prefix per Ka
 measurement, before anything is timed.  Then, in the same run and on the same bytes:
 
 (a) ``engine``: `Engine.handle_raw` in-process over the bytes, no Kafka;
+(a+) the same plus the worker's incident aggregation (`Aggregator.add`);
 (b) ``aiokafka``: a hand-written at-least-once loop, consume -> engine -> produce
     signals/actions/dead letters, flush, commit per batch (the floor for any consumer);
 (c) ``faust-noop``: `bench/noop_faust_app.py`, Faust agents that consume and do nothing;
 (d) ``worker``: the real `riskstream worker` subprocess, timed by polling its
-    ``riskstream_events_in_total`` until all N are consumed.
+    ``riskstream_events_in_total`` until all N are consumed;
+(d') the same worker with every rule in shadow mode (no enforced-action path).
+
+Each is reported as events/s (wall) and CPU µs per event of the consuming process
+(`time.process_time()`, or /proc/PID/stat for subprocesses), which other load on a
+shared machine disturbs far less than wall time.
 
 (c) and (d) are timed from the first consumed event to the N-th (worker start-up and
-the group rebalance are excluded), polling /metrics every 0.1 s.  The machine is shared
+the group rebalance are excluded), polling /metrics every 0.25 s.  The machine is shared
 and noisy: read the ratios, not the absolute numbers; (a) is run again at the end to
 show how much the machine drifted during the run.
 """

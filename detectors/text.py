@@ -109,6 +109,9 @@ def _deleet(token: str) -> str:
     return _AMBIGUOUS_RUN.sub(_ambiguous, token) if ("!" in token or "1" in token or "|" in token) else token
 
 
+# Several detectors normalise the same title/description of one event (one
+# call per term list): a small cache makes that one normalisation per text.
+@functools.lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
     """Lower-case, de-accent, de-confuse; words separated by single spaces.
 

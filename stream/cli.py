@@ -115,6 +115,7 @@ def worker(ctx: click.Context, loglevel: str) -> None:
     """Run a Faust worker (settings from the environment; see docs/configuration.md)."""
     from stream.app import app
 
+    loglevel = {"warning": "warn", "critical": "crit"}.get(loglevel.lower(), loglevel.lower())
     sys.argv = ["riskstream", "worker", "-l", loglevel, *ctx.args]
     app.main()
 
