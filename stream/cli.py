@@ -284,7 +284,6 @@ def eval_() -> None:
 def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | None) -> None:
     """Simulate, run the pipeline in-process, print precision / recall / time-to-detect."""
     from riskstream.evaluation.harness import evaluate_run, render, to_json
-
     from riskstream.sim import SimConfig
 
     result = evaluate_run(SimConfig(seed=seed, duration_hours=hours), policy_dir or _settings().policies.directory)
