@@ -228,6 +228,27 @@ def policy_explain(event_file: Path, policy_dir: Path | None) -> None:
     click.echo(explain(event, pol, reg).render())
 
 
+@policy.command("statement")
+@click.argument("action_file", type=click.Path(exists=True, path_type=Path))
+@click.option("--policy-dir", type=click.Path(path_type=Path), default=None)
+def policy_statement(action_file: Path, policy_dir: Path | None) -> None:
+    """Render an EU action (JSON from risk.actions.v1) as a DSA statement of reasons."""
+    import orjson
+
+    from detectors.registry import default_registry
+    from riskstream.contracts import EnforcementAction, decode
+    from riskstream.decisions import NoStatement, statement_of_reasons
+    from riskstream.policy import load_policy
+
+    action = decode(action_file.read_bytes(), EnforcementAction)
+    folder = policy_dir or _settings().policies.directory
+    pol = load_policy(folder / "eu.yaml", default_registry())
+    try:
+        click.echo(orjson.dumps(statement_of_reasons(action, pol), option=orjson.OPT_INDENT_2).decode())
+    except NoStatement as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @policy.command("publish")
 @click.argument("file", type=click.Path(exists=True, path_type=Path))
 def policy_publish(file: Path) -> None:

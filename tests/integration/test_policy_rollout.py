@@ -93,3 +93,17 @@ def test_a_seller_who_accumulates_points_is_escalated(worker: Worker) -> None:
     assert r["evidence"]["points"] >= 6
     wait_metric(worker, "riskstream_escalations_total", lambda v: v == 1.0, level="warning")
     assert worker.metric("riskstream_escalations_total", level="restriction") == 1.0
+
+
+def test_moderator_feedback_moves_the_rule_quality_metrics(worker: Worker) -> None:
+    from datetime import UTC, datetime
+
+    def fb(i: int, outcome: str) -> tuple[str, bytes]:
+        return f"a{i}", orjson.dumps({
+            "kind": "feedback", "event_id": f"fb-{i}", "event_time": datetime.now(UTC).isoformat(),
+            "region": "DE", "action_id": f"a{i}", "rule": "prohibited_terms", "outcome": outcome})
+
+    worker.produce("feedback", [fb(0, "confirmed"), fb(1, "confirmed"), fb(2, "confirmed"), fb(3, "overturned")])
+    wait_metric(worker, "riskstream_rule_feedback_total", lambda v: v == 4.0, rule="prohibited_terms")
+    assert worker.metric("riskstream_rule_precision", rule="prohibited_terms", region="EU") == 0.75
+    assert worker.metric("riskstream_rule_overturn_rate", rule="prohibited_terms", region="EU") == 0.25
