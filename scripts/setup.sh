@@ -12,7 +12,7 @@ log() { printf '\033[36m[setup]\033[0m %s\n' "$*" >&2; }
 PY=${PYTHON:-}
 if [ -z "$PY" ]; then
   for cand in python3.12 python3.11 python3; do
-    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
       PY=$cand; break
     fi
   done

@@ -156,7 +156,7 @@ def tail(what: str, region: tuple[str, ...], from_beginning: bool) -> None:
 
 
 @main.command()
-@click.option("--rate", type=float, default=100.0, show_default=True)
+@click.option("--rate", type=float, default=200.0, show_default=True, help="Events per second.")
 @click.option("--duration", type=float, default=0.0, help="Stop after this many seconds (0 = until Ctrl-C).")
 def demo(rate: float, duration: float) -> None:
     """The whole pipeline on a local broker, with a generated stream and live actions."""
