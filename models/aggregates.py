@@ -15,7 +15,10 @@ A closed window carries
   codes, on how many listings, sellers, buyers and creators.  The cluster of a
   listing is its product (recall, matched terms, brand, linked together when
   one listing shows several), else its category, so a surge of one product
-  across many sellers is one series;
+  across many sellers is one series.  A product series also lists the product
+  keys its listings showed (``products``): a product named differently in
+  another language can start a cluster of its own before the aliases link up,
+  and these co-occurrences let the incident layer join the two;
 * an aggregate finding of its own, ``aggregates/deep_discount_new_seller``: a
   new seller listing far below the running price of the brand or category.
 
@@ -116,6 +119,7 @@ class AggregatorConfig:
     max_aliases: int = 50_000
     max_samples: int = 8
     max_actors: int = 64
+    max_products: int = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +138,10 @@ class SeriesWindow:
     sample_ids: tuple[str, ...]
     actors: tuple[str, ...]
     """Up to ``max_actors`` actor ids, typed ``seller:``, ``buyer:``, ``creator:`` (sorted), for reach and linking."""
+    products: tuple[str, ...] = ()
+    """Up to ``max_products`` product keys (``recall:``, ``term:``, ``brand:``, sorted) the series' events
+    showed, its own cluster included; empty for a series not clustered by product.  Keys that co-occur on
+    one listing name one product, whatever cluster the aliases gave it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +199,7 @@ class _SeriesAcc:
     creators: set[str] = field(default_factory=set)
     countries: set[str] = field(default_factory=set)
     samples: list[str] = field(default_factory=list)
+    products: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -382,12 +391,14 @@ class Aggregator:
         cat.signals += len(sigs)
         cat.safety_complaints += sum(1 for s in sigs if s.code == "safety_complaint")
         cat.restricted_promotions += sum(1 for s in sigs if s.code.startswith("promotes_"))
-        product = self._product_cluster(event, sigs, brand) if sigs or isinstance(event, ListingEvent) else None
+        keys = _product_keys(event, sigs, brand) if sigs or isinstance(event, ListingEvent) else []
+        product = self._product_cluster(keys, bool(sigs))
         if isinstance(event, ListingEvent):
             self._remember_listing(event.listing_id, (category, brand, product))
         elif product is None and isinstance(event, ReviewEvent | ContentEvent):
             ids = [event.listing_id] if isinstance(event, ReviewEvent) else listing_ids
             product = next((self._listings[i][2] for i in ids if i in self._listings), None)
+        products = [product, *keys] if product else []
         for s in sigs:
             harm = HARM_OF_CODE.get(s.code)
             if harm is None:
@@ -398,13 +409,18 @@ class Aggregator:
                 cluster = product
             else:
                 cluster = f"category:{category}"
-            self._series_add(acc, harm, cluster, s, event)
+            self._series_add(acc, harm, cluster, s, event, products if cluster == product else ())
 
-    def _series_add(self, acc: _WindowAcc, harm: str, cluster: str, s: Signal, event: Event) -> None:
+    def _series_add(self, acc: _WindowAcc, harm: str, cluster: str, s: Signal, event: Event,
+                    products: Sequence[str] = ()) -> None:
         sa = acc.series.get((harm, cluster))
         if sa is None:
             sa = acc.series[(harm, cluster)] = _SeriesAcc()
         sa.count += 1
+        for k in products:
+            if len(sa.products) >= self.config.max_products:
+                break
+            sa.products.add(k)
         code = f"{s.detector}/{s.code}" if "/" not in s.code else s.code
         sa.codes[code] = sa.codes.get(code, 0) + 1
         sa.countries.add(event.region)
@@ -422,13 +438,12 @@ class Aggregator:
             sa.creators.add(event.creator_id)
             sa.listings.update(event.linked_listing_ids)
 
-    def _product_cluster(self, event: Event, sigs: Sequence[Signal], brand: str | None) -> str | None:
-        keys = _product_keys(event, sigs, brand)
+    def _product_cluster(self, keys: Sequence[str], flagged: bool) -> str | None:
         if not keys:
             return None
         canonical = next((self._alias[k] for k in keys if k in self._alias), keys[0])
         # Link only on listings that carry a risk finding: brands are shared by honest products.
-        if sigs:
+        if flagged:
             for k in keys:
                 if k not in self._alias:
                     self._alias[k] = canonical
@@ -493,6 +508,7 @@ class Aggregator:
                 creators=len(sa.creators), countries=tuple(sorted(sa.countries)), sample_ids=tuple(sa.samples),
                 actors=tuple(sorted({f"seller:{x}" for x in sa.sellers} | {f"buyer:{x}" for x in sa.buyers}
                                     | {f"creator:{x}" for x in sa.creators})[:cap]),
+                products=tuple(sorted(sa.products)),
             )
             for (harm, cluster), sa in sorted(acc.series.items())
         )
@@ -542,7 +558,7 @@ def _acc_to_obj(acc: _WindowAcc) -> dict[str, Any]:
         "events": acc.events,
         "cats": {k: vars(c).copy() for k, c in acc.cats.items()},
         "series": [[h, c, {"count": s.count, "codes": s.codes, "samples": s.samples,
-                           **{f: sorted(getattr(s, f)) for f in _SET_FIELDS}}]
+                           **{f: sorted(getattr(s, f)) for f in (*_SET_FIELDS, "products")}}]
                    for (h, c), s in acc.series.items()],
     }
 
@@ -551,5 +567,5 @@ def _acc_from_obj(obj: dict[str, Any]) -> _WindowAcc:
     acc = _WindowAcc(events=int(obj["events"]), cats={k: _CatAcc(**v) for k, v in obj["cats"].items()})
     for h, c, s in obj["series"]:
         acc.series[(h, c)] = _SeriesAcc(count=s["count"], codes=dict(s["codes"]), samples=list(s["samples"]),
-                                        **{f: set(s[f]) for f in _SET_FIELDS})
+                                        products=set(s.get("products", ())), **{f: set(s[f]) for f in _SET_FIELDS})
     return acc

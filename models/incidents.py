@@ -15,8 +15,12 @@ gets its count (zero if absent) and two tests:
 
 An anomalous series opens ONE incident per (region, harm kind, cluster), or
 joins an open incident of the same region and harm kind that shares actors
-with it; evidence grows with later windows (``update``, at most one per window
-and only when the reach grew or something new appeared); ``resolve`` after
+with it or names the same product: a product key (recall, term, brand) that
+co-occurred on the listings of both (the same product listed under another
+language's name, or outside the country a recall covers, can be a cluster of
+its own until the aliases link up).  Evidence grows with later windows
+(``update``, at most one per window and only when the reach grew or something
+new appeared); ``resolve`` after
 ``resolve_after`` quiet windows.  The same harm kind and cluster opening in a
 second region links to the first: ``regions_affected`` grows on both and the
 new one carries ``evidence["spread_from"]``.  Nothing opens in a region before
@@ -75,6 +79,9 @@ RUNBOOKS: Final[dict[str, str]] = {
 
 UNKNOWN_CLUSTERS: Final[frozenset[str]] = frozenset({"category:content", "category:(unknown)"})
 
+PRODUCT_KEY_KINDS: Final[frozenset[str]] = frozenset({"recall", "term", "brand"})
+"""Cluster prefixes that name a product (see :mod:`models.aggregates`); categories and sellers do not."""
+
 HARM_FEATURES: Final[dict[str, tuple[str, ...]]] = {
     "illegal_goods": ("listings_new", "flagged_share", "enforced_removals", "new_seller_share"),
     "product_safety": ("reviews", "safety_complaints", "low_rating_share"),
@@ -105,6 +112,8 @@ class IncidentConfig:
     quiet_surprise: float = 1.3
     resolve_after: int = 6
     link_actors: int = 2
+    link_products: bool = True
+    max_products: int = 64
     update_growth: float = 0.25
     idle_evict_windows: int = 288
     max_samples: int = 10
@@ -123,6 +132,7 @@ class _Series:
     recent_actors: list[list[str]] = field(default_factory=list)
     recent_starts: list[str] = field(default_factory=list)
     born_warm: bool = True
+    products: list[str] = field(default_factory=list)
     n: int = 0
     idle: int = 0
     incident: str | None = None
@@ -162,12 +172,29 @@ class _Incident:
     last_end: str = ""
     features: dict[str, float] = field(default_factory=dict)
     region_model: dict[str, Any] = field(default_factory=dict)
+    products: list[str] = field(default_factory=list)
 
     def reach(self) -> dict[str, int]:
         out = {"listings": self.listings, "signals": self.signals}
         for kind in ("seller", "buyer", "creator"):
             out[f"{kind}s"] = len(self.actors.get(kind, []))
         return out
+
+
+def _product_keys(cluster: str, products: Iterable[str]) -> list[str]:
+    """The product keys of a series window: its listed ``products``, else its cluster if that is a product."""
+    keys = list(products)
+    if not keys and cluster.split(":", 1)[0] in PRODUCT_KEY_KINDS:
+        keys.append(cluster)
+    return keys
+
+
+def _merge(into: list[str], keys: Iterable[str], cap: int) -> None:
+    for k in keys:
+        if len(into) >= cap:
+            return
+        if k not in into:
+            into.append(k)
 
 
 def poisson_surprise(k: int, mu: float) -> float:
@@ -265,6 +292,8 @@ class IncidentManager:
         s.recent = [*s.recent, x][-cfg.sum_windows:]
         s.recent_actors = [*s.recent_actors, list(sw.actors) if sw else []][-cfg.sum_windows:]
         s.recent_starts = [*s.recent_starts, window.start.isoformat()][-cfg.sum_windows:]
+        if sw is not None:
+            _merge(s.products, _product_keys(s.cluster, sw.products), cfg.max_products)
         rate = max(s.rate, cfg.prior_rate)
         sensitive = s.harm in cfg.sensitive_harms
         min_signals = cfg.sensitive_min_signals if sensitive else cfg.min_signals
@@ -297,24 +326,29 @@ class IncidentManager:
         """Join an open incident of the same key or sharing actors, else open one."""
         cfg = self.config
         mine = {a for lst in s.recent_actors for a in lst}
+        products = set(s.products) if cfg.link_products else set()
         for inc in sorted(self._incidents.values(), key=lambda i: i.incident_id):
             if inc.status != "open" or inc.region != s.region or inc.harm != s.harm:
                 continue
             shared = len(mine & {f"{k}:{a}" for k, ids in inc.actors.items() for a in ids})
+            # The same product under another name: a product key seen on the listings of both.
+            same_product = not products.isdisjoint(inc.products)
             # An open incident whose product is unknown (content without a listing, reviews of a listing
             # never seen) takes the first identified product of the same harm; a category joins on any
             # shared actor.
             unknown = inc.cluster in UNKNOWN_CLUSTERS
             weak = inc.cluster.startswith("category:") or s.cluster.startswith("category:")
-            if inc.cluster == s.cluster or unknown or shared >= cfg.link_actors or (weak and shared >= 1):
+            if (inc.cluster == s.cluster or unknown or same_product or shared >= cfg.link_actors
+                    or (weak and shared >= 1)):
                 s.incident = inc.incident_id
                 if s.name not in inc.series:
                     inc.series.append(s.name)
+                _merge(inc.products, s.products, cfg.max_products)
                 return inc, False
         onset = next((t for t, n in zip(s.recent_starts, s.recent, strict=True) if n > 0), window.start.isoformat())
         inc_id = stable_id("incident", s.region, s.harm, s.cluster, onset)
         inc = _Incident(inc_id, s.region, s.harm, s.cluster, onset, series=[s.name],
-                        regions_affected=[s.region], baseline_rate=round(s.rate, 4))
+                        regions_affected=[s.region], baseline_rate=round(s.rate, 4), products=list(s.products))
         # The same harm on the same cluster elsewhere: link, and let the first one know.
         horizon = window.end.timestamp() - cfg.spread_horizon_s
         for other in sorted(self._incidents.values(), key=lambda i: i.onset):
@@ -345,6 +379,7 @@ class IncidentManager:
             if ident not in ids and len(ids) < cfg.max_entities:
                 ids.append(ident)
         inc.countries = sorted({*inc.countries, *sw.countries})
+        _merge(inc.products, _product_keys(sw.cluster, sw.products), cfg.max_products)
         for e in sw.sample_ids:
             if e not in inc.samples and len(inc.samples) < cfg.max_samples:
                 inc.samples.append(e)
@@ -423,8 +458,15 @@ class IncidentManager:
             del self._incidents[inc_id]
 
     def state_dict(self) -> dict[str, Any]:
-        """JSON-able snapshot (configuration excluded)."""
+        """JSON-able snapshot.
+
+        The :class:`IncidentConfig` is not included (the caller passes it to :meth:`from_state`), but
+        the detector prototype (its configuration: new series clone it) and the threshold are, so a
+        restored manager behaves identically.
+        """
         return {
+            "prototype": self.prototype.clone().state_dict(),
+            "threshold": asdict(self.threshold),
             "windows_seen": dict(self._windows_seen),
             "series": [{**{k: v for k, v in asdict(replace(s, ts=TimeSeriesAnomalyDetector())).items() if k != "ts"},
                         "ts": s.ts.state_dict()} for s in self._series.values()],
@@ -432,8 +474,19 @@ class IncidentManager:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], config: IncidentConfig | None = None) -> IncidentManager:
-        mgr = cls(config)
+    def from_state(cls, state: dict[str, Any], config: IncidentConfig | None = None, *,
+                   detector: TimeSeriesAnomalyDetector | None = None, threshold: Threshold | None = None
+                   ) -> IncidentManager:
+        """Rebuild a manager from :meth:`state_dict` output.
+
+        ``detector`` and ``threshold`` override the prototype and threshold the state recorded (a state
+        written before they were recorded falls back to the defaults).
+        """
+        if detector is None and "prototype" in state:
+            detector = TimeSeriesAnomalyDetector.from_state(state["prototype"]).clone()
+        if threshold is None and "threshold" in state:
+            threshold = Threshold(**state["threshold"])
+        mgr = cls(config, detector=detector, threshold=threshold)
         mgr._windows_seen = {k: int(v) for k, v in state["windows_seen"].items()}
         for obj in state["series"]:
             fields = {k: v for k, v in obj.items() if k != "ts"}

@@ -52,6 +52,21 @@ def test_one_product_across_sellers_and_languages_is_one_cluster() -> None:
         ("illegal_goods", "recall:rc1", 3, 3)]
 
 
+def test_series_list_the_product_keys_their_listings_showed() -> None:
+    """A translated name seen first is a cluster of its own; its listings still show the shared keys."""
+    agg = Aggregator(AggregatorConfig(allowed_lateness_s=0))
+    a, b, c = listing(1, 1, brand=None), listing(2, 2, brand="DreamNest"), listing(3, 3, brand=None)
+    agg.add(a, [signal(a, "prohibited_item", "prohibited_terms", terms=["hamaca inclinada"])])
+    agg.add(b, [signal(b, "recalled_product", "recall_match", recall_id="rc1", matched_terms=["inclined sleeper"])])
+    agg.add(c, [signal(c, "prohibited_item", "prohibited_terms", terms=["hamaca inclinada", "inclined sleeper"])])
+    restored = Aggregator.from_state(json.loads(json.dumps(agg.state_dict())), agg.config)
+    for w in (agg.flush(), restored.flush()):
+        assert [(s.cluster, s.count, s.products) for s in w[0].series] == [
+            ("recall:rc1", 1, ("brand:dreamnest", "recall:rc1", "term:inclined sleeper")),
+            ("term:hamaca inclinada", 2, ("term:hamaca inclinada", "term:inclined sleeper")),
+        ]
+
+
 def test_non_compliance_is_clustered_by_category_and_reviews_by_seller() -> None:
     agg = Aggregator()
     a = listing(1, 1)

@@ -570,11 +570,7 @@ MODEL_CASES = [
 MODELS = [pytest.param(case, id=case.name) for case in MODEL_CASES]
 REGION_MODEL = next(c for c in MODEL_CASES if c.name == "region_model")
 
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    # Reported, not fixed here (models/incidents.py): from_state(state, config) takes no prototype or
-    # threshold and state_dict does not hold them, so series created after a restore use the defaults.
-    ("round_trip", "incidents_custom_prototype"): "IncidentManager.from_state drops the custom prototype/threshold",
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def _known_failure(request: pytest.FixtureRequest, check: str, case: ModelCase) -> None:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from models.aggregates import ClosedWindow, SeriesWindow
-from models.incidents import IncidentManager, poisson_surprise
+from models.incidents import IncidentConfig, IncidentManager, poisson_surprise
+from models.timeseries import Threshold, TimeSeriesAnomalyDetector, TimeSeriesConfig
 from riskstream.contracts import IncidentCandidate, encode
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -103,6 +104,44 @@ def test_series_sharing_actors_join_one_incident() -> None:
     assert len(out[-1].series) == 2
 
 
+def product_series(cluster: str, n: int, tag: str, products: tuple[str, ...], country: str) -> SeriesWindow:
+    """An illegal-goods product series whose listings also showed the product keys `products`."""
+    actors = tuple(f"seller:{tag}-{k}" for k in range(n))
+    return SeriesWindow("illegal_goods", cluster, n, {"prohibited_terms/prohibited_item": n}, n, n, 0, 0,
+                        (country,), (f"l-{tag}",), actors, tuple(sorted({cluster, *products})))
+
+
+def test_same_product_under_another_name_joins_the_open_incident() -> None:
+    """A recall covering one country, the product listed elsewhere under a translated name: the translated
+    cluster's listings also show a term the recall cluster's listings show, so it is one incident."""
+    mgr = IncidentManager()
+    recall = ("term:inclined sleeper", "term:schrägschläfer")
+    plan: list[tuple[str, list[SeriesWindow]]] = [("EU", [])] * 8
+    for i, (a, b) in enumerate([(4, 0), (6, 1), (8, 4), (8, 6), (6, 6), (4, 3)]):
+        plan.append(("EU", [product_series("recall:rc1", a, f"de{i}", recall, "DE"),
+                            product_series("term:hamaca inclinada", b, f"es{i}", ("term:inclined sleeper",), "ES")]))
+    out = run(mgr, [*plan, *[("EU", [])] * 8])
+    opens = [c for c in out if c.status == "open"]
+    assert [c.cluster for c in opens] == ["recall:rc1"]
+    assert out[-1].status == "resolve" and out[-1].series == ["EU/illegal_goods/recall:rc1",
+                                                             "EU/illegal_goods/term:hamaca inclinada"]
+    assert out[-1].evidence["countries"] == ["DE", "ES"]
+
+
+def test_different_products_of_one_harm_stay_apart() -> None:
+    mgr = IncidentManager()
+    plan: list[tuple[str, list[SeriesWindow]]] = [("EU", [])] * 8
+    for i, n in enumerate([4, 6, 8, 6]):
+        plan.append(("EU", [product_series("term:dmaa", n, f"a{i}", ("brand:blastlab",), "DE"),
+                            product_series("term:ivory", n, f"b{i}", ("brand:tusk",), "FR")]))
+    opens = [c for c in run(mgr, plan) if c.status == "open"]
+    assert sorted(c.cluster for c in opens) == ["term:dmaa", "term:ivory"]
+    no_link = IncidentManager(IncidentConfig(link_products=False))
+    plan = [("EU", [])] * 8 + [("EU", [product_series("recall:rc1", n, f"d{n}", ("term:x",), "DE"),
+                                       product_series("term:y", n, f"e{n}", ("term:x",), "ES")]) for n in (5, 7)]
+    assert len([c for c in run(no_link, plan) if c.status == "open"]) == 2
+
+
 def test_viral_honest_listing_surge_without_signals_opens_nothing() -> None:
     """An honest viral product: many listings, reviews, posts; a couple of stray signals, no surge of them."""
     mgr = IncidentManager()
@@ -128,6 +167,21 @@ def test_state_round_trip_continues_identically() -> None:
     run(a, plan[:10])
     b = IncidentManager.from_state(a.state_dict())
     assert run(a, plan[10:], offset=10) == run(b, plan[10:], offset=10)
+
+
+def test_state_keeps_custom_prototype_and_threshold() -> None:
+    plan = surge([0] * 8 + [3, 6, 9, 12, 8, 5] + [0] * 10)
+    proto = TimeSeriesAnomalyDetector(TimeSeriesConfig(warmup=2))
+    a = IncidentManager(IncidentConfig(warmup_windows=3), detector=proto, threshold=Threshold(0.1))
+    run(a, plan[:10])
+    b = IncidentManager.from_state(a.state_dict(), a.config)
+    assert b.prototype.config == proto.config and b.prototype.n == 0 and b.threshold == Threshold(0.1)
+    assert run(a, plan[10:], offset=10) == run(b, plan[10:], offset=10)
+    c = IncidentManager.from_state(a.state_dict(), a.config, threshold=Threshold(0.9))
+    assert c.threshold == Threshold(0.9) and c.prototype.config == proto.config
+    legacy = {k: v for k, v in a.state_dict().items() if k not in ("prototype", "threshold")}
+    d = IncidentManager.from_state(legacy)
+    assert d.prototype.config == TimeSeriesConfig() and d.threshold == Threshold()
 
 
 def test_poisson_surprise_monotone() -> None:
