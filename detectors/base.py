@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from riskstream.contracts import Event, EventKind, Signal
+from riskstream.contracts import EntityType, Event, EventKind, Signal
 
 P = TypeVar("P", covariant=True)
 S = TypeVar("S")
@@ -49,6 +49,39 @@ class Detector(Protocol[P, S]):
 
 
 DetectorType = type[Detector[Any, Any]]
+
+
+def signal(
+    detector_id: str,
+    event: Event,
+    *,
+    code: str,
+    entity_type: EntityType,
+    entity_id: str,
+    score: float,
+    evidence: dict[str, Any],
+) -> Signal:
+    """A `Signal` from `detector_id` about one entity, placed at `event` (its region, id and time).
+
+    >>> from riskstream.contracts import RecallNotice, parse_time
+    >>> ev = RecallNotice(event_id="e1", event_time=parse_time("2026-01-01T00:00:00Z"),
+    ...     region="ES", recall_id="R-1", product_terms=["baby rocker"])
+    >>> s = signal("recall_match", ev, code="recalled_product", entity_type="listing",
+    ...     entity_id="l1", score=0.8, evidence={"recall_id": "R-1"})
+    >>> (s.detector, s.code, s.entity_id, s.region, s.event_id, s.event_time.isoformat())
+    ('recall_match', 'recalled_product', 'l1', 'ES', 'e1', '2026-01-01T00:00:00+00:00')
+    """
+    return Signal(
+        detector=detector_id,
+        code=code,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        region=event.region,
+        score=score,
+        event_id=event.event_id,
+        event_time=event.event_time,
+        evidence=evidence,
+    )
 
 
 @dataclass(frozen=True)

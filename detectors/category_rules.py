@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
-from detectors.base import Stateless
+from detectors.base import Stateless, signal
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
 
 SEPARATOR: Final = "/"
@@ -145,14 +145,12 @@ class CategoryRulesDetector(Stateless[CategoryRulesParams]):
             **({"country": country} if country else {}),
             **extra,
         }
-        return Signal(
-            detector=self.id,
+        return signal(
+            self.id,
+            event,
             code=code,
             entity_type="listing",
             entity_id=event.listing_id,
-            region=event.region,
             score=score,
-            event_id=event.event_id,
-            event_time=event.event_time,
             evidence=evidence,
         )

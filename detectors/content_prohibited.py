@@ -29,7 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
-from detectors.safety_complaints import PhraseMatcher
+from detectors.base import signal
+from detectors.text import TermMatcher, split_bang_runs
 from riskstream.contracts import ContentEvent, Event, EventKind, Signal
 
 ActionedState = dict[str, Any]
@@ -74,8 +75,8 @@ class ContentProhibitedDetector:
         if params.max_actioned < 1:
             raise ValueError("max_actioned must be positive")
         self.params = params
-        self._prohibited = PhraseMatcher(params.prohibited, params.min_squashed)
-        self._restricted = PhraseMatcher(params.restricted, params.min_squashed)
+        self._prohibited = TermMatcher(params.prohibited, params.min_squashed, drop_contained=True)
+        self._restricted = TermMatcher(params.restricted, params.min_squashed, drop_contained=True)
 
     def state_key(self, event: Event) -> str | None:
         return event.region if isinstance(event, ContentEvent) else None
@@ -110,12 +111,13 @@ class ContentProhibitedDetector:
         if not isinstance(event, ContentEvent):
             return state, []
         p = self.params
+        text = split_bang_runs(event.text)
         findings: list[tuple[str, float, dict[str, Any]]] = []
         for code, matcher, score in (
             (self.PROHIBITED, self._prohibited, p.prohibited_score),
             (self.RESTRICTED, self._restricted, p.restricted_score),
         ):
-            terms = matcher.find(event.text)
+            terms = matcher.find(text)
             if terms:
                 findings.append((code, score, {"terms": terms}))
         actioned = state.get("actioned", {})
@@ -123,15 +125,13 @@ class ContentProhibitedDetector:
         if hits:
             findings.append((self.ACTIONED_LINK, p.actioned_link_score, {"listing_ids": hits}))
         signals = [
-            Signal(
-                detector=self.id,
+            signal(
+                self.id,
+                event,
                 code=code,
                 entity_type="content",
                 entity_id=event.content_id,
-                region=event.region,
                 score=score,
-                event_id=event.event_id,
-                event_time=event.event_time,
                 evidence={
                     **extra,
                     "creator_id": event.creator_id,

@@ -33,8 +33,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from detectors.base import Stateless
-from detectors.safety_complaints import PhraseMatcher
+from detectors.base import Stateless, signal
+from detectors.text import TermMatcher, split_bang_runs
 from riskstream.contracts import ContentEvent, Event, EventKind, Signal
 
 DEFAULT_HEALTH_TERMS: Final[tuple[str, ...]] = (
@@ -104,11 +104,11 @@ class HealthClaimsDetector(Stateless[HealthClaimsParams]):
 
     def __init__(self, params: HealthClaimsParams) -> None:
         self.params = params
-        self._health = PhraseMatcher(params.health_terms, params.min_squashed)
+        self._health = TermMatcher(params.health_terms, params.min_squashed, drop_contained=True)
         self._health_patterns = tuple(re.compile(p, re.IGNORECASE) for p in params.health_patterns)
-        self._financial = PhraseMatcher(params.financial_terms, params.min_squashed)
+        self._financial = TermMatcher(params.financial_terms, params.min_squashed, drop_contained=True)
         # Context words are short ("trade"): never squashed, so "tradesman" is not "trade".
-        self._context = PhraseMatcher(params.financial_context, min_squashed=10_000)
+        self._context = TermMatcher(params.financial_context, min_squashed=10_000, drop_contained=True)
 
     def detect(self, event: Event, state: None) -> tuple[None, list[Signal]]:
         if not isinstance(event, ContentEvent):
@@ -117,13 +117,14 @@ class HealthClaimsDetector(Stateless[HealthClaimsParams]):
         plain = "".join(
             c for c in unicodedata.normalize("NFKD", event.text.casefold()) if not unicodedata.combining(c)
         )
-        health = self._health.find(event.text)
+        text = split_bang_runs(event.text)
+        health = self._health.find(text)
         for pattern in self._health_patterns:
             health.extend(m.group(0) for m in pattern.finditer(plain) if m.group(0) not in health)
-        financial = self._financial.find(event.text)
+        financial = self._financial.find(text)
         context: list[str] = []
         if financial and p.financial_needs_context:
-            context = self._context.find(event.text) + _PERCENT.findall(plain)
+            context = self._context.find(text) + _PERCENT.findall(plain)
             if not context:
                 financial = []
         signals: list[Signal] = []
@@ -140,15 +141,13 @@ class HealthClaimsDetector(Stateless[HealthClaimsParams]):
             if kind == "financial" and context:
                 evidence["context"] = context
             signals.append(
-                Signal(
-                    detector=self.id,
+                signal(
+                    self.id,
+                    event,
                     code=self.CODE,
                     entity_type="content",
                     entity_id=event.content_id,
-                    region=event.region,
                     score=score,
-                    event_id=event.event_id,
-                    event_time=event.event_time,
                     evidence=evidence,
                 )
             )

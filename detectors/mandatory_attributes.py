@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
-from detectors.base import Stateless
+from detectors.base import Stateless, signal
 from detectors.category_rules import SEPARATOR, normalize_category
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
 
@@ -105,15 +105,13 @@ class MandatoryAttributesDetector(Stateless[MandatoryAttributesParams]):
         return state, signals
 
     def _signal(self, event: ListingEvent, code: str, score: float, extra: dict[str, Any]) -> Signal:
-        return Signal(
-            detector=self.id,
+        return signal(
+            self.id,
+            event,
             code=code,
             entity_type="listing",
             entity_id=event.listing_id,
-            region=event.region,
             score=score,
-            event_id=event.event_id,
-            event_time=event.event_time,
             evidence={"category": event.category, **extra},
         )
 

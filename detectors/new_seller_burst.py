@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
+from detectors.base import signal
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
 
 State = dict[str, Any]
@@ -139,15 +140,13 @@ class NewSellerBurstDetector:
         age = event.seller_age_days
         # Younger sellers are riskier: 1.0 on day 0, falling towards 0.5 at the age limit.
         score = 0.5 if age is None else 0.5 + 0.5 * max(0.0, 1.0 - age / max(p.max_seller_age_days, 1))
-        return Signal(
-            detector=self.id,
+        return signal(
+            self.id,
+            event,
             code=self.BURST,
             entity_type="seller",
             entity_id=event.seller_id,
-            region=event.region,
             score=score,
-            event_id=event.event_id,
-            event_time=event.event_time,
             evidence={
                 "seller_age_days": age,
                 "max_seller_age_days": p.max_seller_age_days,

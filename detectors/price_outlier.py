@@ -41,6 +41,7 @@ from typing import Any, ClassVar, Final
 
 from ddsketch.mapping import LogarithmicMapping
 
+from detectors.base import signal
 from detectors.category_rules import normalize_category
 from detectors.text import TermMatcher, normalize
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
@@ -179,15 +180,13 @@ class PriceOutlierDetector:
 
     def _signal(self, event: ListingEvent, median: float, count: float) -> Signal:
         p = self.params
-        return Signal(
-            detector=self.id,
+        return signal(
+            self.id,
+            event,
             code=self.BELOW_BASELINE,
             entity_type="listing",
             entity_id=event.listing_id,
-            region=event.region,
             score=min(1.0, max(0.0, 1.0 - event.price / median)),
-            event_id=event.event_id,
-            event_time=event.event_time,
             evidence={
                 "price": event.price,
                 "currency": event.currency,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from detectors.base import Stateless
+from detectors.base import Stateless, signal
 from detectors.text import TermMatcher
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
 
@@ -56,15 +56,13 @@ class ProhibitedTermsDetector(Stateless[ProhibitedTermsParams]):
             terms = matcher.find(text)
             if terms:
                 signals.append(
-                    Signal(
-                        detector=self.id,
+                    signal(
+                        self.id,
+                        event,
                         code=code,
                         entity_type="listing",
                         entity_id=event.listing_id,
-                        region=event.region,
                         score=score,
-                        event_id=event.event_id,
-                        event_time=event.event_time,
                         evidence={"terms": terms, "fields": ["title", "description", "brand", "attributes"]},
                     )
                 )

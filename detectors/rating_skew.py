@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
+from detectors.base import signal
 from riskstream.contracts import Event, EventKind, ReviewEvent, Signal
 
 SkewState = dict[str, Any]
@@ -95,15 +96,13 @@ class RatingSkewDetector:
             if code in was_active:
                 continue
             signals.append(
-                Signal(
-                    detector=self.id,
+                signal(
+                    self.id,
+                    event,
                     code=code,
                     entity_type="listing",
                     entity_id=event.listing_id,
-                    region=event.region,
                     score=min(1.0, share),
-                    event_id=event.event_id,
-                    event_time=event.event_time,
                     evidence={
                         "rating": rating,
                         "suspect_extreme": suspect,

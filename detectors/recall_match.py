@@ -32,6 +32,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
+from detectors.base import signal
 from detectors.text import TermMatcher, normalize
 from riskstream.contracts import Event, EventKind, ListingEvent, RecallNotice, Signal
 
@@ -197,16 +198,14 @@ class RecallMatchDetector:
         terms: list[str],
         trigger: str,
     ) -> Signal:
-        return Signal(
-            detector=self.id,
+        return signal(
+            self.id,
+            event,
             code=self.RECALLED,
             entity_type="listing",
             entity_id=listing_id,
-            region=event.region,
             # A brand-qualified recall that matched is more specific than terms alone.
             score=1.0 if recall["brand"] else 0.8,
-            event_id=event.event_id,
-            event_time=event.event_time,
             evidence={
                 "recall_id": recall_id,
                 "matched_terms": terms,

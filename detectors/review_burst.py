@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
+from detectors.base import signal
 from riskstream.contracts import Event, EventKind, ReviewEvent, Signal
 
 BurstState = dict[str, Any]
@@ -84,15 +85,13 @@ class ReviewBurstDetector:
         if n <= k or (fired_at is not None and abs(t - fired_at) < self._window):
             return new_state, []
         new_state["fired_at"] = t
-        signal = Signal(
-            detector=self.id,
+        burst = signal(
+            self.id,
+            event,
             code=self.CODE,
             entity_type="listing",
             entity_id=event.listing_id,
-            region=event.region,
             score=min(1.0, n / (2 * k)),
-            event_id=event.event_id,
-            event_time=event.event_time,
             evidence={
                 "reviews_in_window": n,
                 "distinct_buyers": buyers,
@@ -102,7 +101,7 @@ class ReviewBurstDetector:
                 "seller_id": event.seller_id,
             },
         )
-        return new_state, [signal]
+        return new_state, [burst]
 
     def _busiest_window(self, reviews: list[list[Any]], t: float) -> tuple[float, int, int]:
         """Start, review count and distinct buyers of the fullest W-window containing `t`.

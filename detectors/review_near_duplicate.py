@@ -39,8 +39,8 @@ from typing import Any, ClassVar, Final
 import numpy as np
 from datasketch import MinHash
 
-from detectors.safety_complaints import strip_exclamations
-from detectors.text import normalize
+from detectors.base import signal
+from detectors.text import normalize, split_bang_runs
 from riskstream.contracts import Event, EventKind, ReviewEvent, Signal
 
 _SCHEME: Final = "affine32"
@@ -93,7 +93,7 @@ class ReviewNearDuplicateDetector:
 
     def signature(self, text: str) -> list[int] | None:
         """The MinHash of `text`'s word shingles, or None when it is too short to judge."""
-        tokens = normalize(strip_exclamations(text)).split()
+        tokens = normalize(split_bang_runs(text)).split()
         if len(tokens) < self.params.min_tokens:
             return None
         k = self.params.shingle_size
@@ -165,15 +165,13 @@ class ReviewNearDuplicateDetector:
         }
         score = min(1.0, 0.5 + 0.1 * n_accounts)
         return [
-            Signal(
-                detector=self.id,
+            signal(
+                self.id,
+                event,
                 code=self.CODE,
                 entity_type="listing",
                 entity_id=listing,
-                region=event.region,
                 score=score,
-                event_id=event.event_id,
-                event_time=event.event_time,
                 evidence=evidence,
             )
             for listing in listings

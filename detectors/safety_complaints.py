@@ -32,95 +32,12 @@ from __future__ import annotations
 
 import itertools
 import re
-import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-import ahocorasick
-
-from detectors.base import Stateless
-from detectors.text import TermMatcher, normalize, squash
+from detectors.base import Stateless, signal
+from detectors.text import TermMatcher, is_unspaced, normalize, split_bang_runs, squash
 from riskstream.contracts import Event, EventKind, ReviewEvent, Signal
-
-# Scripts written without spaces between words: word-boundary matching cannot
-# work there, and `normalize` strips Thai tone marks (ไหม้ "burnt" would become
-# ไหม, the question particle), so such terms are matched on the raw text.
-_UNSPACED_SCRIPT: Final = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff]")
-_RAW_SEPARATORS: Final = re.compile(r"[\s\u200b-\u200d\u2060.\-_*·•|/\\,;:!?'\"()]+")
-# `normalize` reads "!" as leetspeak for "i", so "a rash!" became "a rashi"
-# and "wow !!!" gained a word "iii"; a "!" not followed by a letter is punctuation.
-_BANG: Final = re.compile(r"!+(?!\w)")
-
-
-class PhraseMatcher:
-    """`TermMatcher` for spaced scripts plus raw substring matching for Thai, CJK, ...
-
-    `exclusions` are phrases blanked out of the normalised text before
-    matching, so "rash decision" cannot match "rash".
-
-    >>> m = PhraseMatcher(["caught fire", "rash", "ไฟไหม้"], exclusions=["rash decision"])
-    >>> m.find("It CAUGHT FIRE!! ชาร์จแล้วไฟไหม้, not a rash decision")
-    ['caught fire', 'ไฟไหม้']
-    >>> m.find("เปิดไฟไหม")  # "turn the light on?" - no tone mark, not "burnt"
-    []
-    """
-
-    def __init__(self, terms: Iterable[str], min_squashed: int = 6, exclusions: Iterable[str] = ()) -> None:
-        spaced: list[str] = []
-        self._raw = ahocorasick.Automaton()
-        self._keys: dict[str, str] = {}
-        for term in terms:
-            self._keys[term] = _raw_form(term) if is_unspaced(term) else squash(normalize(term))
-            if is_unspaced(term):
-                key = _raw_form(term)
-                if key:
-                    self._raw.add_word(key, term)
-            else:
-                spaced.append(term)
-        self._spaced = TermMatcher(spaced, min_squashed)
-        self._has_raw = len(self._raw) > 0
-        if self._has_raw:
-            self._raw.make_automaton()
-        self.size = self._spaced.size + len(self._raw)
-        patterns = sorted({e for e in (normalize(x) for x in exclusions) if e}, key=len, reverse=True)
-        self._exclude = (
-            re.compile("(?<!\\w)(?:" + "|".join(map(re.escape, patterns)) + ")(?!\\w)") if patterns else None
-        )
-
-    def spaced_text(self, text: str) -> str:
-        """The normalised text that spaced terms are matched in (exclusions blanked)."""
-        norm = normalize(strip_exclamations(text))
-        return self._exclude.sub(" ", norm) if self._exclude is not None else norm
-
-    def find(self, text: str) -> list[str]:
-        """The original terms found in `text`, each once, none contained in another."""
-        found = dict.fromkeys(self._spaced.find(self.spaced_text(text)))
-        if self._has_raw:
-            for _end, term in self._raw.iter(_raw_form(text)):
-                found[term] = None
-        # "exploded" also contains "explode" once squashed: report the longer term only.
-        keys = [self._keys[t] for t in found]
-        return [t for t in found if not any(self._keys[t] in k and self._keys[t] != k for k in keys)]
-
-
-def strip_exclamations(text: str) -> str:
-    """Remove "!" used as punctuation, keeping leetspeak "f!re".
-
-    >>> strip_exclamations("a rash!! f!re !!!")
-    'a rash  f!re  '
-    """
-    return _BANG.sub(" ", text)
-
-
-def is_unspaced(term: str) -> bool:
-    """True for a term in a script written without spaces (Thai, Lao, Khmer, CJK)."""
-    return _UNSPACED_SCRIPT.search(term) is not None
-
-
-def _raw_form(text: str) -> str:
-    return _RAW_SEPARATORS.sub("", unicodedata.normalize("NFC", text.casefold()))
-
 
 DEFAULT_TERMS: Final[tuple[str, ...]] = (
     # en
@@ -185,18 +102,37 @@ class SafetyComplaintsDetector(Stateless[SafetyComplaintsParams]):
 
     def __init__(self, params: SafetyComplaintsParams) -> None:
         self.params = params
-        self._terms = PhraseMatcher(params.terms, params.min_squashed, params.exclusions)
+        self._terms = TermMatcher(params.terms, params.min_squashed, drop_contained=True)
+        patterns = sorted({e for e in (normalize(x) for x in params.exclusions) if e}, key=len, reverse=True)
+        self._exclude = (
+            re.compile("(?<!\\w)(?:" + "|".join(map(re.escape, patterns)) + ")(?!\\w)") if patterns else None
+        )
         self._negations = frozenset(n for n in (normalize(x) for x in params.negations) if n)
-        self._raw_negations = tuple(_raw_form(n) for n in params.negations if is_unspaced(n))
+        self._unspaced_negations = tuple(squash(n) for n in self._negations if is_unspaced(n))
+
+    def without_exclusions(self, normalized: str) -> str:
+        """`normalized` text with the exclusion phrases blanked out.
+
+        >>> d = SafetyComplaintsDetector(SafetyComplaintsDetector.Params())
+        >>> d.without_exclusions(normalize("Not a RASH DECISION, it caught fire!!")).split()
+        ['not', 'a', 'it', 'caught', 'fire']
+        """
+        return self._exclude.sub(" ", normalized) if self._exclude is not None else normalized
 
     def detect(self, event: Event, state: None) -> tuple[None, list[Signal]]:
         if not isinstance(event, ReviewEvent):
             return state, []
-        text = self._terms.spaced_text(event.text)
+        norm = normalize(split_bang_runs(event.text))
+        text = self.without_exclusions(norm)
         terms: list[str] = []
         negated: list[str] = []
-        for term in self._terms.find(event.text):
-            negative = self._all_negated(event.text if is_unspaced(term) else text, term)
+        for term in self._terms.find(text):
+            # Unspaced terms are checked in the text before blanking: squashed, the words
+            # either side of a blanked exclusion would touch ("ไม่ rash decision ระเบิด").
+            if is_unspaced(term):
+                negative = self._all_negated_unspaced(norm, term)
+            else:
+                negative = self._all_negated(text, term)
             (negated if negative else terms).append(term)
         if not terms:
             return state, []
@@ -213,29 +149,25 @@ class SafetyComplaintsDetector(Stateless[SafetyComplaintsParams]):
         }
         if negated:
             evidence["negated_terms"] = negated
-        signal = Signal(
-            detector=self.id,
-            code=self.CODE,
-            entity_type="listing",
-            entity_id=event.listing_id,
-            region=event.region,
-            score=score,
-            event_id=event.event_id,
-            event_time=event.event_time,
-            evidence=evidence,
-        )
-        return state, [signal]
+        return state, [
+            signal(
+                self.id,
+                event,
+                code=self.CODE,
+                entity_type="listing",
+                entity_id=event.listing_id,
+                score=score,
+                evidence=evidence,
+            )
+        ]
 
     def _all_negated(self, text: str, term: str) -> bool:
-        """True when every occurrence of `term` follows a negation.
+        """True when every occurrence of a spaced-script `term` follows a negation.
 
-        Spaced scripts: a negation among the `negation_window` words before.
-        Unspaced scripts (Thai ไม่ระเบิด "did not explode"): a negation written
-        right before the term.  An occurrence found only in squashed form
-        ("c a u g h t f i r e") has no word position and counts as not negated.
+        A negation must stand among the `negation_window` words before.  An
+        occurrence found only in squashed form ("c a u g h t f i r e") has no
+        word position and counts as not negated.
         """
-        if is_unspaced(term):
-            return self._all_negated_raw(text, term)
         if not self._negations:
             return False
         words = text.split()
@@ -251,9 +183,11 @@ class SafetyComplaintsDetector(Stateless[SafetyComplaintsParams]):
                 return False
         return True
 
-    def _all_negated_raw(self, raw_text: str, term: str) -> bool:
-        raw, key = _raw_form(raw_text), _raw_form(term)
-        starts = [m.start() for m in re.finditer(re.escape(key), raw)]
-        return bool(starts) and bool(self._raw_negations) and all(
-            any(raw[:i].endswith(neg) for neg in self._raw_negations) for i in starts
+    def _all_negated_unspaced(self, normalized: str, term: str) -> bool:
+        """True when every occurrence of an unspaced-script `term` follows a negation
+        written right before it (Thai ไม่ระเบิด "did not explode")."""
+        squashed, key = squash(normalized), squash(normalize(term))
+        starts = [m.start() for m in re.finditer(re.escape(key), squashed)]
+        return bool(starts) and bool(self._unspaced_negations) and all(
+            any(squashed[:i].endswith(neg) for neg in self._unspaced_negations) for i in starts
         )

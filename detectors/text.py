@@ -48,6 +48,8 @@ _TABLE: Final = str.maketrans(_CONFUSABLES)
 # "1" may also start one ("1v0ry"); never at the end of a token.
 _AMBIGUOUS: Final[dict[str, str]] = {"!": "i", "1": "i", "|": "l"}
 _AMBIGUOUS_RUN: Final = re.compile("[" + re.escape("".join(_AMBIGUOUS)) + "]+")
+# A "!" not followed by a letter, also within a run: "!!" before a letter splits the word.
+_BANG: Final = re.compile(r"!+(?!\w)")
 
 
 def _mark_class() -> str:
@@ -128,6 +130,21 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+def split_bang_runs(text: str) -> str:
+    """Space out "!" runs that end a word, even when the next word is glued on.
+
+    `normalize` already drops a "!" at the end of a word, but reads a run
+    between letters as leetspeak ("rash!!Avoid" -> "rashiiavoid").  Only a
+    lone "!" inside a word ("f!re") is left for `normalize` to read as "i".
+
+    >>> split_bang_runs("a rash!!Avoid f!re !!!")
+    'a rash !Avoid f!re  '
+    >>> normalize(split_bang_runs("a rash!!Avoid")), normalize("a rash!!Avoid")
+    ('a rash avoid', 'a rashiiavoid')
+    """
+    return _BANG.sub(" ", text)
+
+
 def is_unspaced(term: str) -> bool:
     """True for a term in a script written without spaces (Thai, Lao, Myanmar, Khmer, Japanese kana, CJK).
 
@@ -150,9 +167,17 @@ class TermMatcher:
     across word boundaries is unlikely to hit an honest text, and one over the
     squashed form for terms in unspaced scripts, matched as substrings that
     end on a whole character (not before a combining mark).
+
+    With `drop_contained`, a term found inside a longer term also found is not
+    reported: "exploded" also holds "explode" once squashed.
+
+    >>> TermMatcher(["explode", "exploded"], drop_contained=True).find("it EXPLODED")
+    ['exploded']
     """
 
-    def __init__(self, terms: Iterable[str], min_squashed: int = 6) -> None:
+    def __init__(self, terms: Iterable[str], min_squashed: int = 6, *, drop_contained: bool = False) -> None:
+        self._drop_contained = drop_contained
+        self._keys: dict[str, str] = {}
         self._spaced = ahocorasick.Automaton()
         self._squashed = ahocorasick.Automaton()
         self._unspaced = ahocorasick.Automaton()
@@ -163,6 +188,7 @@ class TermMatcher:
                 continue
             self.size += 1
             sq = squash(norm)
+            self._keys[term] = sq
             if is_unspaced(norm):
                 self._unspaced.add_word(sq, (sq, term))
                 continue
@@ -195,4 +221,7 @@ class TermMatcher:
                 for end, (_key, term) in self._unspaced.iter(squashed):
                     if not _MARK_AT.match(squashed, end + 1):
                         found[term] = None
+        if self._drop_contained and len(found) > 1:
+            keys = [self._keys[t] for t in found]
+            return [t for t in found if not any(self._keys[t] in k and self._keys[t] != k for k in keys)]
         return list(found)

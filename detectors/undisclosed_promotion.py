@@ -37,8 +37,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
-from detectors.base import Stateless
-from detectors.safety_complaints import PhraseMatcher
+from detectors.base import Stateless, signal
+from detectors.text import TermMatcher, split_bang_runs
 from riskstream.contracts import ContentEvent, Event, EventKind, Signal
 
 DEFAULT_DISCLOSURE_TAGS: Final[tuple[str, ...]] = (
@@ -96,14 +96,14 @@ class UndisclosedPromotionDetector(Stateless[UndisclosedPromotionParams]):
     def __init__(self, params: UndisclosedPromotionParams) -> None:
         self.params = params
         self._tags = frozenset(_fold(t.lstrip("#")) for t in params.disclosure_tags)
-        self._phrases = PhraseMatcher(params.disclosure_phrases, params.min_squashed)
-        self._promo = PhraseMatcher(params.promo_patterns, params.min_squashed)
+        self._phrases = TermMatcher(params.disclosure_phrases, params.min_squashed, drop_contained=True)
+        self._promo = TermMatcher(params.promo_patterns, params.min_squashed, drop_contained=True)
         self._code = re.compile(params.code_pattern) if params.code_pattern else None
 
     def disclosures(self, text: str) -> list[str]:
         """Disclosure hashtags (with '#') and phrases found in `text`."""
         tags = [f"#{t}" for t in dict.fromkeys(_fold(m) for m in _HASHTAG.findall(text)) if t in self._tags]
-        return tags + self._phrases.find(text)
+        return tags + self._phrases.find(split_bang_runs(text))
 
     def detect(self, event: Event, state: None) -> tuple[None, list[Signal]]:
         if not isinstance(event, ContentEvent) or event.promotion_disclosed:
@@ -117,7 +117,7 @@ class UndisclosedPromotionDetector(Stateless[UndisclosedPromotionParams]):
         else:
             if disclosed or (p.require_linked_listing and not event.linked_listing_ids):
                 return state, []
-            patterns = self._promo.find(event.text)
+            patterns = self._promo.find(split_bang_runs(event.text))
             if self._code is not None:
                 patterns += [m.group(1) for m in self._code.finditer(event.text)]
             if not patterns:
@@ -130,18 +130,16 @@ class UndisclosedPromotionDetector(Stateless[UndisclosedPromotionParams]):
             "paid_promotion": event.paid_promotion,
             "linked_listing_ids": list(event.linked_listing_ids),
         }
-        signal = Signal(
-            detector=self.id,
+        found = signal(
+            self.id,
+            event,
             code=self.CODE,
             entity_type="content",
             entity_id=event.content_id,
-            region=event.region,
             score=score,
-            event_id=event.event_id,
-            event_time=event.event_time,
             evidence=evidence,
         )
-        return state, [signal]
+        return state, [found]
 
 
 def _fold(text: str) -> str:

@@ -5,7 +5,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from detectors.safety_complaints import PhraseMatcher, SafetyComplaintsDetector, SafetyComplaintsParams
+from detectors.safety_complaints import SafetyComplaintsDetector, SafetyComplaintsParams
+from detectors.text import TermMatcher
 from riskstream.contracts import ContentEvent, ReviewEvent, Signal, parse_time
 
 T0 = parse_time("2026-03-01T10:00:00Z")
@@ -34,6 +35,7 @@ def detect(text: str, **kw: Any) -> list[Signal]:
         ("c@ught f.i.r.e after 10 minutes", ["caught fire"]),  # obfuscated
         ("it c a u g h t f i r e", ["caught fire"]),  # letters spaced out
         ("gave my daughter a rash!", ["rash"]),  # "!" is punctuation, not leetspeak
+        ("gave my daughter a rash!!Avoid", ["rash"]),  # even with the next word glued on
         ("Burned my hand on the handle", ["burned my"]),
         ("Overheated and melted the socket", ["overheated", "melted"]),
         ("choking hazard, the eyes come off", ["choking hazard"]),
@@ -106,7 +108,9 @@ def test_ignores_other_events_and_keeps_no_state() -> None:
         (["caught fire", "ไฟไหม้"], "It CAUGHT FIRE!! ชาร์จแล้วไฟไหม้", ["caught fire", "ไฟไหม้"]),
         (["ไฟไหม้"], "ไฟไ\u200bหม้", ["ไฟไหม้"]),  # zero-width space inserted
         (["rash"], "rashes everywhere", []),  # short terms: whole words only
+        (["explode", "exploded"], "it EXPL0DED", ["exploded"]),  # the longer term only
+        (["gatal gatal", "ruam"], "ruam dan gatal-gatal", ["ruam", "gatal gatal"]),  # in text order
     ],
 )
-def test_phrase_matcher(terms: list[str], text: str, found: list[str]) -> None:
-    assert PhraseMatcher(terms).find(text) == found
+def test_term_matching(terms: list[str], text: str, found: list[str]) -> None:
+    assert TermMatcher(terms, drop_contained=True).find(text) == found
