@@ -302,11 +302,23 @@ def eval_() -> None:
 @click.option("--hours", type=int, default=24, show_default=True)
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
 @click.option("--policy-dir", type=click.Path(path_type=Path), default=None)
-def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | None) -> None:
-    """Simulate, run the pipeline in-process, print precision / recall / time-to-detect."""
+@click.option("--broker", is_flag=True, help="Through a real broker and worker instead of in-process (slower).")
+def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | None, broker: bool) -> None:
+    """Simulate, run the pipeline, print precision / recall / time-to-detect."""
     from riskstream.evaluation.harness import evaluate_run, render, to_json
     from riskstream.sim import SimConfig
 
+    if broker:
+        from riskstream.evaluation.quality import render_table, report_to_json
+        from stream.eval_broker import evaluate_through_broker
+
+        report = evaluate_through_broker(SimConfig(seed=seed, duration_hours=hours),
+                                         policy_dir or _settings().policies.directory)
+        click.echo(render_table(report))
+        if json_out:
+            json_out.write_bytes(report_to_json(report))
+            click.echo(f"wrote {json_out}")
+        return
     result = evaluate_run(SimConfig(seed=seed, duration_hours=hours), policy_dir or _settings().policies.directory)
     click.echo(render(result))
     if json_out:
