@@ -34,14 +34,11 @@ class KafkaSettings:
 @dataclass(frozen=True, slots=True)
 class PolicySettings:
     directory: Path = REPO / "policies"
-    enforce: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class ModelSettings:
     directory: Path = REPO / "var" / "models"
-    batch_size: int = 256
-    batch_seconds: float = 0.5
     window_seconds: int = 600
 
 
@@ -82,12 +79,9 @@ class Settings:
             kafka=kafka,
             policies=PolicySettings(
                 directory=Path(get("POLICY_DIR", str(dp.directory))),
-                enforce=get("ENFORCE", "1") not in ("0", "false", "no"),
             ),
             models=ModelSettings(
                 directory=Path(get("MODEL_DIR", str(dm.directory))),
-                batch_size=int(get("MODEL_BATCH_SIZE", "256")),
-                batch_seconds=float(get("MODEL_BATCH_SECONDS", "0.5")),
                 window_seconds=int(get("INCIDENT_WINDOW_SECONDS", "600")),
             ),
             metrics=MetricsSettings(

@@ -30,6 +30,15 @@ class TopicSpec:
     description: str
     partitions: int | None = None  # None: the cluster-wide default from settings
 
+    def kafka_config(self) -> dict[str, str]:
+        """Topic-level settings for creating the topic."""
+        config: dict[str, str] = {}
+        if self.compacted:
+            config["cleanup.policy"] = "compact,delete" if self.retention_ms else "compact"
+        if self.retention_ms:
+            config["retention.ms"] = str(self.retention_ms)
+        return config
+
     def cleanup(self) -> str:
         if self.compacted:
             return "compact" + (f",delete {self.retention_ms // DAY_MS}d" if self.retention_ms else "")

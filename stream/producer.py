@@ -37,13 +37,8 @@ async def ensure_topics(settings: Settings, keys: Iterable[str] | None = None) -
             name = _topic(settings, key)
             if name in existing:
                 continue
-            config: dict[str, str] = {}
-            if spec.compacted:
-                config["cleanup.policy"] = "compact,delete" if spec.retention_ms else "compact"
-            if spec.retention_ms:
-                config["retention.ms"] = str(spec.retention_ms)
             new.append(NewTopic(name, spec.partitions or settings.kafka.partitions,
-                                settings.kafka.replication_factor, topic_configs=config))
+                                settings.kafka.replication_factor, topic_configs=spec.kafka_config()))
         if new:
             await admin.create_topics(new)
     finally:

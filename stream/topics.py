@@ -21,11 +21,6 @@ def topic_name(settings: Settings, key: str) -> str:
 
 def declare(app: faust.App, settings: Settings, key: str) -> Any:
     spec: TopicSpec = TOPICS[key]
-    config: dict[str, Any] = {}
-    if spec.compacted:
-        config["cleanup.policy"] = "compact,delete" if spec.retention_ms else "compact"
-    if spec.retention_ms:
-        config["retention.ms"] = str(spec.retention_ms)
     return app.topic(
         topic_name(settings, key),
         key_type=bytes,
@@ -34,7 +29,7 @@ def declare(app: faust.App, settings: Settings, key: str) -> Any:
         value_serializer="raw",
         partitions=spec.partitions or settings.kafka.partitions,
         replicas=settings.kafka.replication_factor,
-        config=config,
+        config=spec.kafka_config(),
         internal=True,  # faust creates it with these settings if it does not exist
     )
 
