@@ -4,7 +4,7 @@ Run from the repository root:
 
     python bench/bench_detectors.py [--listings 1000] [--events 20000] [--policies policies] [--json OUT]
 
-1. Term-list scaling.  `ProhibitedTermsDetector` (Aho-Corasick, `detectors.text.TermMatcher`)
+1. Term-list scaling.  `ProhibitedTermsDetector` (Aho-Corasick, `riskstream.detectors.text.TermMatcher`)
    with 10, 1,000 and 10,000 prohibited terms, against two regex baselines over the
    same listing texts: a loop of one compiled word-bounded regex per term, and one
    big alternation regex.  The baselines normalise the text once and skip the
@@ -13,7 +13,7 @@ Run from the repository root:
    two phrases from the sample and real policy terms, so that something matches,
    and the methods should agree on how many events match (the detector may find
    more: it also matches the squashed form).
-2. Every detector in `detectors.registry.ALL_DETECTORS` over one simulated day (the
+2. Every detector in `riskstream.detectors.registry.ALL_DETECTORS` over one simulated day (the
    simulator's own event times, so windowed detectors see a realistic rate), run as
    the engine runs it: one instance per region with that region's parameters from
    `--policies` (defaults where a policy does not configure it), state per region
@@ -41,10 +41,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectors.prohibited_terms import ProhibitedTermsDetector
-from detectors.registry import ALL_DETECTORS, default_registry
-from detectors.text import normalize
 from riskstream.contracts import Event, ListingEvent
+from riskstream.detectors.prohibited_terms import ProhibitedTermsDetector
+from riskstream.detectors.registry import ALL_DETECTORS, default_registry
+from riskstream.detectors.text import normalize
 from riskstream.policy import load_policy
 from riskstream.policy.load import iter_policy_files
 from riskstream.regions import region_of

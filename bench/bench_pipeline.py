@@ -4,7 +4,7 @@ Run from the repository root (starts its own Kafka unless KAFKA_BOOTSTRAP_SERVER
 
     python bench/bench_pipeline.py [--events 30000] [--policies policies] [--json OUT] [--profile]
 
-N simulator events (the listing / review / content mix of `stream.producer.live_stream`)
+N simulator events (the listing / review / content mix of `riskstream.stream.producer.live_stream`)
 are encoded once and pre-loaded into fresh input topics, one topic prefix per Kafka
 measurement, before anything is timed.  Then, in the same run and on the same bytes:
 
@@ -56,15 +56,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiokafka import AIOKafkaConsumer
 
-from detectors.registry import default_registry
 from riskstream.contracts import encode
+from riskstream.detectors.registry import default_registry
 from riskstream.engine import Engine
 from riskstream.policy import load_policy
 from riskstream.policy.load import iter_policy_files
 from riskstream.settings import Settings
+from riskstream.stream.kafka_local import LocalKafka, free_port
+from riskstream.stream.producer import live_stream, produce, producer
 from riskstream.topology import TOPICS
-from stream.kafka_local import LocalKafka, free_port
-from stream.producer import live_stream, produce, producer
 
 REPO = Path(__file__).resolve().parents[1]
 KINDS = {"listings": "listing", "reviews": "review", "content": "content"}
@@ -142,7 +142,7 @@ def percentiles(samples_s: Sequence[float]) -> dict[str, float]:
 def bench_engine(events: list[Record], policies: dict[str, str], name: str = "a",
                  aggregates: bool = False) -> Result:
     """`Engine.handle_raw` over the bytes; with `aggregates`, also the worker's incident aggregation."""
-    from models.aggregates import Aggregator, AggregatorConfig
+    from riskstream.models.aggregates import Aggregator, AggregatorConfig
 
     engine = build_engine(policies)
     aggregator = Aggregator(AggregatorConfig(window_minutes=Settings().models.window_seconds // 60))
@@ -498,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.append(faust_run("c", "faust trivial agent (consume, no work)",
                                  [sys.executable, str(NOOP_APP), "worker", "-l", "warn"],
                                  "bench_noop_events_in_total", policies))
-        worker_argv = [sys.executable, "-m", "stream.cli", "worker", "-l", "warn"]
+        worker_argv = [sys.executable, "-m", "riskstream.stream.cli", "worker", "-l", "warn"]
         say("(d) riskstream worker")
         profiled = ([sys.executable, "-m", "cProfile", "-o", str(args.profile_worker.resolve()),
                      *worker_argv[1:]] if args.profile_worker else worker_argv)

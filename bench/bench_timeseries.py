@@ -24,8 +24,8 @@ from typing import Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models import TimeSeriesAnomalyDetector
 from riskstream.evaluation import run_nab
+from riskstream.models import TimeSeriesAnomalyDetector
 
 
 class _Detector(Protocol):

@@ -2,7 +2,7 @@
 
 It isolates Faust's per-message machinery (fetch, stream, event, ack, commit)
 from riskstream's work: the same broker settings and raw serializers as
-`stream.app`, the same three input topics and ``concurrency=1`` agents, but no
+`riskstream.stream.app`, the same three input topics and ``concurrency=1`` agents, but no
 decoding, no engine, no producing, no tables.  Settings come from the same
 environment variables as the real worker (``KAFKA_BOOTSTRAP_SERVERS``,
 ``RISKSTREAM_TOPIC_PREFIX``, ``RISKSTREAM_APP_ID``, ``RISKSTREAM_METRICS_PORT``,

@@ -6,7 +6,7 @@ and how its state is keyed, and its `detect` is a pure function
 ``(event, state) -> (state, signals)``.  Nothing here imports Kafka, Faust or
 Prometheus, so every detector is testable in microseconds.
 
->>> from detectors.prohibited_terms import ProhibitedTermsDetector
+>>> from riskstream.detectors.prohibited_terms import ProhibitedTermsDetector
 >>> reg = Registry.with_detectors(ProhibitedTermsDetector)
 >>> reg.names()
 ['prohibited_terms']

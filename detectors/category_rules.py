@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
-from detectors.base import Stateless, signal
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
+from riskstream.detectors.base import Stateless, signal
 
 SEPARATOR: Final = "/"
 

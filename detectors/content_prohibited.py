@@ -29,9 +29,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
-from detectors.base import signal
-from detectors.text import TermMatcher, split_bang_runs
 from riskstream.contracts import ContentEvent, Event, EventKind, Signal
+from riskstream.detectors.base import signal
+from riskstream.detectors.text import TermMatcher, split_bang_runs
 
 ActionedState = dict[str, Any]
 """``{"actioned": {listing_id: None, ...}}``: a JSON object used as an ordered set, oldest first."""

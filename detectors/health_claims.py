@@ -33,9 +33,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from detectors.base import Stateless, signal
-from detectors.text import TermMatcher, split_bang_runs
 from riskstream.contracts import ContentEvent, Event, EventKind, Signal
+from riskstream.detectors.base import Stateless, signal
+from riskstream.detectors.text import TermMatcher, split_bang_runs
 
 DEFAULT_HEALTH_TERMS: Final[tuple[str, ...]] = (
     # en

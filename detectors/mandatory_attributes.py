@@ -25,9 +25,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
-from detectors.base import Stateless, signal
-from detectors.category_rules import SEPARATOR, normalize_category
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
+from riskstream.detectors.base import Stateless, signal
+from riskstream.detectors.category_rules import SEPARATOR, normalize_category
 
 _NON_ALNUM: Final = re.compile(r"[\W_]+", re.UNICODE)
 

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
-from detectors.base import signal
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
+from riskstream.detectors.base import signal
 
 State = dict[str, Any]
 """``{"recent": [[epoch_seconds, listing_id], ...] (oldest first), "last_fired": epoch_seconds | None,

@@ -41,10 +41,10 @@ from typing import Any, ClassVar, Final
 
 from ddsketch.mapping import LogarithmicMapping
 
-from detectors.base import signal
-from detectors.category_rules import normalize_category
-from detectors.text import TermMatcher, normalize
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
+from riskstream.detectors.base import signal
+from riskstream.detectors.category_rules import normalize_category
+from riskstream.detectors.text import TermMatcher, normalize
 from riskstream.regions import region_of
 
 State = dict[str, Any]

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from detectors.base import Stateless, signal
-from detectors.text import TermMatcher
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
+from riskstream.detectors.base import Stateless, signal
+from riskstream.detectors.text import TermMatcher
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
-from detectors.base import signal
 from riskstream.contracts import Event, EventKind, ReviewEvent, Signal
+from riskstream.detectors.base import signal
 
 SkewState = dict[str, Any]
 """``{"recent": [[rating, suspect 0/1], ...] (oldest first), "active": [code, ...]}``"""

@@ -32,9 +32,9 @@ import functools
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
-from detectors.base import signal
-from detectors.text import TermMatcher, normalize
 from riskstream.contracts import Event, EventKind, ListingEvent, RecallNotice, Signal
+from riskstream.detectors.base import signal
+from riskstream.detectors.text import TermMatcher, normalize
 
 State = dict[str, Any]
 """``{"recalls": {recall_id: {"terms", "brand", "hazard", "authority", "time"}},

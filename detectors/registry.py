@@ -10,20 +10,20 @@ True
 
 from __future__ import annotations
 
-from detectors.base import Registry
-from detectors.category_rules import CategoryRulesDetector
-from detectors.content_prohibited import ContentProhibitedDetector
-from detectors.health_claims import HealthClaimsDetector
-from detectors.mandatory_attributes import MandatoryAttributesDetector
-from detectors.new_seller_burst import NewSellerBurstDetector
-from detectors.price_outlier import PriceOutlierDetector
-from detectors.prohibited_terms import ProhibitedTermsDetector
-from detectors.rating_skew import RatingSkewDetector
-from detectors.recall_match import RecallMatchDetector
-from detectors.review_burst import ReviewBurstDetector
-from detectors.review_near_duplicate import ReviewNearDuplicateDetector
-from detectors.safety_complaints import SafetyComplaintsDetector
-from detectors.undisclosed_promotion import UndisclosedPromotionDetector
+from riskstream.detectors.base import Registry
+from riskstream.detectors.category_rules import CategoryRulesDetector
+from riskstream.detectors.content_prohibited import ContentProhibitedDetector
+from riskstream.detectors.health_claims import HealthClaimsDetector
+from riskstream.detectors.mandatory_attributes import MandatoryAttributesDetector
+from riskstream.detectors.new_seller_burst import NewSellerBurstDetector
+from riskstream.detectors.price_outlier import PriceOutlierDetector
+from riskstream.detectors.prohibited_terms import ProhibitedTermsDetector
+from riskstream.detectors.rating_skew import RatingSkewDetector
+from riskstream.detectors.recall_match import RecallMatchDetector
+from riskstream.detectors.review_burst import ReviewBurstDetector
+from riskstream.detectors.review_near_duplicate import ReviewNearDuplicateDetector
+from riskstream.detectors.safety_complaints import SafetyComplaintsDetector
+from riskstream.detectors.undisclosed_promotion import UndisclosedPromotionDetector
 
 ALL_DETECTORS = (
     # listings

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
-from detectors.base import signal
 from riskstream.contracts import Event, EventKind, ReviewEvent, Signal
+from riskstream.detectors.base import signal
 
 BurstState = dict[str, Any]
 """``{"reviews": [[epoch_seconds, buyer_id], ...] (sorted), "fired_at": float | None}``"""

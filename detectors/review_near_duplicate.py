@@ -39,9 +39,9 @@ from typing import Any, ClassVar, Final
 import numpy as np
 from datasketch import MinHash
 
-from detectors.base import signal
-from detectors.text import normalize, split_bang_runs
 from riskstream.contracts import Event, EventKind, ReviewEvent, Signal
+from riskstream.detectors.base import signal
+from riskstream.detectors.text import normalize, split_bang_runs
 
 _SCHEME: Final = "affine32"
 

@@ -35,9 +35,9 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from detectors.base import Stateless, signal
-from detectors.text import TermMatcher, is_unspaced, normalize, split_bang_runs, squash
 from riskstream.contracts import Event, EventKind, ReviewEvent, Signal
+from riskstream.detectors.base import Stateless, signal
+from riskstream.detectors.text import TermMatcher, is_unspaced, normalize, split_bang_runs, squash
 
 DEFAULT_TERMS: Final[tuple[str, ...]] = (
     # en

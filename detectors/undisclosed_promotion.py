@@ -37,9 +37,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
-from detectors.base import Stateless, signal
-from detectors.text import TermMatcher, split_bang_runs
 from riskstream.contracts import ContentEvent, Event, EventKind, Signal
+from riskstream.detectors.base import Stateless, signal
+from riskstream.detectors.text import TermMatcher, split_bang_runs
 
 DEFAULT_DISCLOSURE_TAGS: Final[tuple[str, ...]] = (
     "ad", "ads", "advert", "advertisement", "advertising", "sponsored", "spon", "paidpartnership",

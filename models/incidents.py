@@ -27,7 +27,7 @@ new one carries ``evidence["spread_from"]``.  Nothing opens in a region before
 ``warmup_windows`` windows of it were seen (baselines must exist first).
 
 >>> from datetime import UTC, datetime, timedelta
->>> from models.aggregates import ClosedWindow, SeriesWindow
+>>> from riskstream.models.aggregates import ClosedWindow, SeriesWindow
 >>> t0 = datetime(2026, 3, 2, tzinfo=UTC)
 >>> def win(i, n):
 ...     s = SeriesWindow("product_safety", "brand:voltmax", n, {"safety_complaints/safety_complaint": n},
@@ -47,10 +47,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Final, Literal
 
-from models.aggregates import ClosedWindow, SeriesWindow
-from models.region_model import RegionScore
-from models.timeseries import Threshold, TimeSeriesAnomalyDetector
 from riskstream.contracts import IncidentCandidate, parse_time, stable_id
+from riskstream.models.aggregates import ClosedWindow, SeriesWindow
+from riskstream.models.region_model import RegionScore
+from riskstream.models.timeseries import Threshold, TimeSeriesAnomalyDetector
 
 Severity = Literal["low", "medium", "high", "critical"]
 
@@ -80,7 +80,7 @@ RUNBOOKS: Final[dict[str, str]] = {
 UNKNOWN_CLUSTERS: Final[frozenset[str]] = frozenset({"category:content", "category:(unknown)"})
 
 PRODUCT_KEY_KINDS: Final[frozenset[str]] = frozenset({"recall", "term", "brand"})
-"""Cluster prefixes that name a product (see :mod:`models.aggregates`); categories and sellers do not."""
+"""Cluster prefixes that name a product (see :mod:`riskstream.models.aggregates`); categories and sellers do not."""
 
 HARM_FEATURES: Final[dict[str, tuple[str, ...]]] = {
     "illegal_goods": ("listings_new", "flagged_share", "enforced_removals", "new_seller_share"),

@@ -11,7 +11,7 @@ score says which was used.
 
 >>> import tempfile
 >>> from datetime import UTC, datetime, timedelta
->>> from models.aggregates import ClosedWindow
+>>> from riskstream.models.aggregates import ClosedWindow
 >>> t0 = datetime(2026, 3, 2, tzinfo=UTC)
 >>> def win(i, n):
 ...     f = {"listings_new": float(n), "listings_updated": 0.0, "listings_removed": 0.0,
@@ -46,8 +46,8 @@ import sklearn
 import skops.io as sio
 from sklearn.ensemble import IsolationForest
 
-from models.aggregates import FEATURES, ClosedWindow
-from models.timeseries import Threshold, TimeSeriesAnomalyDetector
+from riskstream.models.aggregates import FEATURES, ClosedWindow
+from riskstream.models.timeseries import Threshold, TimeSeriesAnomalyDetector
 
 TRUSTED_TYPES: Final[frozenset[str]] = frozenset({
     "sklearn.ensemble._iforest.IsolationForest",

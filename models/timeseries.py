@@ -5,7 +5,7 @@ additive seasonal models by time of day and by hour of week. Each tracks the
 mean absolute error of its own predictions, learning from clipped residuals so
 that outliers cannot poison it. The baseline with the smallest error explains
 the point; its residual in units of its error scale is the raw score. An
-anomaly likelihood (see :mod:`models.ts_likelihood`) turns the recent average
+anomaly likelihood (see :mod:`riskstream.models.ts_likelihood`) turns the recent average
 of raw scores into a tail probability relative to this series' own history,
 mapped to ``[0, 1)``. Right after a firing (a score of at least ``fire_level``)
 scores are damped for ``suppress_rows`` rows so one incident does not fire
@@ -37,8 +37,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from models.ts_baselines import LevelBaseline, SeasonalBaseline
-from models.ts_likelihood import TailLikelihood
+from riskstream.models.ts_baselines import LevelBaseline, SeasonalBaseline
+from riskstream.models.ts_likelihood import TailLikelihood
 
 _DAY = 86400
 _WEEK = 7 * _DAY

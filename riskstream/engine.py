@@ -5,7 +5,7 @@ configures, and the detectors' keyed state (bounded: least recently used keys
 are evicted, so memory stays constant on an endless stream).  The stream
 layer hands it raw bytes and sends whatever comes back.
 
->>> from detectors.registry import default_registry
+>>> from riskstream.detectors.registry import default_registry
 >>> from riskstream.policy import load_policy
 >>> eng = Engine(default_registry())
 >>> eng.set_policy(load_policy("policies/eu.yaml", default_registry()))
@@ -21,7 +21,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from detectors.base import Registry
 from riskstream.contracts import (
     EVENT_TYPES,
     EnforcementAction,
@@ -33,6 +32,7 @@ from riskstream.contracts import (
     stable_id,
 )
 from riskstream.decisions import Escalation, Ledger, apply, decide, subject_of
+from riskstream.detectors.base import Registry
 from riskstream.policy.model import Policy
 from riskstream.regions import region_of
 

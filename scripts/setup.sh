@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh machine: everything the project needs, installed
 # by the project's own files.  Called by scripts/demo.sh and scripts/test.sh.
-#   - a virtualenv in .venv with the package and its dev dependencies (pyproject.toml)
+#   - a virtualenv in .venv with exactly requirements-dev.lock, and riskstream in it (editable)
 #   - Apache Kafka's jars from Maven Central into .cache/kafka (deploy/kafka/pom.xml)
 #   - Debian's prometheus package (prometheus + promtool) for the metrics tests
 set -euo pipefail
@@ -19,13 +19,17 @@ if [ -z "$PY" ]; then
 fi
 [ -n "$PY" ] || { echo "Python 3.11+ is required" >&2; exit 1; }
 
-# 1. Python environment (re-installed only when pyproject.toml changes)
-stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
+# 1. Python environment: exactly the lock (every package pinned with its hash), then
+#    riskstream itself without touching the locked set.  Re-installed when a lock or
+#    pyproject.toml changes.  Re-lock on purpose with scripts/relock.sh.
+LOCK=${RISKSTREAM_LOCK:-requirements-dev.lock}
+stamp=.venv/.installed-$(cat "$LOCK" pyproject.toml | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
-  log "creating .venv with $($PY --version) and installing riskstream[dev] ..."
+  log "creating .venv with $($PY --version) and installing $LOCK ..."
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r "$LOCK"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+  .venv/bin/python -m pip check >/dev/null || { .venv/bin/python -m pip check; exit 1; }
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
@@ -39,7 +43,7 @@ if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
     echo "Java 17+ and Maven are required to fetch Kafka's jars" >&2; exit 1
   fi
 fi
-.venv/bin/python -c 'from stream.kafka_local import resolve_jars; resolve_jars()'
+.venv/bin/python -c 'from riskstream.stream.kafka_local import resolve_jars; resolve_jars()'
 
 # 3. Prometheus + promtool (Debian's package), for the metrics tests and alert-rule checks
 if [ "${RISKSTREAM_SKIP_PROMETHEUS:-0}" != 1 ] && ! command -v promtool >/dev/null; then

@@ -22,7 +22,6 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from detectors.registry import default_registry
 from riskstream.contracts import (
     DeadLetter,
     EnforcementAction,
@@ -33,13 +32,14 @@ from riskstream.contracts import (
     stable_id,
 )
 from riskstream.decisions import Ledger, subject_of
+from riskstream.detectors.registry import default_registry
 from riskstream.engine import Engine, Outcome
 from riskstream.policy import PolicyError, load_policy
 from riskstream.policy.load import iter_policy_files
 from riskstream.regions import region_of
-from stream import metrics as m
-from stream.app import app, settings, topics
-from stream.incidents import IncidentRuntime
+from riskstream.stream import metrics as m
+from riskstream.stream.app import app, settings, topics
+from riskstream.stream.incidents import IncidentRuntime
 
 log = logging.getLogger("riskstream")
 

@@ -1,7 +1,7 @@
-"""The Faust application: `faust -A stream.app worker` (or `riskstream worker`).
+"""The Faust application: `faust -A riskstream.stream.app worker` (or `riskstream worker`).
 
 Thin glue only.  Settings are read once from the environment; topics come from
-the topic table; agents (in `stream.agents`) decode, call the pure engine and
+the topic table; agents (in `riskstream.stream.agents`) decode, call the pure engine and
 send what it returns.  `/metrics` on the worker's web port serves the
 project's Prometheus metrics (prometheus-client, not faust's sensor).
 """
@@ -14,8 +14,8 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from riskstream.settings import Settings
-from stream.metrics import REGISTRY
-from stream.topics import Topics
+from riskstream.stream.metrics import REGISTRY
+from riskstream.stream.topics import Topics
 
 settings = Settings.from_env()
 
@@ -55,11 +55,11 @@ async def metrics(view: Any, request: faust.web.Request) -> Any:
 
 @app.page("/healthz")
 async def healthz(view: Any, request: faust.web.Request) -> Any:
-    from stream.agents import runtime
+    from riskstream.stream.agents import runtime
 
     return view.json({"ok": True, "policies": runtime.policy_versions(),
                       "control_topics_read": runtime.policies_ready.is_set()})
 
 
 # Import for side effects: registers the agents on `app`.
-from stream import agents  # noqa: E402, F401
+from riskstream.stream import agents  # noqa: E402, F401

@@ -46,7 +46,7 @@ def kafka() -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path), default=REPO / "var" / "kafka" / "data")
 def kafka_up(port: int, data_dir: Path) -> None:
     """Fetch Kafka's jars (once), format storage and start the broker."""
-    from stream.kafka_local import LocalKafka, free_port
+    from riskstream.stream.kafka_local import LocalKafka, free_port
 
     if STATE_FILE.exists():
         existing = LocalKafka.load(STATE_FILE)
@@ -82,7 +82,7 @@ def _port_free(port: int) -> bool:
 @kafka.command("down")
 def kafka_down() -> None:
     """Stop the local broker started by `kafka up`."""
-    from stream.kafka_local import LocalKafka
+    from riskstream.stream.kafka_local import LocalKafka
 
     if not STATE_FILE.exists():
         click.echo("no local Kafka recorded")
@@ -95,7 +95,7 @@ def kafka_down() -> None:
 
 @kafka.command("status")
 def kafka_status() -> None:
-    from stream.kafka_local import LocalKafka
+    from riskstream.stream.kafka_local import LocalKafka
 
     if STATE_FILE.exists() and LocalKafka.load(STATE_FILE).alive():
         k = LocalKafka.load(STATE_FILE)
@@ -113,7 +113,7 @@ def kafka_status() -> None:
 @click.pass_context
 def worker(ctx: click.Context, loglevel: str) -> None:
     """Run a Faust worker (settings from the environment; see docs/configuration.md)."""
-    from stream.app import app
+    from riskstream.stream.app import app
 
     loglevel = {"warning": "warn", "critical": "crit"}.get(loglevel.lower(), loglevel.lower())
     sys.argv = ["riskstream", "worker", "-l", loglevel, *ctx.args]
@@ -133,7 +133,7 @@ def generate(rate: float, count: int, seed: int) -> None:
     About 3.5% of events are risky (the simulator's default scenarios); `riskstream simulate`
     writes the same stream with its ground-truth labels.
     """
-    from stream.producer import run_generator
+    from riskstream.stream.producer import run_generator
 
     asyncio.run(run_generator(_settings(), rate=rate, count=count, seed=seed))
 
@@ -147,7 +147,7 @@ def generate(rate: float, count: int, seed: int) -> None:
 @click.option("--from-beginning", is_flag=True)
 def tail(what: str, region: tuple[str, ...], from_beginning: bool) -> None:
     """Print records from an output topic as they arrive."""
-    from stream.tail import run_tail
+    from riskstream.stream.tail import run_tail
 
     asyncio.run(run_tail(_settings(), what, regions=set(region), from_beginning=from_beginning))
 
@@ -160,7 +160,7 @@ def tail(what: str, region: tuple[str, ...], from_beginning: bool) -> None:
 @click.option("--duration", type=float, default=0.0, help="Stop after this many seconds (0 = until Ctrl-C).")
 def demo(rate: float, duration: float) -> None:
     """The whole pipeline on a local broker, with a generated stream and live actions."""
-    from stream.demo import run_demo
+    from riskstream.stream.demo import run_demo
 
     sys.exit(run_demo(rate=rate, duration=duration))
 
@@ -177,7 +177,7 @@ def policy() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def policy_validate(files: tuple[Path, ...]) -> None:
     """Check policy files; print FILE:LINE:COL: reason for every problem."""
-    from detectors.registry import default_registry
+    from riskstream.detectors.registry import default_registry
     from riskstream.policy import validate_file
 
     bad = 0
@@ -198,7 +198,7 @@ def policy_validate(files: tuple[Path, ...]) -> None:
 @click.argument("new", type=click.Path(exists=True, path_type=Path))
 def policy_diff(old: Path, new: Path) -> None:
     """What changes between two versions of a policy."""
-    from detectors.registry import default_registry
+    from riskstream.detectors.registry import default_registry
     from riskstream.policy import diff_policies, load_policy
 
     reg = default_registry()
@@ -213,8 +213,8 @@ def policy_explain(event_file: Path, policy_dir: Path | None) -> None:
     """Which detectors fire on EVENT.json, why, and what action would follow."""
     import orjson
 
-    from detectors.registry import default_registry
     from riskstream.contracts import EVENT_TYPES, from_obj
+    from riskstream.detectors.registry import default_registry
     from riskstream.policy import explain, load_policy
     from riskstream.regions import region_of
 
@@ -235,9 +235,9 @@ def policy_statement(action_file: Path, policy_dir: Path | None) -> None:
     """Render an EU action (JSON from risk.actions.v1) as a DSA statement of reasons."""
     import orjson
 
-    from detectors.registry import default_registry
     from riskstream.contracts import EnforcementAction, decode
     from riskstream.decisions import NoStatement, statement_of_reasons
+    from riskstream.detectors.registry import default_registry
     from riskstream.policy import load_policy
 
     action = decode(action_file.read_bytes(), EnforcementAction)
@@ -253,7 +253,7 @@ def policy_statement(action_file: Path, policy_dir: Path | None) -> None:
 @click.argument("file", type=click.Path(exists=True, path_type=Path))
 def policy_publish(file: Path) -> None:
     """Validate FILE and publish it on the control topic: every worker switches to it."""
-    from stream.producer import publish_policy
+    from riskstream.stream.producer import publish_policy
 
     version = asyncio.run(publish_policy(_settings(), file))
     click.echo(f"published {file} (version {version})")
@@ -283,7 +283,7 @@ def simulate(out: Path, seed: int, hours: int) -> None:
               help="1 = original pace, 60 = a minute per second, 0 = as fast as possible.")
 def replay(file: Path, speed: float) -> None:
     """Play a JSONL file (from `simulate`) into the input topics."""
-    from stream.producer import replay_file
+    from riskstream.stream.producer import replay_file
 
     sent = asyncio.run(replay_file(_settings(), file, speed))
     click.echo(f"replayed {sent} events from {file}")
@@ -310,7 +310,7 @@ def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | No
 
     if broker:
         from riskstream.evaluation.quality import render_table, report_to_json
-        from stream.eval_broker import evaluate_through_broker
+        from riskstream.stream.eval_broker import evaluate_through_broker
 
         report = evaluate_through_broker(SimConfig(seed=seed, duration_hours=hours),
                                          policy_dir or _settings().policies.directory)
@@ -331,8 +331,8 @@ def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | No
 @click.option("--out", type=click.Path(path_type=Path), default=REPO / "var" / "nab", show_default=True)
 def eval_nab(data_dir: Path, out: Path) -> None:
     """Score a folder of labeled series (NAB format) with the streaming detector."""
-    from models import TimeSeriesAnomalyDetector
     from riskstream.evaluation import run_nab
+    from riskstream.models import TimeSeriesAnomalyDetector
 
     click.echo(f"scoring {data_dir} ...", err=True)
     result = run_nab(data_dir, TimeSeriesAnomalyDetector, out)
@@ -357,7 +357,7 @@ def incidents() -> None:
 @click.option("--from-beginning", is_flag=True)
 def incidents_tail(region: tuple[str, ...], severity: tuple[str, ...], from_beginning: bool) -> None:
     """Show incident candidates live (open / update / resolve)."""
-    from stream.tail import run_tail
+    from riskstream.stream.tail import run_tail
 
     asyncio.run(run_tail(_settings(), "incidents", regions=set(region), from_beginning=from_beginning,
                          severity=set(severity) or None))
@@ -370,7 +370,7 @@ def incidents_tail(region: tuple[str, ...], severity: tuple[str, ...], from_begi
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Model directory (RISKSTREAM_MODEL_DIR).")
 def train(seed: int, events: Path | None, out: Path | None) -> None:
     """Train one IsolationForest per region over windowed aggregates; save with metadata."""
-    from stream.training import train_models
+    from riskstream.stream.training import train_models
 
     for path in train_models(_settings(), seed=seed, events=events, out=out):
         click.echo(f"saved {path}")
@@ -385,7 +385,7 @@ def models() -> None:
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=None)
 def models_list(directory: Path | None) -> None:
     """List saved region models with their metadata."""
-    from models.region_model import list_models
+    from riskstream.models.region_model import list_models
 
     folder = directory or _settings().models.directory
     metas = list_models(folder) if folder.exists() else []
@@ -405,7 +405,7 @@ def models_list(directory: Path | None) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=REPO / "docs", show_default=True)
 def schemas(out: Path) -> None:
     """Write docs/schemas/<topic>.json, docs/topics.md and policies/schema.json."""
-    from stream.docs import write_docs
+    from riskstream.stream.docs import write_docs
 
     for path in write_docs(out):
         click.echo(f"wrote {path}")

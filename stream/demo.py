@@ -23,9 +23,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from riskstream.settings import REPO, Settings
+from riskstream.stream.kafka_local import LocalKafka, free_port
+from riskstream.stream.tail import render
 from riskstream.topology import TOPICS
-from stream.kafka_local import LocalKafka, free_port
-from stream.tail import render
 
 DEMO_DIR = REPO / "var" / "demo"
 
@@ -72,7 +72,7 @@ async def _demo(rate: float, duration: float) -> int:
                "RISKSTREAM_INCIDENT_WINDOW_SECONDS": os.environ.get("RISKSTREAM_INCIDENT_WINDOW_SECONDS", "60")}
         settings = Settings.from_env(env)
 
-        from stream.producer import ensure_topics, live_stream, produce, publish_policy
+        from riskstream.stream.producer import ensure_topics, live_stream, produce, publish_policy
 
         await ensure_topics(settings)
         for path in sorted(settings.policies.directory.glob("*.yaml")):
@@ -80,7 +80,7 @@ async def _demo(rate: float, duration: float) -> int:
             click.secho(f"[demo] published policy {path.name} version {version}", fg="cyan")
 
         log = (DEMO_DIR / "worker.log").open("wb")
-        worker = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker", "-l", "warn"],
+        worker = subprocess.Popen([sys.executable, "-m", "riskstream.stream.cli", "worker", "-l", "warn"],
                                   env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
                                   start_new_session=True)
         metrics_url = f"http://127.0.0.1:{port}/metrics"
@@ -127,7 +127,7 @@ async def _wait_process(proc: subprocess.Popen[bytes]) -> None:
 
 
 async def _send_malformed(settings: Settings) -> None:
-    from stream.producer import produce
+    from riskstream.stream.producer import produce
 
     await produce(settings, [("listings", "bad", raw) for raw in MALFORMED])
 

@@ -22,7 +22,7 @@ records is in [`schemas/`](schemas/).
 
 
 def write_docs(out: Path) -> list[Path]:
-    from detectors.registry import default_registry
+    from riskstream.detectors.registry import default_registry
     from riskstream.policy import write_schema
 
     written = []

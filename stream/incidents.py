@@ -21,13 +21,13 @@ import logging
 import time
 from typing import Any
 
-from models.aggregates import Aggregator, AggregatorConfig, ClosedWindow
-from models.incidents import IncidentManager
-from models.region_model import RegionScorer, latest_models, list_models
 from riskstream.engine import Outcome
+from riskstream.models.aggregates import Aggregator, AggregatorConfig, ClosedWindow
+from riskstream.models.incidents import IncidentManager
+from riskstream.models.region_model import RegionScorer, latest_models, list_models
 from riskstream.regions import REGIONS
 from riskstream.settings import Settings
-from stream import metrics as m
+from riskstream.stream import metrics as m
 
 log = logging.getLogger("riskstream.incidents")
 

@@ -55,7 +55,7 @@ def producer(settings: Settings) -> AIOKafkaProducer:
 
 async def publish_policy(settings: Settings, path: Path) -> str:
     """Validate locally, then publish on the compacted control topic keyed by region."""
-    from detectors.registry import default_registry
+    from riskstream.detectors.registry import default_registry
     from riskstream.policy import load_policy
 
     text = path.read_text()

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from detectors.registry import default_registry
-from models.aggregates import Aggregator, AggregatorConfig, ClosedWindow
-from models.region_model import save, train
+from riskstream.detectors.registry import default_registry
 from riskstream.engine import Engine
+from riskstream.models.aggregates import Aggregator, AggregatorConfig, ClosedWindow
+from riskstream.models.region_model import save, train
 from riskstream.policy import load_policy
 from riskstream.policy.load import iter_policy_files
 from riskstream.settings import Settings

@@ -22,13 +22,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from detectors.registry import default_registry
-from models.aggregates import Aggregator, AggregatorConfig, ClosedWindow
-from models.incidents import IncidentConfig, IncidentManager
-from models.region_model import RegionScorer, latest_models
 from riskstream.contracts import IncidentCandidate
+from riskstream.detectors.registry import default_registry
 from riskstream.engine import Engine
 from riskstream.evaluation.quality import IncidentScores, score_incidents
+from riskstream.models.aggregates import Aggregator, AggregatorConfig, ClosedWindow
+from riskstream.models.incidents import IncidentConfig, IncidentManager
+from riskstream.models.region_model import RegionScorer, latest_models
 from riskstream.policy import load_policy
 from riskstream.sim import SimConfig, SimRun, run
 

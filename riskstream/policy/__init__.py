@@ -1,7 +1,7 @@
 """Policies as data: per-region YAML files, validated with exact line numbers.
 
->>> from detectors.base import Registry
->>> from detectors.prohibited_terms import ProhibitedTermsDetector
+>>> from riskstream.detectors.base import Registry
+>>> from riskstream.detectors.prohibited_terms import ProhibitedTermsDetector
 >>> reg = Registry.with_detectors(ProhibitedTermsDetector)
 >>> sorted(policy_schema(reg)["$defs"]["Policy"]["properties"]["detectors"]["properties"])
 ['prohibited_terms']

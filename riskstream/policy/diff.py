@@ -2,7 +2,7 @@
 
 >>> from datetime import date
 >>> from riskstream.policy.model import DetectorPolicy, Policy
->>> from detectors.prohibited_terms import ProhibitedTermsParams
+>>> from riskstream.detectors.prohibited_terms import ProhibitedTermsParams
 >>> def pol(version, mode, terms):
 ...     return Policy(region="EU", version=version, owner="tns", change_note="", effective_from=date(2026, 11, 1),
 ...         detectors={"prohibited_terms": DetectorPolicy(mode=mode,

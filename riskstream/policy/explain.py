@@ -5,8 +5,8 @@ detector that needs history (bursts, baselines) explains only what a first
 event would trigger.  The decision is the real decision layer's.
 
 >>> from datetime import date
->>> from detectors.base import Registry
->>> from detectors.prohibited_terms import ProhibitedTermsDetector, ProhibitedTermsParams
+>>> from riskstream.detectors.base import Registry
+>>> from riskstream.detectors.prohibited_terms import ProhibitedTermsDetector, ProhibitedTermsParams
 >>> from riskstream.contracts import ListingEvent, parse_time
 >>> from riskstream.policy.model import DetectorPolicy, Policy
 >>> policy = Policy(region="EU", version="2026.11.1", owner="tns", change_note="",
@@ -26,8 +26,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from detectors.base import Registry
 from riskstream.contracts import ActionKind, EnforcementAction, Event, Mode, Signal
+from riskstream.detectors.base import Registry
 from riskstream.policy.model import Policy
 
 

@@ -16,8 +16,8 @@ checked three ways, and ALL problems are collected before anything fails:
 
 Each problem is a ``PolicyIssue`` printed as ``file:line:col: message``.
 
->>> from detectors.base import Registry
->>> from detectors.prohibited_terms import ProhibitedTermsDetector
+>>> from riskstream.detectors.base import Registry
+>>> from riskstream.detectors.prohibited_terms import ProhibitedTermsDetector
 >>> reg = Registry.with_detectors(ProhibitedTermsDetector)
 >>> text = '''
 ... region: EU
@@ -53,7 +53,7 @@ import jsonschema
 import msgspec
 import yaml
 
-from detectors.base import Registry
+from riskstream.detectors.base import Registry
 from riskstream.policy.model import (
     ACTION_KINDS,
     DetectorPolicy,

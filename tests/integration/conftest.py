@@ -3,7 +3,7 @@
 The broker is, in order of preference: the cluster in KAFKA_BOOTSTRAP_SERVERS;
 testcontainers' Kafka where a Docker engine answers (Apache's image,
 configured by hand); otherwise Apache Kafka started from its jars by
-`stream.kafka_local` (the case on machines without Docker).  Each test gets a
+`riskstream.stream.kafka_local` (the case on machines without Docker).  Each test gets a
 fresh topic prefix and app id, so tests never read each other's messages.
 """
 
@@ -26,9 +26,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from riskstream.settings import REPO, Settings
+from riskstream.stream.kafka_local import LocalKafka, free_port
+from riskstream.stream.producer import produce
 from riskstream.topology import TOPICS
-from stream.kafka_local import LocalKafka, free_port
-from stream.producer import produce
 
 FIXTURE_POLICIES = REPO / "tests" / "fixtures" / "policies"
 
@@ -121,7 +121,7 @@ class Worker:
 
     def start(self) -> Worker:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stream.cli", "worker", "-l", "info"],
+            [sys.executable, "-m", "riskstream.stream.cli", "worker", "-l", "info"],
             env=self.env, cwd=REPO, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )

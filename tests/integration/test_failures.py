@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from stream.kafka_local import LocalKafka
+from riskstream.stream.kafka_local import LocalKafka
 from tests.integration.conftest import Worker
 from tests.integration.test_pipeline import listing
 

@@ -13,7 +13,7 @@ import pytest
 
 from riskstream.settings import REPO
 from riskstream.sim import SimConfig, run, write_run
-from stream.producer import replay_file
+from riskstream.stream.producer import replay_file
 from tests.integration.conftest import Worker
 
 pytestmark = pytest.mark.integration

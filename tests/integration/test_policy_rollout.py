@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stream.producer import publish_policy
+from riskstream.stream.producer import publish_policy
 from tests.integration.conftest import FIXTURE_POLICIES, Worker
 from tests.integration.test_pipeline import listing
 
@@ -52,7 +52,7 @@ def test_a_published_policy_takes_effect_without_restart_and_an_invalid_one_is_r
 
     # an invalid policy document on the control topic is refused; the running version stays
     bad = new.replace('version: "2026.11.2"', 'version: "2026.11.3"').replace("mode: enforced", "mode: sometimes")
-    from stream.producer import ensure_topics, producer
+    from riskstream.stream.producer import ensure_topics, producer
 
     async def publish_raw() -> None:
         await ensure_topics(worker.settings, ["policies"])

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from stream.kafka_local import free_port
+from riskstream.stream.kafka_local import free_port
 from tests.integration.conftest import Worker
 from tests.integration.test_pipeline import listing
 

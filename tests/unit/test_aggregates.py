@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models.aggregates import Aggregator, AggregatorConfig, ClosedWindow
 from riskstream.contracts import ContentEvent, ListingEvent, ReviewEvent, Signal
+from riskstream.models.aggregates import Aggregator, AggregatorConfig, ClosedWindow
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 

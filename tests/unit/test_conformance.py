@@ -38,12 +38,6 @@ import sklearn.base
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from detectors.base import DetectorType
-from detectors.registry import ALL_DETECTORS, default_registry
-from models.aggregates import HARM_OF_CODE, Aggregator, AggregatorConfig, ClosedWindow, SeriesWindow
-from models.incidents import IncidentConfig, IncidentManager
-from models.region_model import RegionModel, load, save, train
-from models.timeseries import Threshold, TimeSeriesAnomalyDetector, TimeSeriesConfig
 from riskstream.contracts import (
     EVENT_TYPES,
     EntityType,
@@ -55,7 +49,19 @@ from riskstream.contracts import (
     from_obj,
     to_dict,
 )
+from riskstream.detectors.base import DetectorType
+from riskstream.detectors.registry import ALL_DETECTORS, default_registry
 from riskstream.engine import Engine
+from riskstream.models.aggregates import (
+    HARM_OF_CODE,
+    Aggregator,
+    AggregatorConfig,
+    ClosedWindow,
+    SeriesWindow,
+)
+from riskstream.models.incidents import IncidentConfig, IncidentManager
+from riskstream.models.region_model import RegionModel, load, save, train
+from riskstream.models.timeseries import Threshold, TimeSeriesAnomalyDetector, TimeSeriesConfig
 from riskstream.policy import Policy, PolicyError, load_policy
 from riskstream.sim import DEFAULT_SCENARIOS, SimConfig, run
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from riskstream.settings import REPO
-from stream.metrics import REGISTRY
+from riskstream.stream.metrics import REGISTRY
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 DEPLOY = REPO / "deploy"

@@ -25,7 +25,7 @@ T0: Final = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
 def _registry() -> Any:
     try:
-        from detectors.registry import default_registry
+        from riskstream.detectors.registry import default_registry
     except ImportError:  # pragma: no cover
         pytest.skip("detectors.registry.default_registry does not exist yet")
     return default_registry()

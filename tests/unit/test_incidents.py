@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models.aggregates import ClosedWindow, SeriesWindow
-from models.incidents import IncidentConfig, IncidentManager, poisson_surprise
-from models.timeseries import Threshold, TimeSeriesAnomalyDetector, TimeSeriesConfig
 from riskstream.contracts import IncidentCandidate, encode
+from riskstream.models.aggregates import ClosedWindow, SeriesWindow
+from riskstream.models.incidents import IncidentConfig, IncidentManager, poisson_surprise
+from riskstream.models.timeseries import Threshold, TimeSeriesAnomalyDetector, TimeSeriesConfig
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 

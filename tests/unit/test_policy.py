@@ -10,9 +10,9 @@ from typing import ClassVar, Final
 import jsonschema
 import pytest
 
-from detectors.base import Registry, Stateless
-from detectors.prohibited_terms import ProhibitedTermsDetector, ProhibitedTermsParams
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal, parse_time
+from riskstream.detectors.base import Registry, Stateless
+from riskstream.detectors.prohibited_terms import ProhibitedTermsDetector, ProhibitedTermsParams
 from riskstream.policy import (
     PolicyError,
     PolicyIssue,
@@ -278,7 +278,7 @@ def test_schema_is_valid_and_validates_params_per_detector(tmp_path: Path) -> No
 
 def _sample_registry() -> Registry:
     try:
-        from detectors.registry import default_registry
+        from riskstream.detectors.registry import default_registry
     except ImportError:  # pragma: no cover - until the lead lands detectors/registry.py
         pytest.skip("detectors.registry.default_registry does not exist yet")
     return default_registry()

@@ -11,8 +11,8 @@ import pytest
 import sklearn
 import skops.io as sio
 
-from models.aggregates import FEATURES, ClosedWindow
-from models.region_model import (
+from riskstream.models.aggregates import FEATURES, ClosedWindow
+from riskstream.models.region_model import (
     RegionScorer,
     UntrustedModel,
     latest_models,

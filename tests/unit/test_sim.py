@@ -98,7 +98,7 @@ def test_background_is_mostly_honest(small_run: SimRun) -> None:
 
 
 def test_scenario_listings_use_obfuscation_and_stay_matchable(small_run: SimRun) -> None:
-    from detectors.text import TermMatcher
+    from riskstream.detectors.text import TermMatcher
 
     matcher = TermMatcher(PROHIBITED_TERMS["EU"])
     (surge,) = [s for s in small_run.labels.scenarios if s.kind == "prohibited_surge"]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models import Threshold, TimeSeriesAnomalyDetector, TimeSeriesConfig
+from riskstream.models import Threshold, TimeSeriesAnomalyDetector, TimeSeriesConfig
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 STEP = timedelta(minutes=5)

@@ -6,8 +6,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from detectors.category_rules import CategoryRulesDetector, CategoryRulesParams, category_rule_for
 from riskstream.contracts import ListingEvent, ReviewEvent, parse_time
+from riskstream.detectors.category_rules import CategoryRulesDetector, CategoryRulesParams, category_rule_for
 
 T0 = parse_time("2026-03-01T10:00:00+01:00")
 

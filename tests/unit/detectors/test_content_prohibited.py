@@ -6,8 +6,8 @@ import msgspec
 import orjson
 import pytest
 
-from detectors.content_prohibited import ContentProhibitedDetector, ContentProhibitedParams
 from riskstream.contracts import ContentEvent, ReviewEvent, parse_time
+from riskstream.detectors.content_prohibited import ContentProhibitedDetector, ContentProhibitedParams
 
 T0 = parse_time("2026-03-01T10:00:00Z")
 DEFAULT = ContentProhibitedDetector(ContentProhibitedParams())

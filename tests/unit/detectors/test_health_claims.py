@@ -5,8 +5,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from detectors.health_claims import HealthClaimsDetector, HealthClaimsParams
 from riskstream.contracts import ContentEvent, ListingEvent, parse_time
+from riskstream.detectors.health_claims import HealthClaimsDetector, HealthClaimsParams
 
 T0 = parse_time("2026-03-01T10:00:00Z")
 DEFAULT = HealthClaimsDetector(HealthClaimsParams())

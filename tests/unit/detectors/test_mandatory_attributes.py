@@ -5,8 +5,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from detectors.mandatory_attributes import MandatoryAttributesDetector, MandatoryAttributesParams
 from riskstream.contracts import ListingEvent, RecallNotice, parse_time
+from riskstream.detectors.mandatory_attributes import MandatoryAttributesDetector, MandatoryAttributesParams
 
 T0 = parse_time("2026-03-01T10:00:00Z")
 

@@ -8,8 +8,8 @@ import msgspec
 import orjson
 import pytest
 
-from detectors.new_seller_burst import NewSellerBurstDetector, NewSellerBurstParams
 from riskstream.contracts import ContentEvent, ListingEvent, Signal, parse_time
+from riskstream.detectors.new_seller_burst import NewSellerBurstDetector, NewSellerBurstParams
 
 T0 = parse_time("2026-03-01T10:00:00+07:00")
 K3 = NewSellerBurstParams(max_seller_age_days=7, max_listings=3, window_minutes=10, cooldown_minutes=10)

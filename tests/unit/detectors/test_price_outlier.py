@@ -9,8 +9,8 @@ import msgspec
 import orjson
 import pytest
 
-from detectors.price_outlier import PriceOutlierDetector, PriceOutlierParams
 from riskstream.contracts import ListingEvent, ReviewEvent, parse_time
+from riskstream.detectors.price_outlier import PriceOutlierDetector, PriceOutlierParams
 
 T0 = parse_time("2026-03-01T10:00:00Z")
 WATCH = PriceOutlierParams(watched_brands=("Rolex", "Nike"), min_count=20, ratio=0.3)

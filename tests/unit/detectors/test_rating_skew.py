@@ -6,8 +6,8 @@ import msgspec
 import orjson
 import pytest
 
-from detectors.rating_skew import RatingSkewDetector, RatingSkewParams
 from riskstream.contracts import ReviewEvent, Signal, parse_time
+from riskstream.detectors.rating_skew import RatingSkewDetector, RatingSkewParams
 
 T0 = parse_time("2026-03-01T10:00:00Z")
 

@@ -8,8 +8,8 @@ import msgspec
 import orjson
 import pytest
 
-from detectors.recall_match import RecallMatchDetector, RecallMatchParams
 from riskstream.contracts import Event, ListingEvent, RecallNotice, ReviewEvent, Signal, parse_time
+from riskstream.detectors.recall_match import RecallMatchDetector, RecallMatchParams
 
 T0 = parse_time("2026-03-01T10:00:00Z")
 

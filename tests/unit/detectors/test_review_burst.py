@@ -7,8 +7,8 @@ import msgspec
 import orjson
 import pytest
 
-from detectors.review_burst import ReviewBurstDetector, ReviewBurstParams
 from riskstream.contracts import ContentEvent, ReviewEvent, Signal, parse_time
+from riskstream.detectors.review_burst import ReviewBurstDetector, ReviewBurstParams
 
 T0 = parse_time("2026-03-01T10:00:00Z")
 

@@ -7,8 +7,8 @@ import msgspec
 import orjson
 import pytest
 
-from detectors.review_near_duplicate import ReviewNearDuplicateDetector, ReviewNearDuplicateParams
 from riskstream.contracts import ReviewEvent, Signal, parse_time
+from riskstream.detectors.review_near_duplicate import ReviewNearDuplicateDetector, ReviewNearDuplicateParams
 
 T0 = parse_time("2026-03-01T10:00:00Z")
 FARM_EN = "Amazing quality product, arrived quickly and works perfectly, I highly recommend this seller to everyone"

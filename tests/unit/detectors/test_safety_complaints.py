@@ -5,9 +5,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from detectors.safety_complaints import SafetyComplaintsDetector, SafetyComplaintsParams
-from detectors.text import TermMatcher
 from riskstream.contracts import ContentEvent, ReviewEvent, Signal, parse_time
+from riskstream.detectors.safety_complaints import SafetyComplaintsDetector, SafetyComplaintsParams
+from riskstream.detectors.text import TermMatcher
 
 T0 = parse_time("2026-03-01T10:00:00Z")
 DEFAULT = SafetyComplaintsDetector(SafetyComplaintsParams())

@@ -3,8 +3,11 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from detectors.undisclosed_promotion import UndisclosedPromotionDetector, UndisclosedPromotionParams
 from riskstream.contracts import ContentEvent, Signal, parse_time
+from riskstream.detectors.undisclosed_promotion import (
+    UndisclosedPromotionDetector,
+    UndisclosedPromotionParams,
+)
 
 T0 = parse_time("2026-03-01T10:00:00Z")
 DEFAULT = UndisclosedPromotionDetector(UndisclosedPromotionParams())
