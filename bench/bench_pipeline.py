@@ -498,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.append(faust_run("c", "faust trivial agent (consume, no work)",
                                  [sys.executable, str(NOOP_APP), "worker", "-l", "warn"],
                                  "bench_noop_events_in_total", policies))
-        worker_argv = [sys.executable, "-m", "riskstream.stream.cli", "worker", "-l", "warn"]
+        worker_argv = [sys.executable, "-m", "riskstream.cli", "worker", "-l", "warn"]
         say("(d) riskstream worker")
         profiled = ([sys.executable, "-m", "cProfile", "-o", str(args.profile_worker.resolve()),
                      *worker_argv[1:]] if args.profile_worker else worker_argv)

@@ -7,8 +7,9 @@ layer hands it raw bytes and sends whatever comes back.
 
 >>> from riskstream.detectors.registry import default_registry
 >>> from riskstream.policy import load_policy
+>>> from riskstream.resources import sample_policy_dir
 >>> eng = Engine(default_registry())
->>> eng.set_policy(load_policy("policies/eu.yaml", default_registry()))
+>>> eng.set_policy(load_policy(sample_policy_dir() / "eu.yaml", default_registry()))
 >>> out = eng.handle_raw("listing", b'{"nonsense": true}')
 >>> out.dead_letter
 ('missing_field', 'Object missing required field `event_id`')

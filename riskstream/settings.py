@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-REPO = Path(__file__).resolve().parent.parent
+from riskstream.resources import state_home
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +33,15 @@ class KafkaSettings:
 
 @dataclass(frozen=True, slots=True)
 class PolicySettings:
-    directory: Path = REPO / "policies"
+    # The policy files a worker starts from.  Default: RISKSTREAM_HOME/policies,
+    # seeded with the shipped samples on first use (riskstream.cli), so a policy
+    # manager edits files of their own, never the package's.
+    directory: Path = field(default_factory=lambda: state_home() / "policies")
 
 
 @dataclass(frozen=True, slots=True)
 class ModelSettings:
-    directory: Path = REPO / "var" / "models"
+    directory: Path = field(default_factory=lambda: state_home() / "models")
     window_seconds: int = 600
 
 
@@ -54,7 +57,16 @@ class Settings:
     policies: PolicySettings = field(default_factory=PolicySettings)
     models: ModelSettings = field(default_factory=ModelSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
-    data_dir: Path = REPO / "var" / "worker"
+    data_dir: Path = field(default_factory=lambda: state_home() / "worker")
+    # Faust's table store: RocksDB (via rocksdict) on disk under data_dir, so a
+    # restarted worker reads its tables locally and replays only the changelog's
+    # tail; "memory://" replays whole changelogs (unit tests, benchmarks).
+    store: str = "rocksdb://"
+    # A worker that holds partitions with lag and makes no progress on them for
+    # this long is unhealthy (/healthz 503, riskstream_worker_stalled) and exits
+    # non-zero so that its supervisor restarts it.
+    stall_seconds: float = 60.0
+    home: Path = field(default_factory=state_home)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -63,7 +75,8 @@ class Settings:
         def get(name: str, default: str) -> str:
             return e.get(f"RISKSTREAM_{name}", default)
 
-        dk, dp, dm = KafkaSettings(), PolicySettings(), ModelSettings()
+        dk = KafkaSettings()
+        home = state_home(e)
         guarantee = get("PROCESSING_GUARANTEE", "at_least_once")
         if guarantee not in ("at_least_once", "exactly_once"):
             raise ValueError(f"RISKSTREAM_PROCESSING_GUARANTEE must be at_least_once or exactly_once, got {guarantee!r}")
@@ -78,15 +91,18 @@ class Settings:
         return cls(
             kafka=kafka,
             policies=PolicySettings(
-                directory=Path(get("POLICY_DIR", str(dp.directory))),
+                directory=Path(get("POLICY_DIR", str(home / "policies"))),
             ),
             models=ModelSettings(
-                directory=Path(get("MODEL_DIR", str(dm.directory))),
+                directory=Path(get("MODEL_DIR", str(home / "models"))),
                 window_seconds=int(get("INCIDENT_WINDOW_SECONDS", "600")),
             ),
             metrics=MetricsSettings(
                 port=int(get("METRICS_PORT", "6066")),
                 host=get("METRICS_HOST", "127.0.0.1"),
             ),
-            data_dir=Path(get("DATA_DIR", str(REPO / "var" / "worker"))),
+            data_dir=Path(get("DATA_DIR", str(home / "worker"))),
+            store=get("STORE", "rocksdb://"),
+            stall_seconds=float(get("STALL_SECONDS", "60")),
+            home=home,
         )

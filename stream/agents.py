@@ -1,13 +1,14 @@
 """Agents: decode, call the pure engine, send.  No business logic here.
 
-Every agent runs with ``concurrency=1``: with more, Faust can commit an offset
-past a message still in flight (faust-streaming #606) and lose it on a crash.
-Nothing an input contains can crash an agent: invalid input and unexpected
-errors go to the dead-letter topic with the reason, counted by
-``riskstream_dead_letters_total``.  Offsets are committed only after the
-producer has flushed what the message produced (Faust flushes before it
-commits), so a crash replays rather than loses; replayed enforced actions are
-suppressed by their idempotency key.
+``Pipeline.register()`` declares the tables and registers the agents and tasks
+on the app it is given (nothing happens on import).  Every agent runs with
+``concurrency=1``: with more, Faust can commit an offset past a message still
+in flight (faust-streaming #606) and lose it on a crash.  Nothing an input
+contains can crash an agent: invalid input and unexpected errors go to the
+dead-letter topic with the reason, counted by ``riskstream_dead_letters_total``.
+Offsets are committed only after the producer has flushed what the message
+produced (Faust flushes before it commits), so a crash replays rather than
+loses; replayed enforced actions are suppressed by their idempotency key.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -34,63 +36,14 @@ from riskstream.contracts import (
 from riskstream.decisions import Ledger, subject_of
 from riskstream.detectors.registry import default_registry
 from riskstream.engine import Engine, Outcome
-from riskstream.policy import PolicyError, load_policy
-from riskstream.policy.load import iter_policy_files
 from riskstream.regions import region_of
+from riskstream.settings import Settings
 from riskstream.stream import metrics as m
-from riskstream.stream.app import app, settings, topics
+from riskstream.stream.control import PolicyRuntime
 from riskstream.stream.incidents import IncidentRuntime
+from riskstream.stream.topics import Topics
 
 log = logging.getLogger("riskstream")
-
-enforced_keys = app.Table(
-    "enforced-actions", default=None, key_type=bytes, value_type=bytes,
-    partitions=settings.kafka.partitions,
-)
-ledgers = app.Table(
-    "violation-ledgers", default=None, key_type=bytes, value_type=bytes,
-    partitions=settings.kafka.partitions,
-)
-
-
-class Runtime:
-    """The worker's engine and the state that the stream layer owns."""
-
-    def __init__(self) -> None:
-        self.registry = default_registry()
-        self.engine = Engine(self.registry)
-        self.policies_ready = asyncio.Event()
-        for path in iter_policy_files(settings.policies.directory):
-            policy = load_policy(path, self.registry)
-            self.engine.set_policy(policy)
-            m.POLICY_VERSION.labels(policy.region, policy.version).set(1)
-
-    def policy_versions(self) -> dict[str, str]:
-        return {r: p.version for r, p in self.engine.policies().items()}
-
-    def apply_policy_document(self, raw: bytes) -> None:
-        """A policy published on the control topic; refused (old one stays) if invalid."""
-        doc: Any = None
-        try:
-            doc = orjson.loads(raw)
-            policy = load_policy(doc["yaml"], self.registry)
-        except (PolicyError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            region = doc.get("region", "?") if isinstance(doc, dict) else "?"
-            m.POLICY_REJECTED.labels(str(region)).inc()
-            log.error("refused policy document for region %s: %s", region, exc)
-            return
-        old = self.engine.policy(policy.region)
-        if old is not None and old.version == policy.version and old == policy:
-            return
-        self.engine.set_policy(policy)
-        if old is not None:
-            m.POLICY_VERSION.remove(policy.region, old.version)
-        m.POLICY_VERSION.labels(policy.region, policy.version).set(1)
-        log.info("policy %s now at version %s", policy.region, policy.version)
-
-
-runtime = Runtime()
-incident_runtime = IncidentRuntime(settings)
 
 
 def _dead_letter(topic: str, partition: int, offset: int, raw: bytes, reason: str, detail: str) -> DeadLetter:
@@ -116,118 +69,6 @@ def _dead_letter(topic: str, partition: int, offset: int, raw: bytes, reason: st
     )
 
 
-async def _send_dead_letter(msg: Any, raw: bytes, reason: str, detail: str) -> None:
-    dl = _dead_letter(msg.topic, msg.partition, msg.offset, raw, reason, detail)
-    await topics.deadletter.send(key=msg.topic.encode(), value=encode(dl))
-    m.DEAD_LETTERS.labels(msg.topic, reason).inc()
-    m.EVENTS_OUT.labels(topics.deadletter.get_topic_name()).inc()
-
-
-async def _emit(outcome: Outcome, kind: str, *, in_stream: bool = True) -> None:
-    for sig in outcome.signals:
-        await topics.signals.send(key=sig.entity_id.encode(), value=encode(sig))
-        m.SIGNALS.labels(sig.detector, sig.code, sig.region).inc()
-    if outcome.signals:
-        m.EVENTS_OUT.labels(topics.signals.get_topic_name()).inc(len(outcome.signals))
-    now = time.time()
-    for action in outcome.actions:
-        # Outside an agent (the broadcast task) there is no source partition to
-        # write the dedupe table's changelog to; consumers dedupe by key there.
-        dedupe = in_stream and action.mode == "enforced"
-        if dedupe and _already_enforced(action):
-            m.DUPLICATES.labels(action.region).inc()
-            continue
-        await _send_action(action, confirmed=dedupe)
-        if dedupe:
-            _remember(action)
-        m.DETECTION_LATENCY.labels(kind).observe(max(0.0, now - action.event_time.timestamp()))
-        subject = subject_of(action) if action.mode == "enforced" else None
-        if subject is not None:  # re-key by seller/creator for graduated enforcement
-            await topics.violations.send(key=f"{subject[0]}:{subject[1]}".encode(), value=encode(action))
-
-
-async def _send_action(action: EnforcementAction, confirmed: bool = False) -> None:
-    fut = await topics.actions.send(key=action.entity_id.encode(), value=encode(action))
-    if confirmed:
-        # The broker has the action before we remember its key: a crash in
-        # between re-sends it (same key) on replay instead of losing it.
-        await fut
-    m.ACTIONS.labels(action.action, action.mode, action.region).inc()
-    m.EVENTS_OUT.labels(topics.actions.get_topic_name()).inc()
-
-
-def _already_enforced(action: EnforcementAction) -> bool:
-    """Seen this idempotency key before? (a changelog-backed table survives restarts)"""
-    return enforced_keys.get(action.idempotency_key.encode()) is not None
-
-
-def _remember(action: EnforcementAction) -> None:
-    enforced_keys[action.idempotency_key.encode()] = action.event_id.encode()
-
-
-async def _screen(stream: Any, kind: str) -> None:
-    async for event in stream.events():
-        msg = event.message
-        raw: bytes = msg.value if msg.value is not None else b""
-        m.EVENTS_IN.labels(msg.topic).inc()
-        started = time.perf_counter()
-        try:
-            outcome = runtime.engine.handle_raw(kind, raw)
-            if outcome.dead_letter is not None:
-                await _send_dead_letter(msg, raw, *outcome.dead_letter)
-                continue
-            assert outcome.event is not None
-            m.EVENTS_VALID.labels(kind, region_of(outcome.event.region) or "").inc()
-            await _emit(outcome, kind)
-            incident_runtime.observe(outcome)
-        except Exception as exc:  # a bug must not stop the stream or lose the event
-            log.exception("processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
-            m.ERRORS.labels(kind).inc()
-            await _send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
-        finally:
-            m.PROCESSING.labels(kind).observe(time.perf_counter() - started)
-
-
-@app.agent(topics.listings, concurrency=1)
-async def screen_listings(stream: Any) -> None:
-    await _screen(stream, "listing")
-
-
-@app.agent(topics.reviews, concurrency=1)
-async def screen_reviews(stream: Any) -> None:
-    await _screen(stream, "review")
-
-
-@app.agent(topics.content, concurrency=1)
-async def screen_content(stream: Any) -> None:
-    await _screen(stream, "content")
-
-
-@app.agent(topics.violations, concurrency=1)
-async def track_violations(stream: Any) -> None:
-    """Graduated enforcement: one ledger per seller/creator in a changelog-backed table."""
-    async for event in stream.events():
-        msg = event.message
-        raw: bytes = msg.value or b""
-        try:
-            action = decode(raw, EnforcementAction)
-            key = msg.key or b""
-            current = ledgers.get(key)
-            ledger = Ledger.from_json(orjson.loads(current)) if current is not None else None
-            new, esc, escalated = runtime.engine.on_violation(ledger, action)
-            if new is not None:
-                ledgers[key] = orjson.dumps(new.to_json())
-            if esc is not None:
-                m.ESCALATIONS.labels(esc.subject_type, esc.level, action.region).inc()
-                log.info("escalation %s %s -> %s (%d points)", esc.subject_type, esc.subject_id, esc.level, esc.points)
-            if escalated is not None and not _already_enforced(escalated):
-                await _send_action(escalated, confirmed=True)
-                _remember(escalated)
-        except Exception as exc:
-            log.exception("violation processing failed")
-            await _send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
-
-
 class _RuleStats:
     def __init__(self) -> None:
         self.counts: dict[tuple[str, str], dict[str, int]] = {}
@@ -242,113 +83,244 @@ class _RuleStats:
         m.RULE_OVERTURN_RATE.labels(fb.rule, region).set((c["overturned"] + c["appeal_granted"]) / total)
 
 
-rule_stats = _RuleStats()
+class Pipeline:
+    """The worker's engine and the state that the stream layer owns, wired onto one Faust app."""
 
+    def __init__(self, app: faust.App, topics: Topics, settings: Settings) -> None:
+        self.app = app
+        self.topics = topics
+        self.settings = settings
+        self.registry = default_registry()
+        self.engine = Engine(self.registry)
+        self.policies = PolicyRuntime(self.registry, self.engine)
+        self.policies_ready = asyncio.Event()
+        self.incidents = IncidentRuntime(settings)
+        self.rule_stats = _RuleStats()
+        self.enforced_keys: Any = None
+        self.ledgers: Any = None
 
-@app.agent(topics.feedback, concurrency=1)
-async def track_feedback(stream: Any) -> None:
-    """Moderator outcomes -> per-rule, per-region precision and overturn rate."""
-    async for event in stream.events():
-        msg = event.message
-        raw: bytes = msg.value or b""
-        m.EVENTS_IN.labels(msg.topic).inc()
-        outcome = runtime.engine.handle_raw("feedback", raw)
-        if outcome.dead_letter is not None:
-            await _send_dead_letter(msg, raw, *outcome.dead_letter)
-            continue
-        assert isinstance(outcome.event, ModerationFeedback)
-        rule_stats.add(outcome.event)
+    # ------------------------------------------------------------ wiring
 
+    def register(self) -> None:
+        app, topics, parts = self.app, self.topics, self.settings.kafka.partitions
+        self.policies.load_files(self.settings)
+        self.enforced_keys = app.Table("enforced-actions", default=None, key_type=bytes, value_type=bytes,
+                                       partitions=parts)
+        self.ledgers = app.Table("violation-ledgers", default=None, key_type=bytes, value_type=bytes,
+                                 partitions=parts)
 
-@app.task
-async def detect_incidents() -> None:
-    """Aggregates -> region models (in a thread) -> incident candidates, off the agents' path."""
+        async def screen_listings(stream: Any) -> None:
+            await self._screen(stream, "listing")
 
-    async def send(candidate: IncidentCandidate) -> None:
-        await topics.incidents.send(key=candidate.incident_id.encode(), value=encode(candidate))
-        m.EVENTS_OUT.labels(topics.incidents.get_topic_name()).inc()
+        async def screen_reviews(stream: Any) -> None:
+            await self._screen(stream, "review")
 
-    while True:
-        try:
-            await incident_runtime.run(send)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("incident detection failed; continuing with the next windows")
+        async def screen_content(stream: Any) -> None:
+            await self._screen(stream, "content")
 
+        for fun, topic in ((screen_listings, topics.listings), (screen_reviews, topics.reviews),
+                           (screen_content, topics.content), (self.track_violations, topics.violations),
+                           (self.track_feedback, topics.feedback)):
+            app.agent(topic, name=f"riskstream.{fun.__name__}", concurrency=1)(fun)
+        app.task(self.detect_incidents)
+        app.task(self.follow_control_topics)
 
-# ------------------------------------------------------------------ broadcast
+    def health(self) -> dict[str, Any]:
+        return {"ok": True, "policies": self.policies.versions(),
+                "control_topics_read": self.policies_ready.is_set()}
 
+    # ------------------------------------------------------------ sending
 
-@app.task
-async def follow_control_topics() -> None:
-    """Every worker reads the whole policy, recall and action topics (no consumer group).
+    async def _send_dead_letter(self, msg: Any, raw: bytes, reason: str, detail: str) -> None:
+        dl = _dead_letter(msg.topic, msg.partition, msg.offset, raw, reason, detail)
+        await self.topics.deadletter.send(key=msg.topic.encode(), value=encode(dl))
+        m.DEAD_LETTERS.labels(msg.topic, reason).inc()
+        m.EVENTS_OUT.labels(self.topics.deadletter.get_topic_name()).inc()
 
-    Agents do not wait for it (they start with the policy files; gating them
-    stalled Faust's fetcher): workers converge on the topic's versions within
-    a second of start, and `/healthz` says when the topics were read.  A broken
-    connection restarts the follower (it re-reads from the start: applying a
-    policy or recall twice is harmless).
-    """
-    for topic in (topics.policies, topics.recalls, topics.actions):
-        await topic.maybe_declare()
-    while True:
-        try:
-            await _follow_once()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("control-topic follower failed; restarting in 2 s")
-            await asyncio.sleep(2)
+    async def _emit(self, outcome: Outcome, kind: str, *, in_stream: bool = True) -> None:
+        topics = self.topics
+        for sig in outcome.signals:
+            await topics.signals.send(key=sig.entity_id.encode(), value=encode(sig))
+            m.SIGNALS.labels(sig.detector, sig.code, sig.region).inc()
+        if outcome.signals:
+            m.EVENTS_OUT.labels(topics.signals.get_topic_name()).inc(len(outcome.signals))
+        now = time.time()
+        for action in outcome.actions:
+            # Outside an agent (the broadcast task) there is no source partition to
+            # write the dedupe table's changelog to; consumers dedupe by key there.
+            dedupe = in_stream and action.mode == "enforced"
+            if dedupe and self._already_enforced(action):
+                m.DUPLICATES.labels(action.region).inc()
+                continue
+            await self._send_action(action, confirmed=dedupe)
+            if dedupe:
+                self._remember(action)
+            m.DETECTION_LATENCY.labels(kind).observe(max(0.0, now - action.event_time.timestamp()))
+            subject = subject_of(action) if action.mode == "enforced" else None
+            if subject is not None:  # re-key by seller/creator for graduated enforcement
+                await topics.violations.send(key=f"{subject[0]}:{subject[1]}".encode(), value=encode(action))
 
+    async def _send_action(self, action: EnforcementAction, confirmed: bool = False) -> None:
+        fut = await self.topics.actions.send(key=action.entity_id.encode(), value=encode(action))
+        if confirmed:
+            # The broker has the action before we remember its key: a crash in
+            # between re-sends it (same key) on replay instead of losing it.
+            await fut
+        m.ACTIONS.labels(action.action, action.mode, action.region).inc()
+        m.EVENTS_OUT.labels(self.topics.actions.get_topic_name()).inc()
 
-async def _follow_once() -> None:
-    names = [topics.policies.get_topic_name(), topics.recalls.get_topic_name()]
-    actions_name = topics.actions.get_topic_name()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False, group_id=None,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(n, 0) for n in names]
-        action_tps = [TopicPartition(actions_name, p) for p in range(settings.kafka.partitions)]
-        consumer.assign(tps + action_tps)  # no committed offsets: starts at the beginning
-        end = await asyncio.wait_for(consumer.end_offsets(tps), timeout=30)
-        caught_up = False
+    def _already_enforced(self, action: EnforcementAction) -> bool:
+        """Seen this idempotency key before? (a changelog-backed table survives restarts)"""
+        return self.enforced_keys.get(action.idempotency_key.encode()) is not None
+
+    def _remember(self, action: EnforcementAction) -> None:
+        self.enforced_keys[action.idempotency_key.encode()] = action.event_id.encode()
+
+    # ------------------------------------------------------------ agents
+
+    async def _screen(self, stream: Any, kind: str) -> None:
+        async for event in stream.events():
+            msg = event.message
+            raw: bytes = msg.value if msg.value is not None else b""
+            m.EVENTS_IN.labels(msg.topic).inc()
+            started = time.perf_counter()
+            try:
+                outcome = self.engine.handle_raw(kind, raw)
+                if outcome.dead_letter is not None:
+                    await self._send_dead_letter(msg, raw, *outcome.dead_letter)
+                    continue
+                assert outcome.event is not None
+                m.EVENTS_VALID.labels(kind, region_of(outcome.event.region) or "").inc()
+                await self._emit(outcome, kind)
+                self.incidents.observe(outcome)
+            except Exception as exc:  # a bug must not stop the stream or lose the event
+                log.exception("processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+                m.ERRORS.labels(kind).inc()
+                await self._send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
+            finally:
+                m.PROCESSING.labels(kind).observe(time.perf_counter() - started)
+
+    async def track_violations(self, stream: Any) -> None:
+        """Graduated enforcement: one ledger per seller/creator in a changelog-backed table."""
+        async for event in stream.events():
+            msg = event.message
+            raw: bytes = msg.value or b""
+            try:
+                action = decode(raw, EnforcementAction)
+                key = msg.key or b""
+                current = self.ledgers.get(key)
+                ledger = Ledger.from_json(orjson.loads(current)) if current is not None else None
+                new, esc, escalated = self.engine.on_violation(ledger, action)
+                if new is not None:
+                    self.ledgers[key] = orjson.dumps(new.to_json())
+                if esc is not None:
+                    m.ESCALATIONS.labels(esc.subject_type, esc.level, action.region).inc()
+                    log.info("escalation %s %s -> %s (%d points)", esc.subject_type, esc.subject_id, esc.level,
+                             esc.points)
+                if escalated is not None and not self._already_enforced(escalated):
+                    await self._send_action(escalated, confirmed=True)
+                    self._remember(escalated)
+            except Exception as exc:
+                log.exception("violation processing failed")
+                await self._send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
+
+    async def track_feedback(self, stream: Any) -> None:
+        """Moderator outcomes -> per-rule, per-region precision and overturn rate."""
+        async for event in stream.events():
+            msg = event.message
+            raw: bytes = msg.value or b""
+            m.EVENTS_IN.labels(msg.topic).inc()
+            outcome = self.engine.handle_raw("feedback", raw)
+            if outcome.dead_letter is not None:
+                await self._send_dead_letter(msg, raw, *outcome.dead_letter)
+                continue
+            assert isinstance(outcome.event, ModerationFeedback)
+            self.rule_stats.add(outcome.event)
+
+    # ------------------------------------------------------------ tasks
+
+    async def detect_incidents(self) -> None:
+        """Aggregates -> region models (in a thread) -> incident candidates, off the agents' path."""
+
+        async def send(candidate: IncidentCandidate) -> None:
+            await self.topics.incidents.send(key=candidate.incident_id.encode(), value=encode(candidate))
+            m.EVENTS_OUT.labels(self.topics.incidents.get_topic_name()).inc()
+
         while True:
-            if not caught_up:
-                positions = {tp: await consumer.position(tp) for tp in tps}
-                if all(positions[tp] >= end[tp] for tp in tps):
-                    caught_up = True
-                    runtime.policies_ready.set()
-                    log.info("control topics read; policies %s", runtime.policy_versions())
-            batch = await consumer.getmany(timeout_ms=500)
-            for tp, records in batch.items():
-                for rec in records:
-                    if rec.value is None:
-                        continue
-                    if tp.topic == names[0]:
-                        runtime.apply_policy_document(rec.value)
-                    elif tp.topic == names[1]:
-                        await _handle_recall(rec)
-                    else:  # every worker learns which listings were actioned (content linking to them)
-                        try:
-                            runtime.engine.note_actioned(decode(rec.value, EnforcementAction))
-                        except Exception:
-                            log.exception("could not read action record")
-    finally:
-        await consumer.stop()
+            try:
+                await self.incidents.run(send)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("incident detection failed; continuing with the next windows")
 
+    async def follow_control_topics(self) -> None:
+        """Every worker reads the whole policy, recall and action topics (no consumer group).
 
-async def _handle_recall(rec: Any) -> None:
-    m.EVENTS_IN.labels(rec.topic).inc()
-    try:
-        outcome = runtime.engine.handle_raw("recall", rec.value)
-        if outcome.dead_letter is not None:
-            await _send_dead_letter(rec, rec.value, *outcome.dead_letter)
-            return
-        await _emit(outcome, "recall", in_stream=False)
-    except Exception as exc:
-        log.exception("recall processing failed")
-        await _send_dead_letter(rec, rec.value, "processing_error", f"{type(exc).__name__}: {exc}")
+        Agents do not wait for it (they start with the policy files; gating them
+        stalled Faust's fetcher): workers converge on the topic's versions within
+        a second of start, and `/healthz` says when the topics were read.  A broken
+        connection restarts the follower (it re-reads from the start: applying a
+        policy or recall twice is harmless).
+        """
+        for topic in (self.topics.policies, self.topics.recalls, self.topics.actions):
+            await topic.maybe_declare()
+        while True:
+            try:
+                await self._follow_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("control-topic follower failed; restarting in 2 s")
+                await asyncio.sleep(2)
+
+    async def _follow_once(self) -> None:
+        topics, settings = self.topics, self.settings
+        names = [topics.policies.get_topic_name(), topics.recalls.get_topic_name()]
+        actions_name = topics.actions.get_topic_name()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False, group_id=None,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            tps = [TopicPartition(n, 0) for n in names]
+            action_tps = [TopicPartition(actions_name, p) for p in range(settings.kafka.partitions)]
+            consumer.assign(tps + action_tps)  # no committed offsets: starts at the beginning
+            end = await asyncio.wait_for(consumer.end_offsets(tps), timeout=30)
+            caught_up = False
+            while True:
+                if not caught_up:
+                    positions = {tp: await consumer.position(tp) for tp in tps}
+                    if all(positions[tp] >= end[tp] for tp in tps):
+                        caught_up = True
+                        self.policies_ready.set()
+                        log.info("control topics read; policies %s", self.policies.versions())
+                batch = await consumer.getmany(timeout_ms=500)
+                for tp, records in batch.items():
+                    for rec in records:
+                        if rec.value is None:
+                            continue
+                        if tp.topic == names[0]:
+                            self.policies.apply_document(rec.value)
+                        elif tp.topic == names[1]:
+                            await self._handle_recall(rec)
+                        else:  # every worker learns which listings were actioned (content linking to them)
+                            try:
+                                self.engine.note_actioned(decode(rec.value, EnforcementAction))
+                            except Exception:
+                                log.exception("could not read action record")
+        finally:
+            await consumer.stop()
+
+    async def _handle_recall(self, rec: Any) -> None:
+        m.EVENTS_IN.labels(rec.topic).inc()
+        try:
+            outcome = self.engine.handle_raw("recall", rec.value)
+            if outcome.dead_letter is not None:
+                await self._send_dead_letter(rec, rec.value, *outcome.dead_letter)
+                return
+            await self._emit(outcome, "recall", in_stream=False)
+        except Exception as exc:
+            log.exception("recall processing failed")
+            await self._send_dead_letter(rec, rec.value, "processing_error", f"{type(exc).__name__}: {exc}")

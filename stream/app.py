@@ -1,9 +1,12 @@
-"""The Faust application: `faust -A riskstream.stream.app worker` (or `riskstream worker`).
+"""The Faust application, built by a function: ``create_app(settings)``.
 
-Thin glue only.  Settings are read once from the environment; topics come from
-the topic table; agents (in `riskstream.stream.agents`) decode, call the pure engine and
-send what it returns.  `/metrics` on the worker's web port serves the
-project's Prometheus metrics (prometheus-client, not faust's sensor).
+Thin glue only.  Nothing happens on import: the entry point (``riskstream
+worker``) reads the settings once and calls ``create_app``, which declares the
+topics and tables and registers the agents on the app it builds.
+``faust -A riskstream.stream.app worker`` also works: the module attribute
+``app`` is built on first access from the environment.  ``/metrics`` on the
+worker's web port serves the project's Prometheus metrics (prometheus-client,
+not faust's sensor); ``/healthz`` says whether the worker is consuming.
 """
 
 from __future__ import annotations
@@ -17,49 +20,63 @@ from riskstream.settings import Settings
 from riskstream.stream.metrics import REGISTRY
 from riskstream.stream.topics import Topics
 
-settings = Settings.from_env()
 
-app = faust.App(
-    settings.kafka.app_id,
-    broker=[f"kafka://{hp.strip()}" for hp in settings.kafka.bootstrap_servers.split(",")],
-    autodiscover=False,
-    origin="stream",
-    datadir=str(settings.data_dir),
-    processing_guarantee=settings.kafka.processing_guarantee,
-    topic_partitions=settings.kafka.partitions,
-    topic_replication_factor=settings.kafka.replication_factor,
-    key_serializer="raw",
-    value_serializer="raw",
-    web_port=settings.metrics.port,
-    web_bind=settings.metrics.host,
-    web_host=settings.metrics.host,
-    # An agent must never ack a message whose processing raised: our agents
-    # catch everything and dead-letter it, this is the belt to those braces.
-    stream_ack_exceptions=False,
-    consumer_auto_offset_reset="earliest",
-    # A dead worker's partitions move to the others after 15 s, not the default 60 s.
-    broker_session_timeout=15.0,
-    broker_heartbeat_interval=3.0,
-    producer_acks=-1,
-    store="memory://",
-    table_standby_replicas=0,
-)
-
-topics = Topics(app, settings)
+def build_faust_app(settings: Settings) -> faust.App:
+    """The bare Faust app with riskstream's settings (no topics, tables or agents)."""
+    return faust.App(
+        settings.kafka.app_id,
+        broker=[f"kafka://{hp.strip()}" for hp in settings.kafka.bootstrap_servers.split(",")],
+        autodiscover=False,
+        datadir=str(settings.data_dir),
+        processing_guarantee=settings.kafka.processing_guarantee,
+        topic_partitions=settings.kafka.partitions,
+        topic_replication_factor=settings.kafka.replication_factor,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_port=settings.metrics.port,
+        web_bind=settings.metrics.host,
+        web_host=settings.metrics.host,
+        # An agent must never ack a message whose processing raised: our agents
+        # catch everything and dead-letter it, this is the belt to those braces.
+        stream_ack_exceptions=False,
+        consumer_auto_offset_reset="earliest",
+        # A dead worker's partitions move to the others after 15 s, not the default 60 s.
+        broker_session_timeout=15.0,
+        broker_heartbeat_interval=3.0,
+        producer_acks=-1,
+        store=settings.store,
+        table_standby_replicas=0,
+    )
 
 
-@app.page("/metrics")
-async def metrics(view: Any, request: faust.web.Request) -> Any:
-    return view.bytes(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+def create_app(settings: Settings) -> faust.App:
+    """The worker: topics, tables, agents, tasks and web pages on a new app."""
+    from riskstream.stream.agents import Pipeline
+
+    app = build_faust_app(settings)
+    topics = Topics(app, settings)
+    pipeline = Pipeline(app, topics, settings)
+    pipeline.register()
+
+    @app.page("/metrics")
+    async def metrics(view: Any, request: faust.web.Request) -> Any:
+        return view.bytes(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    @app.page("/healthz")
+    async def healthz(view: Any, request: faust.web.Request) -> Any:
+        health = pipeline.health()
+        return view.json(health, status=200 if health["ok"] else 503)
+
+    return app
 
 
-@app.page("/healthz")
-async def healthz(view: Any, request: faust.web.Request) -> Any:
-    from riskstream.stream.agents import runtime
-
-    return view.json({"ok": True, "policies": runtime.policy_versions(),
-                      "control_topics_read": runtime.policies_ready.is_set()})
+_built: dict[str, faust.App] = {}
 
 
-# Import for side effects: registers the agents on `app`.
-from riskstream.stream import agents  # noqa: E402, F401
+def __getattr__(name: str) -> Any:
+    # `faust -A riskstream.stream.app worker`: build the app on first access, not on import.
+    if name == "app":
+        if "app" not in _built:
+            _built["app"] = create_app(Settings.from_env())
+        return _built["app"]
+    raise AttributeError(name)

@@ -28,9 +28,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-POM = REPO / "deploy" / "kafka" / "pom.xml"
-LOG4J = REPO / "deploy" / "kafka" / "log4j2.properties"
+from riskstream.resources import cache_home, kafka_resolution_dir
+
+POM = kafka_resolution_dir() / "pom.xml"
+LOG4J = kafka_resolution_dir() / "log4j2.properties"
 DEFAULT_VERSION = "4.1.1"
 
 
@@ -39,7 +40,7 @@ class KafkaLaunchError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("RISKSTREAM_CACHE", REPO / ".cache"))
+    return cache_home()
 
 
 def free_port() -> int:

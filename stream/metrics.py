@@ -62,8 +62,9 @@ POLICY_VERSION = Gauge(
     ["region", "version"], registry=REGISTRY,
 )
 POLICY_REJECTED = Counter(
-    "riskstream_policy_rejected_total", "Policy documents refused because they did not validate.",
-    ["region"], registry=REGISTRY,
+    "riskstream_policy_rejected_total",
+    "Policy documents refused (bad_json, not_a_document, invalid_policy, unreadable, region_mismatch).",
+    ["region", "reason"], registry=REGISTRY,
 )
 RULE_FEEDBACK = Counter(
     "riskstream_rule_feedback_total", "Moderator outcomes per rule and region.",

@@ -14,7 +14,7 @@ Run it: ``python -m riskstream.evaluation.harness [--seed N] [--json OUT]``
 
 >>> from riskstream.sim import SimConfig, default_scenarios
 >>> cfg = SimConfig(duration_hours=1, events_per_hour=200, scenarios=default_scenarios("prohibited_surge"))
->>> res = evaluate_run(cfg, REPO / "policies", include_incidents=False)
+>>> res = evaluate_run(cfg, sample_policy_dir(), include_incidents=False)
 >>> sorted(res.policies) == sorted(REGIONS) and res.events > 0
 True
 >>> all(0.0 <= s.precision <= 1.0 for s in res.report.actions.by_detector if s.precision is not None)
@@ -40,6 +40,7 @@ from riskstream.engine import Engine
 from riskstream.evaluation.incidents_eval import build_engine, evaluate_incidents
 from riskstream.evaluation.quality import QualityReport, evaluate, render_table, report_to_obj
 from riskstream.regions import REGIONS
+from riskstream.resources import sample_policy_dir
 from riskstream.sim import (
     LabelSet,
     Record,
@@ -51,7 +52,6 @@ from riskstream.sim import (
     run,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 _INCIDENTS_HEADER = "Incidents (surge scenarios)"
 
 
@@ -119,7 +119,7 @@ def evaluate_run(config: SimConfig | None = None, policies_dir: str | os.PathLik
                  models_dir: str | None = None) -> HarnessResult:
     """Simulate `config` (default: the default run), run it through the engine and score it."""
     config = config or SimConfig()
-    pdir = Path(policies_dir) if policies_dir is not None else REPO / "policies"
+    pdir = Path(policies_dir) if policies_dir is not None else sample_policy_dir()
     engine, policies = _engine(pdir)
     incidents: list[IncidentCandidate] = []
     inc_seconds: float | None = None
@@ -168,7 +168,7 @@ def evaluate_jsonl(events_path: str | os.PathLike[str], labels_path: str | os.Pa
     """
     epath = Path(events_path)
     lpath = Path(labels_path) if labels_path is not None else labels_path_for(epath)
-    pdir = Path(policies_dir) if policies_dir is not None else REPO / "policies"
+    pdir = Path(policies_dir) if policies_dir is not None else sample_policy_dir()
     labels = read_labels(lpath)
     engine, policies = _engine(pdir)
     ids: list[str] = []
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                                  description="Score the pipeline on a labeled simulated run.")
     ap.add_argument("--seed", type=int, default=SimConfig().seed)
     ap.add_argument("--hours", type=int, default=SimConfig().duration_hours)
-    ap.add_argument("--policies", type=Path, default=REPO / "policies", help="policy directory (all four regions)")
+    ap.add_argument("--policies", type=Path, default=sample_policy_dir(), help="policy directory (all four regions)")
     ap.add_argument("--events", type=Path, default=None, help="score this simulator JSONL instead of simulating")
     ap.add_argument("--labels", type=Path, default=None, help="labels for --events (default: beside it)")
     ap.add_argument("--models", default=None, help="directory of saved region models (default: streaming)")

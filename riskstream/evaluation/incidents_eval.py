@@ -30,9 +30,8 @@ from riskstream.models.aggregates import Aggregator, AggregatorConfig, ClosedWin
 from riskstream.models.incidents import IncidentConfig, IncidentManager
 from riskstream.models.region_model import RegionScorer, latest_models
 from riskstream.policy import load_policy
+from riskstream.resources import sample_policy_dir
 from riskstream.sim import SimConfig, SimRun, run
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +50,11 @@ def build_engine(policies_dir: str | os.PathLike[str] | None = None) -> tuple[En
     registry = default_registry()
     engine = Engine(registry)
     loaded: list[str] = []
-    dirs = [Path(policies_dir)] if policies_dir else [REPO / "policies", REPO / "tests/fixtures/policies"]
+    dirs = [Path(policies_dir)] if policies_dir else [sample_policy_dir()]
     for d in dirs:
         for path in sorted(glob.glob(str(d / "*.yaml"))):
             try:
-                policy = load_policy(path, registry)
+                policy = load_policy(Path(path), registry)
             except Exception as exc:  # a policy still being written must not stop the evaluation
                 print(f"skipping {path}: {type(exc).__name__}: {exc}", file=sys.stderr)
                 continue

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from riskstream.policy.diff import diff_policies
-from riskstream.policy.explain import Explanation, explain
 from riskstream.policy.load import (
     PolicyError,
     PolicyIssue,
@@ -34,14 +33,12 @@ __all__ = [
     "DetectorPolicy",
     "EnforcementPolicy",
     "EscalationThresholds",
-    "Explanation",
     "LegalBasis",
     "Policy",
     "PolicyError",
     "PolicyIssue",
     "check",
     "diff_policies",
-    "explain",
     "load_policy",
     "policy_schema",
     "validate_file",

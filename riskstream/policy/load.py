@@ -450,14 +450,18 @@ def _convert(doc: _Doc, registry: Registry, filename: str) -> tuple[Policy | Non
 # --------------------------------------------------------------------------- API
 
 
-def _read(path_or_text: str | Path) -> tuple[str, str]:
-    """A Path, or a str naming a ``.yaml``/``.yml`` file, is read; any other str is YAML text."""
-    if isinstance(path_or_text, Path) or (
-        "\n" not in path_or_text and path_or_text.endswith((".yaml", ".yml"))
-    ):
-        path = Path(path_or_text)
-        return path.read_text(encoding="utf-8"), str(path)
-    return path_or_text, "<text>"
+def _read(source: str | Path) -> tuple[str, str]:
+    """A ``Path`` is a file to read; a ``str`` is always YAML text, never a file name.
+
+    (A policy document published on the control topic is text: a one-line
+    document ending in ``.yaml`` must not make every worker read a local file.)
+    """
+    if isinstance(source, Path):
+        try:
+            return source.read_text(encoding="utf-8"), str(source)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyError([PolicyIssue(str(source), 1, 1, f"cannot read policy file: {exc}")]) from exc
+    return source, "<text>"
 
 
 def check(text: str, registry: Registry, filename: str = "<text>") -> tuple[Policy | None, list[PolicyIssue]]:

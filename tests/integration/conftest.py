@@ -25,10 +25,11 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from riskstream.settings import REPO, Settings
+from riskstream.settings import Settings
 from riskstream.stream.kafka_local import LocalKafka, free_port
 from riskstream.stream.producer import produce
 from riskstream.topology import TOPICS
+from tests.paths import REPO
 
 FIXTURE_POLICIES = REPO / "tests" / "fixtures" / "policies"
 
@@ -121,7 +122,7 @@ class Worker:
 
     def start(self) -> Worker:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "riskstream.stream.cli", "worker", "-l", "info"],
+            [sys.executable, "-m", "riskstream.cli", "worker", "-l", "info"],
             env=self.env, cwd=REPO, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )

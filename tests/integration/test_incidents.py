@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from riskstream.settings import REPO
 from riskstream.sim import SimConfig, run, write_run
 from riskstream.stream.producer import replay_file
 from tests.integration.conftest import Worker
+from tests.paths import REPO
 
 pytestmark = pytest.mark.integration
 

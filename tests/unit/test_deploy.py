@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from riskstream.settings import REPO
 from riskstream.stream.metrics import REGISTRY
+from tests.paths import REPO
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 DEPLOY = REPO / "deploy"

@@ -10,7 +10,6 @@ import orjson
 import pytest
 
 from riskstream.evaluation.harness import (
-    REPO,
     HarnessResult,
     config_from_labels,
     evaluate_jsonl,
@@ -22,6 +21,7 @@ from riskstream.evaluation.harness import (
 from riskstream.evaluation.quality import Score
 from riskstream.regions import REGIONS
 from riskstream.sim import SimConfig, default_scenarios, read_labels, run, write_run
+from tests.paths import REPO
 
 POLICIES: Final = REPO / "policies"
 # Six hours with the start of the recalled-sleeper surge and of the counterfeit wave: listings,

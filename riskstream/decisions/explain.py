@@ -27,6 +27,7 @@ import dataclasses
 from typing import Any
 
 from riskstream.contracts import ActionKind, EnforcementAction, Event, Mode, Signal
+from riskstream.decisions.decide import decide
 from riskstream.detectors.base import Registry
 from riskstream.policy.model import Policy
 
@@ -80,7 +81,6 @@ _SHOWN = frozenset({"terms", "missing", "matched_rule", "recall_id", "ratio", "c
 
 def explain(event: Event, policy: Policy, registry: Registry) -> Explanation:
     """Run every enabled detector of ``policy`` on ``event`` from fresh state; decide."""
-    from riskstream.decisions.decide import decide  # here: decisions imports the policy model
 
     fired: list[Firing] = []
     signals: list[Signal] = []

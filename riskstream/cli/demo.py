@@ -22,12 +22,10 @@ import click
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from riskstream.settings import REPO, Settings
+from riskstream.cli.tail import render
+from riskstream.settings import Settings
 from riskstream.stream.kafka_local import LocalKafka, free_port
-from riskstream.stream.tail import render
 from riskstream.topology import TOPICS
-
-DEMO_DIR = REPO / "var" / "demo"
 
 MALFORMED = [
     b'{"kind": "listing", "event_id": "bad-1", oops',  # bad JSON
@@ -46,7 +44,8 @@ def run_demo(rate: float, duration: float) -> int:
 
 
 async def _demo(rate: float, duration: float) -> int:
-    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    demo_dir = Settings.from_env().home / "demo"
+    demo_dir.mkdir(parents=True, exist_ok=True)
     broker: LocalKafka | None = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     worker: subprocess.Popen[bytes] | None = None
@@ -56,7 +55,7 @@ async def _demo(rate: float, duration: float) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         if not bootstrap:
-            data = DEMO_DIR / "kafka"
+            data = demo_dir / "kafka"
             if data.exists():
                 import shutil
 
@@ -67,7 +66,7 @@ async def _demo(rate: float, duration: float) -> int:
         click.secho(f"[demo] Kafka at {bootstrap}", fg="cyan")
         port = free_port()
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RISKSTREAM_METRICS_PORT": str(port),
-               "RISKSTREAM_DATA_DIR": str(DEMO_DIR / "worker"), "RISKSTREAM_APP_ID": f"riskstream-demo-{port}",
+               "RISKSTREAM_DATA_DIR": str(demo_dir / "worker"), "RISKSTREAM_APP_ID": f"riskstream-demo-{port}",
                # one-minute windows so incident candidates can open within minutes of a live demo
                "RISKSTREAM_INCIDENT_WINDOW_SECONDS": os.environ.get("RISKSTREAM_INCIDENT_WINDOW_SECONDS", "60")}
         settings = Settings.from_env(env)
@@ -79,12 +78,12 @@ async def _demo(rate: float, duration: float) -> int:
             version = await publish_policy(settings, path)
             click.secho(f"[demo] published policy {path.name} version {version}", fg="cyan")
 
-        log = (DEMO_DIR / "worker.log").open("wb")
-        worker = subprocess.Popen([sys.executable, "-m", "riskstream.stream.cli", "worker", "-l", "warn"],
-                                  env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+        log = (demo_dir / "worker.log").open("wb")
+        worker = subprocess.Popen([sys.executable, "-m", "riskstream.cli", "worker", "-l", "warn"],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT,
                                   start_new_session=True)
         metrics_url = f"http://127.0.0.1:{port}/metrics"
-        click.secho(f"[demo] worker pid {worker.pid}, log {DEMO_DIR / 'worker.log'}", fg="cyan")
+        click.secho(f"[demo] worker pid {worker.pid}, log {demo_dir / 'worker.log'}", fg="cyan")
         click.secho(f"[demo] metrics: curl -s {metrics_url} | grep ^riskstream_", fg="green", bold=True)
         click.secho("[demo] actions (red = enforced, yellow = shadow), incidents and dead letters follow; "
                     "Ctrl-C stops", fg="cyan")
@@ -105,7 +104,7 @@ async def _demo(rate: float, duration: float) -> int:
             t.cancel()
         await asyncio.gather(*tasks, *waiters, return_exceptions=True)
         if worker.poll() is not None:
-            click.secho(f"[demo] worker exited with {worker.returncode}; see {DEMO_DIR / 'worker.log'}", fg="red")
+            click.secho(f"[demo] worker exited with {worker.returncode}; see {demo_dir / 'worker.log'}", fg="red")
             return 1
         click.secho(f"[demo] stopping: {counts}", fg="cyan")
         return 0

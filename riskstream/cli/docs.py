@@ -7,7 +7,6 @@ from pathlib import Path
 import orjson
 
 from riskstream.contracts import json_schema
-from riskstream.settings import REPO
 from riskstream.topology import TOPICS, markdown_table
 
 HEADER = """# Topics
@@ -37,7 +36,7 @@ def write_docs(out: Path) -> list[Path]:
     topics_md = out / "topics.md"
     topics_md.write_text(HEADER + markdown_table() + "\n")
     written.append(topics_md)
-    policy_schema = REPO / "policies" / "schema.json"
+    policy_schema = out.parent / "policies" / "schema.json"
     write_schema(default_registry(), policy_schema)
     written.append(policy_schema)
     return written

@@ -14,18 +14,38 @@ Heavy imports happen inside commands so `--help` is instant.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
 import click
 
-from riskstream.settings import REPO, Settings
+from riskstream.resources import sample_policy_dir, state_home
+from riskstream.settings import Settings
 
-STATE_FILE = REPO / "var" / "kafka" / "state.json"
+
+def _state_file() -> Path:
+    return state_home() / "kafka" / "state.json"
 
 
 def _settings() -> Settings:
-    return Settings.from_env()
+    settings = Settings.from_env()
+    _seed_policies(settings)
+    return settings
+
+
+def _seed_policies(settings: Settings) -> None:
+    """First use: copy the shipped sample policies into the (default) policy directory."""
+    folder = settings.policies.directory
+    if folder.exists():
+        return
+    if os.environ.get("RISKSTREAM_POLICY_DIR"):
+        raise click.ClickException(f"RISKSTREAM_POLICY_DIR={folder} does not exist")
+    import shutil
+
+    shutil.copytree(sample_policy_dir(), folder)
+    click.echo(f"[riskstream] copied the sample policies (examples, not legal advice) to {folder}; "
+               "edit them there or set RISKSTREAM_POLICY_DIR", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,13 +63,16 @@ def kafka() -> None:
 
 @kafka.command("up")
 @click.option("--port", type=int, default=9092, show_default=True, help="Client port (0 = any free port).")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=REPO / "var" / "kafka" / "data")
-def kafka_up(port: int, data_dir: Path) -> None:
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Broker storage (default: RISKSTREAM_HOME/kafka/data).")
+def kafka_up(port: int, data_dir: Path | None) -> None:
     """Fetch Kafka's jars (once), format storage and start the broker."""
+    data_dir = data_dir or state_home() / "kafka" / "data"
+    state_file = _state_file()
     from riskstream.stream.kafka_local import LocalKafka, free_port
 
-    if STATE_FILE.exists():
-        existing = LocalKafka.load(STATE_FILE)
+    if state_file.exists():
+        existing = LocalKafka.load(state_file)
         if existing.alive():
             click.echo(f"Kafka already running at {existing.bootstrap} (pid {existing.pid})")
             return
@@ -59,8 +82,8 @@ def kafka_up(port: int, data_dir: Path) -> None:
     k = LocalKafka(data_dir=data_dir, port=port)
     click.echo("starting Kafka ...", err=True)
     k.start()
-    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-    k.save(STATE_FILE)
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    k.save(state_file)
     # the broker runs in its own session: it outlives this command
     if k.proc is not None:
         k.proc = None
@@ -82,23 +105,26 @@ def _port_free(port: int) -> bool:
 @kafka.command("down")
 def kafka_down() -> None:
     """Stop the local broker started by `kafka up`."""
+    state_file = _state_file()
     from riskstream.stream.kafka_local import LocalKafka
 
-    if not STATE_FILE.exists():
+    if not state_file.exists():
         click.echo("no local Kafka recorded")
         return
-    k = LocalKafka.load(STATE_FILE)
+    k = LocalKafka.load(state_file)
     k.stop()
-    STATE_FILE.unlink()
+    state_file.unlink()
     click.echo("Kafka stopped")
 
 
 @kafka.command("status")
 def kafka_status() -> None:
+    """Is the local broker started by `kafka up` running?"""
+    state_file = _state_file()
     from riskstream.stream.kafka_local import LocalKafka
 
-    if STATE_FILE.exists() and LocalKafka.load(STATE_FILE).alive():
-        k = LocalKafka.load(STATE_FILE)
+    if state_file.exists() and LocalKafka.load(state_file).alive():
+        k = LocalKafka.load(state_file)
         click.echo(f"running at {k.bootstrap} (pid {k.pid})")
     else:
         click.echo("not running")
@@ -112,9 +138,10 @@ def kafka_status() -> None:
 @click.option("--loglevel", "-l", default="info", show_default=True)
 @click.pass_context
 def worker(ctx: click.Context, loglevel: str) -> None:
-    """Run a Faust worker (settings from the environment; see docs/configuration.md)."""
-    from riskstream.stream.app import app
+    """Run a Faust worker (settings from the environment; see the README's configuration table)."""
+    from riskstream.stream.app import create_app
 
+    app = create_app(_settings())
     loglevel = {"warning": "warn", "critical": "crit"}.get(loglevel.lower(), loglevel.lower())
     sys.argv = ["riskstream", "worker", "-l", loglevel, *ctx.args]
     app.main()
@@ -147,7 +174,7 @@ def generate(rate: float, count: int, seed: int) -> None:
 @click.option("--from-beginning", is_flag=True)
 def tail(what: str, region: tuple[str, ...], from_beginning: bool) -> None:
     """Print records from an output topic as they arrive."""
-    from riskstream.stream.tail import run_tail
+    from riskstream.cli.tail import run_tail
 
     asyncio.run(run_tail(_settings(), what, regions=set(region), from_beginning=from_beginning))
 
@@ -160,7 +187,7 @@ def tail(what: str, region: tuple[str, ...], from_beginning: bool) -> None:
 @click.option("--duration", type=float, default=0.0, help="Stop after this many seconds (0 = until Ctrl-C).")
 def demo(rate: float, duration: float) -> None:
     """The whole pipeline on a local broker, with a generated stream and live actions."""
-    from riskstream.stream.demo import run_demo
+    from riskstream.cli.demo import run_demo
 
     sys.exit(run_demo(rate=rate, duration=duration))
 
@@ -214,8 +241,9 @@ def policy_explain(event_file: Path, policy_dir: Path | None) -> None:
     import orjson
 
     from riskstream.contracts import EVENT_TYPES, from_obj
+    from riskstream.decisions.explain import explain
     from riskstream.detectors.registry import default_registry
-    from riskstream.policy import explain, load_policy
+    from riskstream.policy import load_policy
     from riskstream.regions import region_of
 
     obj = orjson.loads(event_file.read_bytes())
@@ -309,8 +337,8 @@ def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | No
     from riskstream.sim import SimConfig
 
     if broker:
+        from riskstream.cli.eval_broker import evaluate_through_broker
         from riskstream.evaluation.quality import render_table, report_to_json
-        from riskstream.stream.eval_broker import evaluate_through_broker
 
         report = evaluate_through_broker(SimConfig(seed=seed, duration_hours=hours),
                                          policy_dir or _settings().policies.directory)
@@ -328,9 +356,11 @@ def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | No
 
 @eval_.command("nab")
 @click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=REPO / "var" / "nab", show_default=True)
-def eval_nab(data_dir: Path, out: Path) -> None:
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Per-row score CSVs (default: RISKSTREAM_HOME/nab).")
+def eval_nab(data_dir: Path, out: Path | None) -> None:
     """Score a folder of labeled series (NAB format) with the streaming detector."""
+    out = out or state_home() / "nab"
     from riskstream.evaluation import run_nab
     from riskstream.models import TimeSeriesAnomalyDetector
 
@@ -357,7 +387,7 @@ def incidents() -> None:
 @click.option("--from-beginning", is_flag=True)
 def incidents_tail(region: tuple[str, ...], severity: tuple[str, ...], from_beginning: bool) -> None:
     """Show incident candidates live (open / update / resolve)."""
-    from riskstream.stream.tail import run_tail
+    from riskstream.cli.tail import run_tail
 
     asyncio.run(run_tail(_settings(), "incidents", regions=set(region), from_beginning=from_beginning,
                          severity=set(severity) or None))
@@ -370,7 +400,7 @@ def incidents_tail(region: tuple[str, ...], severity: tuple[str, ...], from_begi
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Model directory (RISKSTREAM_MODEL_DIR).")
 def train(seed: int, events: Path | None, out: Path | None) -> None:
     """Train one IsolationForest per region over windowed aggregates; save with metadata."""
-    from riskstream.stream.training import train_models
+    from riskstream.cli.training import train_models
 
     for path in train_models(_settings(), seed=seed, events=events, out=out):
         click.echo(f"saved {path}")
@@ -402,10 +432,10 @@ def models_list(directory: Path | None) -> None:
 
 
 @main.command()
-@click.option("--out", type=click.Path(path_type=Path), default=REPO / "docs", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs"), show_default=True)
 def schemas(out: Path) -> None:
     """Write docs/schemas/<topic>.json, docs/topics.md and policies/schema.json."""
-    from riskstream.stream.docs import write_docs
+    from riskstream.cli.docs import write_docs
 
     for path in write_docs(out):
         click.echo(f"wrote {path}")

@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer
 
 from riskstream.contracts import EnforcementAction, IncidentCandidate, decode
 from riskstream.evaluation.quality import QualityReport, evaluate
-from riskstream.settings import REPO, Settings
+from riskstream.settings import Settings
 from riskstream.sim import SimConfig, run, write_run
 from riskstream.stream.kafka_local import LocalKafka, free_port
 from riskstream.stream.producer import replay_file
@@ -72,7 +72,7 @@ def evaluate_through_broker(config: SimConfig, policies_dir: Path, settle_second
            "RISKSTREAM_APP_ID": f"riskstream-eval-{run_id}", "RISKSTREAM_METRICS_PORT": str(port),
            "RISKSTREAM_POLICY_DIR": str(policies_dir), "RISKSTREAM_DATA_DIR": str(work / "worker")}
     settings = Settings.from_env(env)
-    worker = subprocess.Popen([sys.executable, "-m", "riskstream.stream.cli", "worker", "-l", "warn"], env=env, cwd=REPO,
+    worker = subprocess.Popen([sys.executable, "-m", "riskstream.cli", "worker", "-l", "warn"], env=env,
                               stdout=(work / "worker.log").open("wb"), stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:

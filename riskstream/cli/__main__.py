@@ -1,0 +1,3 @@
+from riskstream.cli.main import main
+
+main()

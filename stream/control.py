@@ -1,0 +1,79 @@
+"""Broadcast state: the policies, recalls and actioned listings that every worker reads whole.
+
+Policies arrive as documents on the compacted ``control.policies.v1`` topic
+(``{"region", "version", "yaml", "published_at"}``); the ``yaml`` field is
+always policy text, never a file name.  A document that cannot be applied for
+any reason is refused with the reason (``riskstream_policy_rejected_total``
+and an error log line); the running policy stays and the follower goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from riskstream.detectors.base import Registry
+from riskstream.engine import Engine
+from riskstream.policy import PolicyError, load_policy
+from riskstream.policy.load import iter_policy_files
+from riskstream.settings import Settings
+from riskstream.stream import metrics as m
+
+log = logging.getLogger("riskstream")
+
+
+class PolicyRuntime:
+    """The engine's active policies: from the policy files at start, then from the control topic."""
+
+    def __init__(self, registry: Registry, engine: Engine) -> None:
+        self.registry = registry
+        self.engine = engine
+
+    def load_files(self, settings: Settings) -> None:
+        for path in iter_policy_files(settings.policies.directory):
+            policy = load_policy(path, self.registry)
+            self.engine.set_policy(policy)
+            m.POLICY_VERSION.labels(policy.region, policy.version).set(1)
+
+    def versions(self) -> dict[str, str]:
+        return {r: p.version for r, p in self.engine.policies().items()}
+
+    def apply_document(self, raw: bytes) -> str | None:
+        """Apply a published policy document; return None, or why it was refused (old one stays)."""
+        region = "?"
+        try:
+            doc: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return self._refuse(region, "bad_json", str(exc))
+        if not isinstance(doc, dict):
+            return self._refuse(region, "not_a_document", f"expected a JSON object, got {type(doc).__name__}")
+        region = str(doc.get("region", "?"))[:16]
+        text = doc.get("yaml")
+        if not isinstance(text, str):
+            return self._refuse(region, "not_a_document", "the document has no 'yaml' text field")
+        try:
+            policy = load_policy(text, self.registry)  # a str is always YAML text, never a path
+        except PolicyError as exc:
+            return self._refuse(region, "invalid_policy", str(exc))
+        except Exception as exc:  # a loader bug must not stop the follower either
+            return self._refuse(region, "unreadable", f"{type(exc).__name__}: {exc}")
+        if region not in ("?", policy.region):
+            return self._refuse(region, "region_mismatch",
+                                f"document keyed for region {region} holds a policy for {policy.region}")
+        old = self.engine.policy(policy.region)
+        if old is not None and old.version == policy.version and old == policy:
+            return None
+        self.engine.set_policy(policy)
+        if old is not None:
+            m.POLICY_VERSION.remove(policy.region, old.version)
+        m.POLICY_VERSION.labels(policy.region, policy.version).set(1)
+        log.info("policy %s now at version %s", policy.region, policy.version)
+        return None
+
+    @staticmethod
+    def _refuse(region: str, reason: str, detail: str) -> str:
+        m.POLICY_REJECTED.labels(region, reason).inc()
+        log.error("refused policy document for region %s (%s): %s", region, reason, detail[:2000])
+        return reason
