@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+# What riskstream writes and downloads stays in the checkout when run from it.
+export RISKSTREAM_HOME=${RISKSTREAM_HOME:-$ROOT/var} RISKSTREAM_CACHE=${RISKSTREAM_CACHE:-$ROOT/.cache}
 log() { printf '\033[36m[setup]\033[0m %s\n' "$*" >&2; }
 
 PY=${PYTHON:-}

@@ -189,6 +189,7 @@ def demo(rate: float, duration: float) -> None:
     """The whole pipeline on a local broker, with a generated stream and live actions."""
     from riskstream.cli.demo import run_demo
 
+    _settings()  # first use: the sample policies into RISKSTREAM_HOME/policies
     sys.exit(run_demo(rate=rate, duration=duration))
 
 
