@@ -42,6 +42,7 @@ from riskstream.stream import metrics as m
 from riskstream.stream.control import PolicyRuntime
 from riskstream.stream.incidents import IncidentRuntime
 from riskstream.stream.topics import Topics
+from riskstream.stream.watchdog import Watchdog
 
 log = logging.getLogger("riskstream")
 
@@ -98,6 +99,7 @@ class Pipeline:
         self.rule_stats = _RuleStats()
         self.enforced_keys: Any = None
         self.ledgers: Any = None
+        self.watchdog: Watchdog | None = None
 
     # ------------------------------------------------------------ wiring
 
@@ -124,10 +126,16 @@ class Pipeline:
             app.agent(topic, name=f"riskstream.{fun.__name__}", concurrency=1)(fun)
         app.task(self.detect_incidents)
         app.task(self.follow_control_topics)
+        consumed = [t.get_topic_name() for t in (topics.listings, topics.reviews, topics.content,
+                                                 topics.violations, topics.feedback)]
+        self.watchdog = Watchdog(app, consumed, self.settings.kafka.bootstrap_servers, self.settings.kafka.app_id,
+                                 self.settings.stall_seconds)
+        app.task(self.watchdog.run)
 
     def health(self) -> dict[str, Any]:
-        return {"ok": True, "policies": self.policies.versions(),
-                "control_topics_read": self.policies_ready.is_set()}
+        stalled = self.watchdog.stalled if self.watchdog is not None else []
+        return {"ok": not stalled, "stalled_partitions": [f"{t}[{p}]" for t, p in stalled],
+                "policies": self.policies.versions(), "control_topics_read": self.policies_ready.is_set()}
 
     # ------------------------------------------------------------ sending
 

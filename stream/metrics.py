@@ -95,3 +95,8 @@ INCIDENT_BACKLOG_DROPPED = Counter(
     "Outcomes not folded into the incident aggregates because the incident task fell behind.",
     registry=REGISTRY,
 )
+WORKER_STALLED = Gauge(
+    "riskstream_worker_stalled",
+    "1 while the worker holds partitions with lag and made no progress on them for RISKSTREAM_STALL_SECONDS.",
+    registry=REGISTRY,
+)
