@@ -175,8 +175,11 @@ class Engine:
             return state, esc, None
         entity_type: EntityType = "seller" if esc.subject_type == "seller" else "creator"
         escalated = EnforcementAction(
-            action_id=stable_id("escalation", esc.subject_id, esc.level, esc.triggered_by, policy.version),
-            idempotency_key=stable_id("escalation", esc.subject_type, esc.subject_id, esc.level, esc.triggered_by),
+            # Identities depend on what was decided (who, which level), never on which
+            # event happened to cross the level: that depends on arrival order, so
+            # one worker and two would give the same escalation different keys.
+            action_id=stable_id("escalation", esc.subject_type, esc.subject_id, esc.level),
+            idempotency_key=stable_id("escalation", esc.subject_type, esc.subject_id, esc.level),
             event_id=action.event_id,
             event_time=action.event_time,
             region=action.region,

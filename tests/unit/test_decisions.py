@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from riskstream.contracts import ActionKind, ContentEvent, EnforcementAction, ListingEvent, Signal
+from riskstream.contracts import ActionKind, ContentEvent, EnforcementAction, ListingEvent, Signal, parse_time
 from riskstream.decisions import (
     Ledger,
     apply,
@@ -299,3 +299,30 @@ def test_decide_feeds_the_ledger_for_content() -> None:
     (action,) = decide([sig], p, ev)
     assert subject_of(action) == ("creator", "cr1")
     assert action.evidence["content_kind"] == "live"
+
+
+def test_escalation_identity_does_not_depend_on_arrival_order() -> None:
+    """The same violations in two orders escalate the seller with the same idempotency key."""
+    from riskstream.detectors.registry import default_registry
+    from riskstream.engine import Engine
+    from riskstream.policy import load_policy
+    from riskstream.resources import sample_policy_dir
+
+    def escalations(order: list[int]) -> set[tuple[str, str]]:
+        engine = Engine(default_registry())
+        engine.set_policy(load_policy(sample_policy_dir() / "eu.yaml", default_registry()))
+        ledger, keys = None, set()
+        for i in order:
+            action = EnforcementAction(
+                action_id=f"a{i}", idempotency_key=f"k{i}", event_id=f"e{i}",
+                event_time=parse_time(f"2026-11-01T10:0{i}:00Z"), region="DE", entity_type="listing",
+                entity_id=f"l{i}", action="remove", reason_codes=["prohibited_item"],
+                evidence={"seller_id": "s1", "detectors": ["prohibited_terms"]}, policy_version="2026.11.2",
+                mode="enforced", risk_score=1.0)
+            ledger, esc, escalated = engine.on_violation(ledger, action)
+            if escalated is not None:
+                keys.add((escalated.action, escalated.idempotency_key))
+        return keys
+
+    forward, backward = escalations([0, 1, 2, 3, 4, 5]), escalations([5, 4, 3, 2, 1, 0])
+    assert forward and forward == backward
