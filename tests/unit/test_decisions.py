@@ -319,7 +319,7 @@ def test_escalation_identity_does_not_depend_on_arrival_order() -> None:
                 entity_id=f"l{i}", action="remove", reason_codes=["prohibited_item"],
                 evidence={"seller_id": "s1", "detectors": ["prohibited_terms"]}, policy_version="2026.11.2",
                 mode="enforced", risk_score=1.0)
-            ledger, esc, escalated = engine.on_violation(ledger, action)
+            ledger, _esc, escalated = engine.on_violation(ledger, action)
             if escalated is not None:
                 keys.add((escalated.action, escalated.idempotency_key))
         return keys
