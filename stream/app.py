@@ -14,6 +14,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from riskstream.settings import Settings
+from stream.faust_fixes import RiskstreamTableManager
 from stream.metrics import REGISTRY
 from stream.topics import Topics
 
@@ -43,6 +44,9 @@ app = faust.App(
     producer_acks=-1,
     store="memory://",
     table_standby_replicas=0,
+    # faust's recovery resumes the streams before repositioning them and then clears
+    # their queues, losing events after a restart or rebalance: see stream/faust_fixes.py.
+    TableManager=RiskstreamTableManager,
 )
 
 topics = Topics(app, settings)
