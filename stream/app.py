@@ -44,6 +44,12 @@ app = faust.App(
     producer_acks=-1,
     store="memory://",
     table_standby_replicas=0,
+    # aiokafka refreshes a consumer's metadata only every metadata_max_age_ms (faust: 5 min) and
+    # does not retry a subscribed topic the broker did not know yet (a topic this worker has
+    # just created): the group leader's assignor then drops it ("Ignoring missing topic") and
+    # nobody consumes it until the next refresh.  A refresh every 5 s adds the topic (and a
+    # rebalance) within seconds; the cost is one MetadataRequest per 5 s.
+    consumer_metadata_max_age_ms=5000,
     # faust's recovery resumes the streams before repositioning them and then clears
     # their queues, losing events after a restart or rebalance: see stream/faust_fixes.py.
     TableManager=RiskstreamTableManager,
