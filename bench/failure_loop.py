@@ -32,9 +32,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stream.kafka_local import LocalKafka  # noqa: E402
-from tests.integration.conftest import Worker  # noqa: E402
-from tests.integration.test_failures import N, _enforced_ids, _keys_consistent, _risky  # noqa: E402
+from stream.kafka_local import LocalKafka
+from tests.integration.conftest import Worker
+from tests.integration.test_failures import N, _enforced_ids, _keys_consistent, _risky
 
 LOGLEVEL = "info"
 TRACE = False
@@ -87,9 +87,9 @@ async def _diagnostics(bootstrap: str, app_id: str, prefix: str) -> dict[str, An
             for tp, m in sorted(committed.items())}
 
 
-def scenario_kill(make: Any) -> None:
+def scenario_kill(make: Any, first_env: dict[str, str] | None = None) -> None:
     """test_killing_a_worker_mid_stream_loses_no_event."""
-    first = make()
+    first = make(env=first_env)
     produced = threading.Thread(target=first.produce, args=("listings", _risky("k", N)))
     produced.start()
     deadline = time.monotonic() + 60
@@ -131,7 +131,12 @@ def scenario_two(make: Any) -> None:
     assert in_a + in_b - N == dups, (in_a, in_b, dups)
 
 
-SCENARIOS = {"kill": scenario_kill, "two": scenario_two}
+def scenario_kill_nocommit(make: Any) -> None:
+    """test_killing_a_worker_before_its_first_commit_loses_no_event: the first worker never commits."""
+    scenario_kill(make, first_env={"BROKER_COMMIT_INTERVAL": "3600"})
+
+
+SCENARIOS = {"kill": scenario_kill, "kill_nocommit": scenario_kill_nocommit, "two": scenario_two}
 
 
 def _burn() -> None:  # pragma: no cover - CPU load
@@ -145,8 +150,8 @@ def run_once(name: str, i: int, bootstrap: str, keep: Path) -> bool:
     prefix, app_id = f"t{run}.", f"riskstream-loop-{run}"
     workers: list[LoopWorker] = []
 
-    def make() -> LoopWorker:
-        w = LoopWorker(bootstrap, workdir, prefix, app_id)
+    def make(env: dict[str, str] | None = None) -> LoopWorker:
+        w = LoopWorker(bootstrap, workdir, prefix, app_id, extra_env=env)
         workers.append(w)
         w.start()
         return w
@@ -163,7 +168,7 @@ def run_once(name: str, i: int, bootstrap: str, keep: Path) -> bool:
     if not ok:
         try:
             diag = asyncio.run(_diagnostics(bootstrap, app_id, prefix))
-        except Exception as exc:  # noqa: BLE001
+        except (Exception, asyncio.CancelledError) as exc:
             diag = {"error": repr(exc)}
     for w in workers:
         w.stop()
