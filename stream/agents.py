@@ -266,7 +266,8 @@ class Pipeline:
         """Every worker reads the whole policy, recall and action topics (no consumer group).
 
         Agents do not wait for it (they start with the policy files; gating them
-        stalled Faust's fetcher): workers converge on the topic's versions within
+        filled the queues faust cleared after recovery, see stream/faust_fixes.py):
+        workers converge on the topic's versions within
         a second of start, and `/healthz` says when the topics were read.  A broken
         connection restarts the follower (it re-reads from the start: applying a
         policy or recall twice is harmless).

@@ -17,6 +17,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from riskstream.settings import Settings
+from riskstream.stream.faust_fixes import RiskstreamTableManager
 from riskstream.stream.metrics import REGISTRY
 from riskstream.stream.topics import Topics
 
@@ -46,6 +47,15 @@ def build_faust_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         store=settings.store,
         table_standby_replicas=0,
+        # aiokafka refreshes a consumer's metadata only every metadata_max_age_ms (faust: 5 min) and
+        # does not retry a subscribed topic the broker did not know yet (a topic this worker has
+        # just created): the group leader's assignor then drops it ("Ignoring missing topic") and
+        # nobody consumes it until the next refresh.  A refresh every 5 s adds the topic (and a
+        # rebalance) within seconds; the cost is one MetadataRequest per 5 s.
+        consumer_metadata_max_age_ms=5000,
+        # faust's recovery resumes the streams before repositioning them and then clears
+        # their queues, losing events after a restart or rebalance: see stream/faust_fixes.py.
+        TableManager=RiskstreamTableManager,
     )
 
 

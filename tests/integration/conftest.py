@@ -88,8 +88,10 @@ def _testcontainers_kafka() -> Iterator[str]:  # pragma: no cover - needs a Dock
 class Worker:
     """A `riskstream worker` subprocess with its own app id, topics, port and policies."""
 
-    def __init__(self, bootstrap: str, workdir: Path, prefix: str, app_id: str) -> None:
+    def __init__(self, bootstrap: str, workdir: Path, prefix: str, app_id: str,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.bootstrap = bootstrap
+        self.extra_env = dict(extra_env or {})
         self.workdir = workdir
         self.prefix = prefix
         self.app_id = app_id
@@ -110,6 +112,7 @@ class Worker:
             "RISKSTREAM_METRICS_PORT": str(self.port),
             "RISKSTREAM_POLICY_DIR": str(self.policy_dir),
             "RISKSTREAM_DATA_DIR": str(self.workdir / "data"),
+            **self.extra_env,
         }
 
     @property
@@ -205,8 +208,8 @@ def worker_factory(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Any]:
     prefix, app_id = f"t{run}.", f"riskstream-test-{run}"
     workers: list[Worker] = []
 
-    def make(start: bool = True) -> Worker:
-        w = Worker(kafka_bootstrap, tmp_path, prefix, app_id)
+    def make(start: bool = True, env: dict[str, str] | None = None) -> Worker:
+        w = Worker(kafka_bootstrap, tmp_path, prefix, app_id, extra_env=env)
         workers.append(w)
         return w.start() if start else w
 

@@ -38,7 +38,17 @@ def _keys_consistent(actions: list[dict[str, Any]]) -> None:
 
 
 def test_killing_a_worker_mid_stream_loses_no_event(worker_factory: Any) -> None:
-    first: Worker = worker_factory()
+    _kill_mid_stream(worker_factory, first_env=None)
+
+
+def test_killing_a_worker_before_its_first_commit_loses_no_event(worker_factory: Any) -> None:
+    """The restarted worker finds no committed offset: faust-streaming's recovery then
+    lost every event it had fetched before clearing the stream queues (stream/faust_fixes.py)."""
+    _kill_mid_stream(worker_factory, first_env={"BROKER_COMMIT_INTERVAL": "3600"})
+
+
+def _kill_mid_stream(worker_factory: Any, first_env: dict[str, str] | None) -> None:
+    first: Worker = worker_factory(env=first_env)
     produced = threading.Thread(target=first.produce, args=("listings", _risky("k", N)))
     produced.start()
     # kill -9 once the worker is busy with the stream
