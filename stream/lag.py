@@ -42,13 +42,13 @@ class GroupOffsetsAdmin(Protocol):
 
     async def list_consumer_group_offsets(self, group_id: str) -> dict[TopicPartition, Any]: ...
 
+    async def list_topics(self) -> list[str]: ...
+
+    async def describe_topics(self, topics: list[str] | None = None) -> list[Any]: ...
+
 
 class OffsetsReader(Protocol):
     """What the collector needs from a consumer without a group (AIOKafkaConsumer has it)."""
-
-    async def topics(self) -> set[str]: ...
-
-    def partitions_for_topic(self, topic: str) -> set[int] | None: ...
 
     async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]: ...
 
@@ -84,9 +84,13 @@ async def collect(admin: GroupOffsetsAdmin, reader: OffsetsReader, group: str,
     raw = await admin.list_consumer_group_offsets(group)
     committed = {(tp.topic, tp.partition): int(meta.offset) for tp, meta in raw.items()
                  if meta is not None and meta.offset is not None and meta.offset >= 0}
-    existing = await reader.topics()  # refreshes the metadata, so new partitions are seen
-    wanted = {t for t, _ in committed} | {t for t in topics if t in existing}
-    tps = [TopicPartition(t, p) for t in sorted(wanted) for p in sorted(reader.partitions_for_topic(t) or ())]
+    existing = set(await admin.list_topics())
+    wanted = sorted(({t for t, _ in committed} | set(topics)) & existing)
+    if not wanted:
+        return []
+    described = await admin.describe_topics(wanted)  # fresh metadata: new partitions are seen
+    tps = [TopicPartition(d["topic"], p["partition"]) for d in described if not d.get("error_code")
+           for p in sorted(d["partitions"], key=lambda p: int(p["partition"]))]
     if not tps:
         return []
     end = {(tp.topic, tp.partition): o for tp, o in (await reader.end_offsets(tps)).items()}
@@ -153,5 +157,7 @@ async def run_lag_collector(bootstrap_servers: str, group: str, topics: Iterable
                             exc_info=True)
             await asyncio.sleep(interval)
     finally:
-        for client in reversed(started):
-            await client.close() if client is own_admin else await client.stop()
+        if own_reader is not None and own_reader in started:
+            await own_reader.stop()
+        if own_admin is not None and own_admin in started:
+            await own_admin.close()

@@ -38,7 +38,7 @@ also reports any other topic the group has committed to (repartition topics, for
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 
 
-class RebalanceSensor(faust.Sensor):  # type: ignore[misc]
+class RebalanceSensor(faust.Sensor):
     """Counts rebalances, times them (recovery included) and publishes the active assignment."""
 
     def on_rebalance_start(self, app: Any) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from grafana_foundation_sdk.builders import common as gcommon
 from grafana_foundation_sdk.builders import dashboard as gdash
 from grafana_foundation_sdk.builders import heatmap, prometheus, stat, table, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.common import LegendDisplayMode, LegendPlacement
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
@@ -52,8 +53,8 @@ def _panel(spec: PanelSpec, grid: GridPos) -> Any:
             target = target.format(PromQueryFormat.HEATMAP)
         panel = panel.with_target(target)
     if spec.kind == "timeseries":
-        panel = panel.legend(gcommon.VizLegendOptions().show_legend(True).display_mode("table")
-                             .placement("bottom").calcs(["lastNotNull", "max"]))
+        panel = panel.legend(gcommon.VizLegendOptions().show_legend(True).display_mode(LegendDisplayMode.TABLE)
+                             .placement(LegendPlacement.BOTTOM).calcs(["lastNotNull", "max"]))
     if spec.kind == "stat":
         panel = panel.reduce_options(gcommon.ReduceDataOptions().calcs(["lastNotNull"]))
     return panel
