@@ -22,12 +22,12 @@ from typing import Any
 import orjson
 import pytest
 
-from riskstream.settings import REPO
 from riskstream.sim import SimConfig, run, write_run
 from riskstream.stream.kafka_local import free_port
 from riskstream.stream.producer import replay_file
 from tests.integration.conftest import Worker
 from tests.integration.test_pipeline import listing
+from tests.paths import REPO
 
 pytestmark = pytest.mark.integration
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

@@ -8,7 +8,7 @@ import pytest
 
 from riskstream.dashboards import build_all, queries, render
 from riskstream.dashboards.spec import DASHBOARDS
-from riskstream.settings import REPO
+from tests.paths import REPO
 
 DIR = REPO / "deploy" / "grafana" / "dashboards"
 

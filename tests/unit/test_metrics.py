@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from riskstream.contracts import EnforcementAction
-from riskstream.settings import REPO
 from riskstream.stream import metrics as m
 from riskstream.stream.observe import OpenIncidentGauge, publish_assignment
+from tests.paths import REPO
 
 
 def _value(name: str, **labels: str) -> float | None:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from riskstream.models.incidents import HARM_WEIGHT, runbook_for
-from riskstream.settings import REPO
+from tests.paths import REPO
 
 RULES = yaml.safe_load((REPO / "deploy" / "prometheus" / "alerts.yml").read_text())
 ALERTS = [r for g in RULES["groups"] for r in g["rules"] if "alert" in r]
