@@ -62,20 +62,13 @@ HARM_WEIGHT: Final[dict[str, float]] = {
 
 FLOOR_SEVERITY: Final[dict[str, Severity]] = {"product_safety": "high", "illegal_goods": "high"}
 
-RUNBOOKS: Final[dict[str, str]] = {
-    "illegal_goods": "runbooks/illegal_goods.md: confirm the item is banned here; bulk-remove matching "
-                     "listings; add the terms to the region's prohibited list; notify the authority if required.",
-    "product_safety": "runbooks/product_safety.md: check recalls and the complaints; hold matching listings; "
-                      "contact the sellers; notify the product-safety authority; warn buyers.",
-    "counterfeit": "runbooks/counterfeit.md: compare images and prices with the brand baseline; hold the "
-                   "cluster's listings; restrict the new sellers; contact the rights holder.",
-    "non_compliance": "runbooks/non_compliance.md: identify the missing marks or attributes; hold affected "
-                      "listings; message sellers with the requirement; check for a recent rule change.",
-    "fake_reviews": "runbooks/fake_reviews.md: quarantine the reviews; freeze ratings of the targeted "
-                    "listings; investigate the accounts and the seller's links to them.",
-    "harmful_content": "runbooks/harmful_content.md: demote the content; review the creators and their "
-                       "disclosures; remove claims; check linked listings.",
-}
+def runbook_for(harm_kind: str) -> str:
+    """The incident record's ``runbook``: the repository path of its harm kind's runbook.
+
+    >>> runbook_for("product_safety")
+    'runbooks/product_safety.md'
+    """
+    return f"runbooks/{harm_kind}.md"
 
 UNKNOWN_CLUSTERS: Final[frozenset[str]] = frozenset({"category:content", "category:(unknown)"})
 
@@ -443,7 +436,7 @@ class IncidentManager:
             region=inc.region, harm_kind=inc.harm, cluster=inc.cluster, severity=severity,
             onset_time=parse_time(inc.onset), score=self._score(inc), regions_affected=list(inc.regions_affected),
             series=list(inc.series), sample_entity_ids=list(inc.samples), detectors=detectors, reach=inc.reach(),
-            evidence=evidence, runbook=RUNBOOKS.get(inc.harm, ""),
+            evidence=evidence, runbook=runbook_for(inc.harm),
         )
 
     # ------------------------------------------------------------ housekeeping and state

@@ -145,25 +145,25 @@ class Pipeline:
         m.DEAD_LETTERS.labels(msg.topic, reason).inc()
         m.EVENTS_OUT.labels(self.topics.deadletter.get_topic_name()).inc()
 
-    async def _emit(self, outcome: Outcome, kind: str, *, in_stream: bool = True) -> None:
+    async def _emit(self, outcome: Outcome, kind: str, *, in_stream: bool = True,
+                    record_time: float | None = None) -> None:
         topics = self.topics
         for sig in outcome.signals:
             await topics.signals.send(key=sig.entity_id.encode(), value=encode(sig))
-            m.SIGNALS.labels(sig.detector, sig.code, sig.region).inc()
+            m.count_signal(sig)
         if outcome.signals:
             m.EVENTS_OUT.labels(topics.signals.get_topic_name()).inc(len(outcome.signals))
-        now = time.time()
         for action in outcome.actions:
             # Outside an agent (the broadcast task) there is no source partition to
             # write the dedupe table's changelog to; consumers dedupe by key there.
             dedupe = in_stream and action.mode == "enforced"
             if dedupe and self._already_enforced(action):
-                m.DUPLICATES.labels(action.region).inc()
+                m.count_duplicate(action)
                 continue
             await self._send_action(action, confirmed=dedupe)
             if dedupe:
                 self._remember(action)
-            m.DETECTION_LATENCY.labels(kind).observe(max(0.0, now - action.event_time.timestamp()))
+            m.observe_end_to_end(kind, record_time, time.time())
             subject = subject_of(action) if action.mode == "enforced" else None
             if subject is not None:  # re-key by seller/creator for graduated enforcement
                 await topics.violations.send(key=f"{subject[0]}:{subject[1]}".encode(), value=encode(action))
@@ -174,7 +174,7 @@ class Pipeline:
             # The broker has the action before we remember its key: a crash in
             # between re-sends it (same key) on replay instead of losing it.
             await fut
-        m.ACTIONS.labels(action.action, action.mode, action.region).inc()
+        m.count_action(action)
         m.EVENTS_OUT.labels(self.topics.actions.get_topic_name()).inc()
 
     def _already_enforced(self, action: EnforcementAction) -> bool:
@@ -199,7 +199,7 @@ class Pipeline:
                     continue
                 assert outcome.event is not None
                 m.EVENTS_VALID.labels(kind, region_of(outcome.event.region) or "").inc()
-                await self._emit(outcome, kind)
+                await self._emit(outcome, kind, record_time=msg.timestamp)
                 self.incidents.observe(outcome)
             except Exception as exc:  # a bug must not stop the stream or lose the event
                 log.exception("processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
@@ -222,7 +222,7 @@ class Pipeline:
                 if new is not None:
                     self.ledgers[key] = orjson.dumps(new.to_json())
                 if esc is not None:
-                    m.ESCALATIONS.labels(esc.subject_type, esc.level, action.region).inc()
+                    m.ESCALATIONS.labels(esc.subject_type, esc.level, m.region_label(action.region)).inc()
                     log.info("escalation %s %s -> %s (%d points)", esc.subject_type, esc.subject_id, esc.level,
                              esc.points)
                 if escalated is not None and not self._already_enforced(escalated):
@@ -329,7 +329,7 @@ class Pipeline:
             if outcome.dead_letter is not None:
                 await self._send_dead_letter(rec, rec.value, *outcome.dead_letter)
                 return
-            await self._emit(outcome, "recall", in_stream=False)
+            await self._emit(outcome, "recall", in_stream=False, record_time=rec.timestamp / 1000)
         except Exception as exc:
             log.exception("recall processing failed")
             await self._send_dead_letter(rec, rec.value, "processing_error", f"{type(exc).__name__}: {exc}")

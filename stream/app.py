@@ -17,6 +17,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from riskstream.settings import Settings
+from riskstream.stream import observe
 from riskstream.stream.faust_fixes import RiskstreamTableManager
 from riskstream.stream.metrics import REGISTRY
 from riskstream.stream.topics import Topics
@@ -67,6 +68,8 @@ def create_app(settings: Settings) -> faust.App:
     topics = Topics(app, settings)
     pipeline = Pipeline(app, topics, settings)
     pipeline.register()
+    # Observability (issue 12): rebalance sensor, lag collector, table sampler (riskstream.stream.observe).
+    observe.install(app, settings)
 
     @app.page("/metrics")
     async def metrics(view: Any, request: faust.web.Request) -> Any:

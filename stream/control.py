@@ -74,6 +74,6 @@ class PolicyRuntime:
 
     @staticmethod
     def _refuse(region: str, reason: str, detail: str) -> str:
-        m.POLICY_REJECTED.labels(region, reason).inc()
+        m.POLICY_REJECTED.labels(m.region_label(region), reason).inc()
         log.error("refused policy document for region %s (%s): %s", region, reason, detail[:2000])
         return reason

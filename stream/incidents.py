@@ -28,6 +28,7 @@ from riskstream.models.region_model import RegionScorer, latest_models, list_mod
 from riskstream.regions import REGIONS
 from riskstream.settings import Settings
 from riskstream.stream import metrics as m
+from riskstream.stream.observe import OpenIncidentGauge
 
 log = logging.getLogger("riskstream.incidents")
 
@@ -85,6 +86,7 @@ class IncidentRuntime:
         minutes = max(1, settings.models.window_seconds // 60)
         self.aggregator = Aggregator(AggregatorConfig(window_minutes=minutes))
         self.manager = IncidentManager()
+        self.open_gauge = OpenIncidentGauge()
         self.queue: asyncio.Queue[Outcome] = asyncio.Queue(maxsize=10_000)
         self.reorder = ReorderBuffer()
         self._model_versions: dict[str, str] = {}
@@ -109,6 +111,9 @@ class IncidentRuntime:
             log.info("region models: %s", versions or "none (streaming fallback everywhere)")
         for region in REGIONS:
             m.MODEL_FALLBACK.labels(region).set(0 if region in versions else 1)
+        m.MODEL_INFO.clear()  # a region's old version must not linger next to the new one
+        for region in REGIONS:
+            m.MODEL_INFO.labels(region, versions.get(region, "streaming")).set(1)
 
     async def run(self, send: Any) -> None:
         while True:
@@ -143,7 +148,11 @@ class IncidentRuntime:
     async def _on_windows(self, windows: list[ClosedWindow], send: Any) -> None:
         scores = await asyncio.to_thread(self.scorer.score, windows)
         for window, score in zip(windows, scores, strict=True):
+            labels = (m.region_label(score.region), m.source_label(score.source))
+            m.MODEL_SCORE.labels(*labels).observe(score.score)
+            if score.anomalous:
+                m.MODEL_ANOMALOUS_WINDOWS.labels(*labels).inc()
             for candidate in self.manager.process(window, score):
                 await send(candidate)
-                m.INCIDENTS.labels(candidate.status, candidate.harm_kind, candidate.region,
-                                   candidate.severity).inc()
+                m.count_incident(candidate)
+                self.open_gauge.record(candidate)

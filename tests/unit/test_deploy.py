@@ -75,20 +75,31 @@ def test_every_metric_referenced_is_exported(source: str) -> None:
     if source == "alerts":
         text = (DEPLOY / "prometheus" / "alerts.yml").read_text()
     else:
-        text = (DEPLOY / "grafana" / "dashboards" / "riskstream.json").read_text()
+        text = "".join(p.read_text() for p in sorted((DEPLOY / "grafana" / "dashboards").glob("*.json")))
     names = _metric_names(text)
     assert names
     unknown = {n for n in names if _base(n) not in KNOWN}
     assert not unknown, f"{source} references metrics nobody exports: {unknown}"
 
 
-def test_dashboard_is_valid_and_provisioned() -> None:
-    dash = json.loads((DEPLOY / "grafana" / "dashboards" / "riskstream.json").read_text())
-    assert dash["uid"] and len(dash["panels"]) >= 8
-    ids = [p["id"] for p in dash["panels"]]
-    assert len(ids) == len(set(ids))
+def test_generated_dashboards_are_provisioned_in_compose() -> None:
+    files = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
+    assert len(files) == 4 and all(json.loads(f.read_text())["uid"] for f in files)
     prov = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "dashboards" / "riskstream.yml").read_text())
-    assert prov["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    path = prov["providers"][0]["options"]["path"]
+    assert f"./deploy/grafana/dashboards:{path}:ro" in COMPOSE["services"]["grafana"]["volumes"]
+    ds = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text())
+    assert ds["datasources"][0]["uid"] == "prometheus"  # the uid every generated panel names
+
+
+def test_compose_prometheus_loads_the_rules_and_grafana_the_dashboards() -> None:
+    prom = COMPOSE["services"]["prometheus"]
+    assert "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in prom["volumes"]
+    cfg = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    assert "/etc/prometheus/alerts.yml" in cfg["rule_files"]
+    grafana = COMPOSE["services"]["grafana"]
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"] and "3000:3000" in grafana["ports"]
+    assert COMPOSE["services"]["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
 
 
 def test_promtool_checks_the_rules() -> None:
