@@ -15,21 +15,25 @@ from riskstream.evaluation.nab import (
     ProfileScore,
     ScoredSeries,
     StreamingDetector,
-    load_profiles,
     probation_length,
     run_nab,
     score_corpus,
     sweep_thresholds,
 )
+from riskstream.evaluation.nab_corpus import Corpus, CorpusError, Series, load_corpus, load_profiles
 
 __all__ = [
+    "Corpus",
+    "CorpusError",
     "DetectorFactory",
     "FileScore",
     "NabResult",
     "Profile",
     "ProfileScore",
     "ScoredSeries",
+    "Series",
     "StreamingDetector",
+    "load_corpus",
     "load_profiles",
     "probation_length",
     "run_nab",
