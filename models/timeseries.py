@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from riskstream.models.ts_baselines import LevelBaseline, SeasonalBaseline
 from riskstream.models.ts_likelihood import TailLikelihood
@@ -69,6 +69,7 @@ class TimeSeriesConfig:
     suppress_rows: int = 75
     suppress_factor: float = 0.5
     hold_seasons: bool = True
+    explain_by: Literal["lowest_error", "smallest_z"] = "lowest_error"
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,23 @@ class TimeSeriesAnomalyDetector:
 
     def _raw(self, t: datetime, x: float) -> float:
         """Residual of the best-fitting baseline, in units of that baseline's error scale."""
+        if self.config.explain_by == "smallest_z":
+            return min(self._smallest_z(t, x), self.config.z_cap)
         pred, scale = self.explain(t)
         return min(abs(x - pred) / scale, self.config.z_cap)
+
+    def _smallest_z(self, t: datetime, x: float) -> float:
+        """The most charitable explanation: a point is only as surprising as the baseline that explains it best."""
+        c = self.config
+        dslot, wslot = self._slots(t.timestamp())
+        span = self.last_ts - self.first_ts
+        floor = c.scale_floor * self.slow.err + 1e-9 * abs(self.slow.level) + 1e-12
+        z = min(abs(x - self.fast.level) / (self.fast.err + floor), abs(x - self.slow.level) / (self.slow.err + floor))
+        if span >= 2 * _DAY and self.daily.warm:
+            z = min(z, abs(x - self.daily.predict(dslot)) / (self.daily.err + floor))
+        if span >= 2 * _WEEK and self.weekly.warm:
+            z = min(z, abs(x - self.weekly.predict(wslot)) / (self.weekly.err + floor))
+        return z
 
     def _raw_score(self, a: float) -> float:
         lik = self.likelihood.surprise(a)

@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Protocol
 
@@ -132,7 +133,7 @@ def window_rows(timestamps: Sequence[datetime], windows: Sequence[Window]) -> li
     last row whose timestamp lies in the window.
     """
     out: list[tuple[int, int]] = []
-    if any(b < a for a, b in zip(timestamps, timestamps[1:], strict=False)):
+    if any(b < a for a, b in pairwise(timestamps)):
         for start, end in windows:
             inside = [i for i, t in enumerate(timestamps) if start <= t <= end]
             if inside:

@@ -33,8 +33,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riskstream.evaluation.nab import ScoredSeries, row_weights, score_file, sweep_thresholds, window_rows
-from riskstream.evaluation.nab_corpus import Profile
+from riskstream.evaluation.nab import (
+    DetectorFactory,
+    ScoredSeries,
+    row_weights,
+    score_file,
+    score_series,
+    sweep_thresholds,
+    window_rows,
+)
+from riskstream.evaluation.nab_corpus import Corpus, Profile
 
 Folds = Mapping[str, Sequence[ScoredSeries]]
 """Scored series by folder, for one detector configuration."""
@@ -182,3 +190,12 @@ def _cell(s: HeldOutScore | None) -> str:
         return f"{'-':>7}"
     norm = s.normalized
     return f"{norm:7.1f}" if norm is not None else f"{s.raw:7.2f}"
+
+
+def run_lofo(
+    corpus: Corpus, candidates: Mapping[str, DetectorFactory], reference: DetectorFactory | None = None
+) -> LofoResult:
+    """Score every candidate (and the reference) over ``corpus`` once, then run :func:`held_out`."""
+    scored = {name: by_folder(score_series(f, corpus)[0]) for name, f in candidates.items()}
+    ref = by_folder(score_series(reference, corpus)[0]) if reference is not None else None
+    return held_out(scored, corpus.profiles, ref)
