@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from riskstream.models.ts_baselines import LevelBaseline, SeasonalBaseline
 from riskstream.models.ts_likelihood import TailLikelihood
@@ -69,7 +69,6 @@ class TimeSeriesConfig:
     suppress_rows: int = 75
     suppress_factor: float = 0.5
     hold_seasons: bool = True
-    explain_by: Literal["lowest_error", "smallest_z"] = "lowest_error"
 
 
 @dataclass(frozen=True)
@@ -105,6 +104,7 @@ class TimeSeriesAnomalyDetector:
         self.cooldown = 0
         self.first_ts = 0.0
         self.last_ts = 0.0
+        self._memo: tuple[int, datetime, float, float, float] | None = None
 
     # ------------------------------------------------------------ API
     def clone(self) -> TimeSeriesAnomalyDetector:
@@ -119,7 +119,10 @@ class TimeSeriesAnomalyDetector:
         """
         if self.n < self.config.warmup or not math.isfinite(x):
             return 0.0
-        s = self._raw_score(self._raw(t, x))
+        a = self._raw(t, x)
+        s = self._raw_score(a)
+        # learn_one usually follows with the same row: remember the work (state is unchanged until then).
+        self._memo = (self.n, t, x, a, s)
         # Right after a firing the same incident should not fire again and again.
         return s * self.config.suppress_factor if self.cooldown > 0 else s
 
@@ -130,8 +133,13 @@ class TimeSeriesAnomalyDetector:
         c = self.config
         ts = t.timestamp()
         if self.n >= c.warmup:
-            a = self._raw(t, x)
-            s = self._raw_score(a)
+            memo = self._memo
+            if memo is not None and memo[0] == self.n and memo[1] == t and memo[2] == x:
+                a, s = memo[3], memo[4]
+            else:
+                a = self._raw(t, x)
+                s = self._raw_score(a)
+            self._memo = None
             if self.cooldown > 0:
                 self.cooldown -= 1
             elif s >= c.fire_level:
@@ -179,23 +187,8 @@ class TimeSeriesAnomalyDetector:
 
     def _raw(self, t: datetime, x: float) -> float:
         """Residual of the best-fitting baseline, in units of that baseline's error scale."""
-        if self.config.explain_by == "smallest_z":
-            return min(self._smallest_z(t, x), self.config.z_cap)
         pred, scale = self.explain(t)
         return min(abs(x - pred) / scale, self.config.z_cap)
-
-    def _smallest_z(self, t: datetime, x: float) -> float:
-        """The most charitable explanation: a point is only as surprising as the baseline that explains it best."""
-        c = self.config
-        dslot, wslot = self._slots(t.timestamp())
-        span = self.last_ts - self.first_ts
-        floor = c.scale_floor * self.slow.err + 1e-9 * abs(self.slow.level) + 1e-12
-        z = min(abs(x - self.fast.level) / (self.fast.err + floor), abs(x - self.slow.level) / (self.slow.err + floor))
-        if span >= 2 * _DAY and self.daily.warm:
-            z = min(z, abs(x - self.daily.predict(dslot)) / (self.daily.err + floor))
-        if span >= 2 * _WEEK and self.weekly.warm:
-            z = min(z, abs(x - self.weekly.predict(wslot)) / (self.weekly.err + floor))
-        return z
 
     def _raw_score(self, a: float) -> float:
         lik = self.likelihood.surprise(a)
