@@ -11,7 +11,6 @@ from riskstream.evaluation.nab import (
     DetectorFactory,
     FileScore,
     NabResult,
-    Profile,
     ProfileScore,
     ScoredSeries,
     StreamingDetector,
@@ -20,7 +19,7 @@ from riskstream.evaluation.nab import (
     score_corpus,
     sweep_thresholds,
 )
-from riskstream.evaluation.nab_corpus import Corpus, CorpusError, Series, load_corpus, load_profiles
+from riskstream.evaluation.nab_corpus import Corpus, CorpusError, Profile, Series, load_corpus, load_profiles
 
 __all__ = [
     "Corpus",
