@@ -17,7 +17,14 @@ from riskstream.models.timeseries import TimeSeriesAnomalyDetector, TimeSeriesCo
 
 CANDIDATE_CONFIGS: dict[str, TimeSeriesConfig] = {
     "default": TimeSeriesConfig(),
+    "fast_alpha=0.05": TimeSeriesConfig(fast_alpha=0.05),
+    "suppress_rows=150": TimeSeriesConfig(suppress_rows=150),
+    "history_alpha=0.0003": TimeSeriesConfig(history_alpha=0.0003),
+    "short_window=10": TimeSeriesConfig(short_window=10),
+    "scale_alpha=0.003": TimeSeriesConfig(scale_alpha=0.003),
+    "clip=4.0": TimeSeriesConfig(clip=4.0),
 }
+"""One step away from the default along each parameter that mattered in-sample."""
 
 
 def lofo_candidates() -> dict[str, Callable[[], TimeSeriesAnomalyDetector]]:
