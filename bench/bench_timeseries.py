@@ -90,7 +90,7 @@ def main() -> None:
     ap.add_argument("--nab", type=Path, default=None, help="score on a NAB-layout corpus instead")
     args = ap.parse_args()
     if args.nab is not None:
-        result = run_nab(args.nab, TimeSeriesAnomalyDetector)
+        result = run_nab(args.nab, TimeSeriesAnomalyDetector, time_order="file")
         for p in result.profiles.values():
             tp, fp, fn = (sum(getattr(f, k) for f in p.files) for k in ("tp", "fp", "fn"))
             print(

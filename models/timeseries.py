@@ -33,6 +33,7 @@ separate :class:`Threshold`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -103,6 +104,7 @@ class TimeSeriesAnomalyDetector:
         self.cooldown = 0
         self.first_ts = 0.0
         self.last_ts = 0.0
+        self._memo: tuple[int, datetime, float, float, float] | None = None
 
     # ------------------------------------------------------------ API
     def clone(self) -> TimeSeriesAnomalyDetector:
@@ -110,20 +112,34 @@ class TimeSeriesAnomalyDetector:
         return TimeSeriesAnomalyDetector(self.config)
 
     def score_one(self, t: datetime, x: float) -> float:
-        """Anomaly score of ``x`` at ``t`` given everything learnt so far (no state change)."""
-        if self.n < self.config.warmup:
+        """Anomaly score of ``x`` at ``t`` given everything learnt so far (no state change).
+
+        A NaN or infinite ``x`` is no evidence either way: it scores 0 and
+        :meth:`learn_one` skips it (callers that must count such rows do so).
+        """
+        if self.n < self.config.warmup or not math.isfinite(x):
             return 0.0
-        s = self._raw_score(self._raw(t, x))
+        a = self._raw(t, x)
+        s = self._raw_score(a)
+        # learn_one usually follows with the same row: remember the work (state is unchanged until then).
+        self._memo = (self.n, t, x, a, s)
         # Right after a firing the same incident should not fire again and again.
         return s * self.config.suppress_factor if self.cooldown > 0 else s
 
     def learn_one(self, t: datetime, x: float) -> None:
         """Update baselines, score history and the post-detection cooldown with ``(t, x)``."""
+        if not math.isfinite(x):
+            return  # one NaN would poison every level and scale for good
         c = self.config
         ts = t.timestamp()
         if self.n >= c.warmup:
-            a = self._raw(t, x)
-            s = self._raw_score(a)
+            memo = self._memo
+            if memo is not None and memo[0] == self.n and memo[1] == t and memo[2] == x:
+                a, s = memo[3], memo[4]
+            else:
+                a = self._raw(t, x)
+                s = self._raw_score(a)
+            self._memo = None
             if self.cooldown > 0:
                 self.cooldown -= 1
             elif s >= c.fire_level:
@@ -147,8 +163,13 @@ class TimeSeriesAnomalyDetector:
         wslot = int(((ts + _MONDAY_OFFSET) % _WEEK) * c.weekly_buckets / _WEEK)
         return dslot, wslot
 
-    def _raw(self, t: datetime, x: float) -> float:
-        """Residual of the best-fitting baseline, in units of that baseline's error scale."""
+    def explain(self, t: datetime) -> tuple[float, float]:
+        """``(prediction, scale)`` for a row at ``t``: the best-fitting baseline's prediction and error scale.
+
+        The scale includes a floor tied to the slow level's error, so it is
+        positive whenever the series has varied, even when a season predicts
+        it perfectly.
+        """
         c = self.config
         dslot, wslot = self._slots(t.timestamp())
         span = self.last_ts - self.first_ts
@@ -162,8 +183,12 @@ class TimeSeriesAnomalyDetector:
         if span >= 2 * _WEEK and self.weekly.warm and self.weekly.err < best_err:
             best_err, best_pred = self.weekly.err, self.weekly.predict(wslot)
         floor = c.scale_floor * self.slow.err + 1e-9 * abs(self.slow.level) + 1e-12
-        z = abs(x - best_pred) / (best_err + floor)
-        return min(z, c.z_cap)
+        return best_pred, best_err + floor
+
+    def _raw(self, t: datetime, x: float) -> float:
+        """Residual of the best-fitting baseline, in units of that baseline's error scale."""
+        pred, scale = self.explain(t)
+        return min(abs(x - pred) / scale, self.config.z_cap)
 
     def _raw_score(self, a: float) -> float:
         lik = self.likelihood.surprise(a)

@@ -16,6 +16,23 @@ import math
 from typing import Any
 
 
+def _winsorize(r: float, err: float, clip: float, *, young: bool) -> tuple[float, float]:
+    """Residual ``r`` clipped to ``clip`` error scales, and its absolute value.
+
+    A scale of zero is not a bound: clipping against it would turn every later
+    residual into 0 and freeze the scale at 0 for good (the collapse seen on
+    hourly series, whose first week of residuals is 0 by construction).
+
+    >>> _winsorize(10.0, 1.0, 4.0, young=False), _winsorize(10.0, 0.0, 4.0, young=False)
+    ((4.0, 4.0), (10.0, 10.0))
+    """
+    a = abs(r)
+    bound = clip * err
+    if young or bound <= 0.0 or a <= bound:
+        return r, a
+    return math.copysign(bound, r), bound
+
+
 class LevelBaseline:
     """EWMA level with an EW mean-absolute-error scale (a MAD-like spread)."""
 
@@ -33,20 +50,14 @@ class LevelBaseline:
         return self.level
 
     def learn(self, x: float, slot: int) -> None:
+        if not math.isfinite(x):
+            return  # a NaN or inf would poison level and scale for good
         if self.n == 0:
             self.level = x
             self.n = 1
             return
-        r = x - self.level
-        a = abs(r)
-        # Until the scale has seen ~1/scale_alpha errors it is too young to clip against.
-        young = self.n * self.scale_alpha < 1.0
-        bound = self.clip * self.err
-        if not young and a > bound:
-            # Winsorize: outliers teach the baseline only as much as a clip-sized error.
-            r = math.copysign(bound, r)
-            a = bound
-        self.err += (1.0 / self.n if young else self.scale_alpha) * (a - self.err)
+        r, a = _winsorize(x - self.level, self.err, self.clip, young=self.n * self.scale_alpha < 1.0)
+        self.err += max(self.scale_alpha, 1.0 / self.n) * (a - self.err)
         self.level += max(self.alpha, 1.0 / (self.n + 1)) * r
         self.n += 1
 
@@ -73,6 +84,7 @@ class SeasonalBaseline:
         "gamma",
         "level",
         "n",
+        "n_err",
         "offsets",
         "scale_alpha",
         "seen",
@@ -90,12 +102,14 @@ class SeasonalBaseline:
         self.level = 0.0
         self.err = 0.0
         self.n = 0
+        self.n_err = 0  # residuals that taught the error scale (revisits of a bucket)
         self.offsets = [0.0] * buckets
         self.seen = [0] * buckets
 
     @property
     def warm(self) -> bool:
-        return self.n >= self.warm_after
+        """Seen ``warm_after`` rows and enough revisits for its error scale to mean something."""
+        return self.n >= self.warm_after and self.n_err * self.scale_alpha >= 1.0
 
     def predict(self, slot: int) -> float:
         return self.level + self.offsets[slot]
@@ -106,19 +120,22 @@ class SeasonalBaseline:
         Holding level and offsets still during an incident keeps the season from
         learning the anomaly and replaying it as an "echo" one cycle later.
         """
+        if not math.isfinite(x):
+            return
         if self.n == 0:
             self.level = x
         if self.seen[slot] == 0:
-            # First visit: the bucket's offset is whatever the level does not explain.
+            # First visit: the bucket's offset is whatever the level does not explain. That
+            # residual is 0 by construction, so it says nothing about the error scale.
             self.offsets[slot] = x - self.level
-        r = x - self.level - self.offsets[slot]
-        a = abs(r)
-        young = self.n * self.scale_alpha < 1.0
-        bound = self.clip * self.err
-        if not young and a > bound:
-            r = math.copysign(bound, r)
-            a = bound
-        self.err += (1.0 / (self.n + 1) if young else self.scale_alpha) * (a - self.err)
+            self.seen[slot] = 1
+            self.n += 1
+            return
+        r, a = _winsorize(
+            x - self.level - self.offsets[slot], self.err, self.clip, young=self.n_err * self.scale_alpha < 1.0
+        )
+        self.n_err += 1
+        self.err += max(self.scale_alpha, 1.0 / self.n_err) * (a - self.err)
         if adapt:
             self.level += self.alpha * r
             self.offsets[slot] += self.gamma * (1.0 - self.alpha) * r
@@ -130,6 +147,7 @@ class SeasonalBaseline:
             "level": self.level,
             "err": self.err,
             "n": self.n,
+            "n_err": self.n_err,
             "offsets": list(self.offsets),
             "seen": list(self.seen),
         }
@@ -138,5 +156,6 @@ class SeasonalBaseline:
         self.level = float(s["level"])
         self.err = float(s["err"])
         self.n = int(s["n"])
+        self.n_err = int(s.get("n_err", s["n"]))  # older snapshots counted every row
         self.offsets = [float(v) for v in s["offsets"]]
         self.seen = [int(v) for v in s["seen"]]

@@ -17,6 +17,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -359,19 +360,40 @@ def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | No
 @click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Per-row score CSVs (default: RISKSTREAM_HOME/nab).")
-def eval_nab(data_dir: Path, out: Path | None) -> None:
-    """Score a folder of labeled series (NAB format) with the streaming detector."""
-    out = out or state_home() / "nab"
-    from riskstream.evaluation import run_nab
+@click.option("--time-order", type=click.Choice(["strict", "file"]), default="strict", show_default=True,
+              help="strict: a repeated or backward timestamp stops the run; file: keep them in file order "
+                   "(NAB's own files repeat an hour at daylight-saving changes).")
+@click.option("--lofo", is_flag=True,
+              help="Leave-one-folder-out: choose on four folders, score the fifth; windowed Gaussian beside it.")
+def eval_nab(data_dir: Path, out: Path | None, time_order: str, lofo: bool) -> None:
+    """Score a folder of labeled series (NAB layout) with the streaming detector."""
+    from riskstream.evaluation import CorpusError, load_corpus, run_nab
     from riskstream.models import TimeSeriesAnomalyDetector
 
+    order: Literal["strict", "file"] = "file" if time_order == "file" else "strict"
     click.echo(f"scoring {data_dir} ...", err=True)
-    result = run_nab(data_dir, TimeSeriesAnomalyDetector, out)
+    try:
+        if lofo:
+            from riskstream.evaluation.nab_candidates import lofo_candidates
+            from riskstream.evaluation.nab_lofo import render, run_lofo
+            from riskstream.evaluation.nab_reference import WindowedGaussian
+
+            corpus = load_corpus(data_dir, order)
+            for note in corpus.notes:
+                click.echo(f"note: {note}", err=True)
+            lofo_result = run_lofo(corpus, lofo_candidates(), WindowedGaussian)
+            click.echo(render(lofo_result, list(corpus.profiles)))
+            return
+        result = run_nab(data_dir, TimeSeriesAnomalyDetector, out or state_home() / "nab", order)
+    except CorpusError as e:
+        raise click.ClickException(str(e)) from None
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(f"{'profile':<22} {'score':>7} {'threshold':>10}")
     for name, p in result.profiles.items():
         click.echo(f"{name:<22} {p.normalized_score:7.1f} {p.threshold:10.4f}")
     click.echo(f"{result.rows_scored} rows in {result.seconds:.1f}s ({result.rows_per_second:,.0f} rows/s); "
-               f"per-row scores in {out}")
+               f"per-row scores in {out or state_home() / 'nab'}")
 
 
 # ------------------------------------------------------------------ incidents and models

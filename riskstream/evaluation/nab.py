@@ -31,16 +31,18 @@ computes NAB's normalized score per cost profile:
 from __future__ import annotations
 
 import csv
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from riskstream.evaluation.nab_corpus import Corpus, Profile, TimeOrder, load_corpus
 
 PROBATION_PERCENT = 0.15
 PROBATION_CAP_ROWS = 750  # NAB: probationPercent * 5000 rows
@@ -57,16 +59,6 @@ class StreamingDetector(Protocol):
 
 
 DetectorFactory = Callable[[], StreamingDetector]
-
-
-@dataclass(frozen=True)
-class Profile:
-    """One NAB cost profile (the true-negative weight plays no part in NAB's score)."""
-
-    name: str
-    tp_weight: float
-    fp_weight: float
-    fn_weight: float
 
 
 @dataclass(frozen=True)
@@ -112,6 +104,7 @@ class NabResult:
     rows_scored: int
     seconds: float
     rows_per_second: float
+    notes: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------- rules
@@ -134,8 +127,18 @@ def scaled_sigmoid(position: float) -> float:
 
 
 def window_rows(timestamps: Sequence[datetime], windows: Sequence[Window]) -> list[tuple[int, int]]:
-    """Row index ranges ``[first, last]`` covered by each window (empty ones dropped)."""
+    """Row index ranges ``[first, last]`` covered by each window (empty ones dropped).
+
+    Timestamps out of order (kept in file order) fall back to a scan: first and
+    last row whose timestamp lies in the window.
+    """
     out: list[tuple[int, int]] = []
+    if any(b < a for a, b in pairwise(timestamps)):
+        for start, end in windows:
+            inside = [i for i, t in enumerate(timestamps) if start <= t <= end]
+            if inside:
+                out.append((inside[0], inside[-1]))
+        return out
     for start, end in windows:
         lo = _bisect_left(timestamps, start)
         hi = _bisect_right(timestamps, end) - 1
@@ -315,36 +318,6 @@ def score_corpus(series: Sequence[ScoredSeries], profiles: dict[str, Profile]) -
 # ------------------------------------------------------------------ corpus IO
 
 
-def parse_timestamp(text: str) -> datetime:
-    """NAB timestamps are naive UTC; event time in riskstream is always aware."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def load_profiles(path: Path) -> dict[str, Profile]:
-    """Read NAB's ``profiles.json``."""
-    raw = json.loads(path.read_text())
-    out: dict[str, Profile] = {}
-    for name, body in raw.items():
-        cm = body["CostMatrix"]
-        out[name] = Profile(name, float(cm["tpWeight"]), float(cm["fpWeight"]), float(cm["fnWeight"]))
-    return out
-
-
-def load_series(data_dir: Path) -> list[tuple[str, list[str], list[float]]]:
-    """Every ``data/<folder>/<name>.csv`` as ``(key, timestamp strings, values)``, sorted by key."""
-    out: list[tuple[str, list[str], list[float]]] = []
-    for path in sorted((data_dir / "data").glob("*/*.csv")):
-        key = f"{path.parent.name}/{path.name}"
-        stamps: list[str] = []
-        values: list[float] = []
-        with path.open(newline="") as fh:
-            for row in csv.DictReader(fh):
-                stamps.append(row["timestamp"])
-                values.append(float(row["value"]))
-        out.append((key, stamps, values))
-    return out
-
-
 def run_detector(
     factory: DetectorFactory, timestamps: Sequence[datetime], values: Sequence[float]
 ) -> list[float]:
@@ -357,32 +330,37 @@ def run_detector(
     return scores
 
 
-def run_nab(data_dir: Path, factory: DetectorFactory, out_dir: Path | None = None) -> NabResult:
-    """Run ``factory()`` over every series of ``data_dir`` and score it with NAB's rules.
-
-    When ``out_dir`` is given, ``<out_dir>/<folder>/<name>.csv`` receives
-    ``timestamp,value,anomaly_score,label`` (label 1 inside a window).
-    """
-    profiles = load_profiles(data_dir / "profiles.json")
-    windows_raw: dict[str, list[list[str]]] = json.loads(
-        (data_dir / "labels" / "combined_windows.json").read_text()
-    )
+def score_series(factory: DetectorFactory, corpus: Corpus) -> tuple[list[ScoredSeries], int, float]:
+    """Every series of ``corpus`` scored by a fresh ``factory()``; also rows scored and seconds spent."""
     scored: list[ScoredSeries] = []
     rows = 0
     elapsed = 0.0
-    for key, stamps, values in load_series(data_dir):
-        ts = [parse_timestamp(s) for s in stamps]
-        windows = tuple((parse_timestamp(a), parse_timestamp(b)) for a, b in windows_raw.get(key, []))
+    for s in corpus.series:
         start = time.perf_counter()
-        scores = run_detector(factory, ts, values)
+        scores = run_detector(factory, s.timestamps, s.values)
         elapsed += time.perf_counter() - start
         rows += len(scores)
-        series = ScoredSeries(key, tuple(ts), tuple(values), tuple(scores), windows)
-        scored.append(series)
-        if out_dir is not None:
-            _write_scores(out_dir / key, stamps, series)
-    result = score_corpus(scored, profiles)
-    return NabResult(result, rows, elapsed, rows / elapsed if elapsed > 0 else 0.0)
+        scored.append(ScoredSeries(s.key, s.timestamps, s.values, tuple(scores), s.windows))
+    return scored, rows, elapsed
+
+
+def run_nab(
+    data_dir: Path, factory: DetectorFactory, out_dir: Path | None = None, time_order: TimeOrder = "strict"
+) -> NabResult:
+    """Run ``factory()`` over every series of ``data_dir`` and score it with NAB's rules.
+
+    The corpus is validated first (:func:`~riskstream.evaluation.nab_corpus.load_corpus`
+    raises :class:`~riskstream.evaluation.nab_corpus.CorpusError` naming file and row).
+    When ``out_dir`` is given, ``<out_dir>/<folder>/<name>.csv`` receives
+    ``timestamp,value,anomaly_score,label`` (label 1 inside a window).
+    """
+    corpus = load_corpus(data_dir, time_order)
+    scored, rows, elapsed = score_series(factory, corpus)
+    if out_dir is not None:
+        for src, series in zip(corpus.series, scored, strict=True):
+            _write_scores(out_dir / series.key, src.stamps, series)
+    result = score_corpus(scored, corpus.profiles)
+    return NabResult(result, rows, elapsed, rows / elapsed if elapsed > 0 else 0.0, corpus.notes)
 
 
 def _write_scores(path: Path, stamps: Sequence[str], s: ScoredSeries) -> None:
