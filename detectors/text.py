@@ -81,6 +81,7 @@ MAX_NORMALIZED_CHARS: Final = 16384
 _CHUNK: Final = 1024
 
 _NFKC_CF: Final = icu.Normalizer2.getNFKCCasefoldInstance()
+_NFKC: Final = icu.Normalizer2.getNFKCInstance()
 _SPOOF: Final = icu.SpoofChecker()
 _RESTRICTION: Final = icu.SpoofChecker()
 # UTS #39 section 5.2: Latin plus at most one other Recommended script (not Cyrillic or Greek) per word.
@@ -94,6 +95,16 @@ _OVERRIDES: Final = re.compile("[\u202d\u202e]")
 # variation selectors have one: emoji sequences, Persian and Indic spelling, hyphenation hints).
 _INVISIBLE_IN_WORD: Final = re.compile(r"(?<=\w)[\u200b\u2060-\u2064\ufeff\u180e\u034f\u115f\u1160\u3164\uffa0]+(?=\w)")
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _ignorable_class() -> str:
+    """A regex character class of every Default_Ignorable_Code_Point, from ICU's property data."""
+    chars = icu.UnicodeSet("[:Default_Ignorable_Code_Point:]")
+    ranges = ((ord(chars.getRangeStart(i)), ord(chars.getRangeEnd(i))) for i in range(chars.getRangeCount()))
+    return "[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]+"
+
+
+_IGNORABLE: Final = re.compile(_ignorable_class())
 
 # Leetspeak: digits and symbols read as letters (not a confusables table: these are not look-alikes).
 _LEET: Final[dict[str, str]] = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "€": "e"}
@@ -145,13 +156,25 @@ def bounded(text: str) -> str:
 
 
 def nfkc_casefold(text: str) -> str:
-    """NFKC_Casefold in chunks that end on a normalisation boundary, output capped: linear, bounded.
+    """NFKC_Casefold (default ignorables removed), output capped: linear, bounded.
 
     >>> len(nfkc_casefold("\\ufdfa" * 300_000)) == MAX_NORMALIZED_CHARS
     True
     """
     if text.isascii():
         return text.lower()[:MAX_NORMALIZED_CHARS]
+    return _capped(_NFKC_CF, text)
+
+
+def nfkc(text: str) -> str:
+    """NFKC with default-ignorable code points removed, case kept (UTS #39 skeletons are case-sensitive)."""
+    if text.isascii():
+        return text[:MAX_NORMALIZED_CHARS]
+    return _IGNORABLE.sub("", _capped(_NFKC, text))
+
+
+def _capped(normalizer: icu.Normalizer2, text: str) -> str:
+    """`normalizer` over `text` in chunks that end on a normalisation boundary, output capped."""
     out: list[str] = []
     size, i, n = 0, 0, len(text)
     while i < n and size < MAX_NORMALIZED_CHARS:
@@ -159,9 +182,9 @@ def nfkc_casefold(text: str) -> str:
         # A chunk ends before a character normalisation cannot reach across; a
         # run of marks longer than 32 is cut anyway (its rendering is garbage).
         k = j
-        while k < n and k - j < 32 and not _NFKC_CF.hasBoundaryBefore(text[k]):
+        while k < n and k - j < 32 and not normalizer.hasBoundaryBefore(text[k]):
             k += 1
-        piece = _NFKC_CF.normalize(text[i:k])
+        piece = normalizer.normalize(text[i:k])
         out.append(piece)
         size += len(piece)
         i = k
@@ -301,15 +324,18 @@ def _deleet(token: str) -> str:
 
 
 def _normalize_form(text: str) -> str:
-    text = _strip_accents(nfkc_casefold(text))
-    dominant = None if text.isascii() else dominant_script(text)
-    tokens = []
-    for tok in text.split():
-        if tok.isdigit():
+    if text.isascii():
+        text = text.lower()[:MAX_NORMALIZED_CHARS]
+        tokens = [tok if tok.isdigit() else _deleet(tok) for tok in text.split()]
+    else:
+        # Skeletons before case folding: capital Greek Beta looks like B, small beta does not.
+        text = _strip_accents(nfkc(text))
+        dominant = dominant_script(text)
+        tokens = []
+        for tok in text.split():
+            if not tok.isdigit():
+                tok = _deleet(_strip_accents(nfkc_casefold(unconfuse(tok, dominant)[0])))
             tokens.append(tok)
-            continue
-        tok, _why = unconfuse(tok, dominant)
-        tokens.append(_deleet(tok))
     text = _NON_WORD.sub(" ", " ".join(tokens)).replace("_", " ")
     # "b a b y" -> "baby": join runs of single letters that spell a word.
     text = _SINGLE_LETTER_RUN.sub(lambda m: m.group(0).replace(" ", ""), text)
@@ -395,7 +421,7 @@ def inspect(text: str) -> TextFindings:
 
     >>> f = inspect("Cаstеllanе bag \\u202egab\\u202c sh\\u200bop")
     >>> f.mixed_words, f.bidi_overrides, f.invisible_in_words
-    (('cаstеllanе',), 1, 1)
+    (('Cаstеllanе',), 1, 1)
     >>> inspect("Sony ワイヤレスイヤホン 充電器") == TextFindings()
     True
     """
@@ -405,7 +431,7 @@ def inspect(text: str) -> TextFindings:
     invisible = len(_INVISIBLE_IN_WORD.findall(raw))
     if raw.isascii():
         return TextFindings(truncated=truncated, bidi_overrides=overrides, invisible_in_words=invisible)
-    folded = _strip_accents(nfkc_casefold(raw))
+    folded = _strip_accents(nfkc(raw))
     dominant = dominant_script(folded)
     mixed: dict[str, None] = {}
     whole: dict[str, None] = {}
