@@ -15,6 +15,7 @@ from riskstream.detectors.category_rules import CategoryRulesDetector
 from riskstream.detectors.content_prohibited import ContentProhibitedDetector
 from riskstream.detectors.health_claims import HealthClaimsDetector
 from riskstream.detectors.mandatory_attributes import MandatoryAttributesDetector
+from riskstream.detectors.mixed_script import MixedScriptDetector
 from riskstream.detectors.new_seller_burst import NewSellerBurstDetector
 from riskstream.detectors.price_outlier import PriceOutlierDetector
 from riskstream.detectors.prohibited_terms import ProhibitedTermsDetector
@@ -33,6 +34,7 @@ ALL_DETECTORS = (
     PriceOutlierDetector,
     NewSellerBurstDetector,
     RecallMatchDetector,
+    MixedScriptDetector,
     # reviews
     ReviewBurstDetector,
     ReviewNearDuplicateDetector,

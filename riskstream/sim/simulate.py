@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from riskstream.contracts import ContentEvent, ListingEvent, RecallNotice, ReviewEvent
+from riskstream.contracts import ContentEvent, EntityType, ListingEvent, RecallNotice, ReviewEvent
 from riskstream.regions import region_of
 from riskstream.sim.honest import generate_honest
 from riskstream.sim.labels import Label, LabelSet, ScenarioRecord
@@ -95,8 +95,16 @@ def topic_and_key(record: Record) -> tuple[str, str]:
     return TOPICS["recall"], record.recall_id
 
 
+_SUBJECT: Final[dict[str, EntityType]] = {"listing": "listing", "review": "review", "content": "content"}
+
+
+def _entity_type(draft: Draft) -> EntityType | None:
+    """The entity the label is about: the truth's, else the event's own subject (listing, review, post)."""
+    return draft.truth.entity_type or _SUBJECT.get(draft.record.kind)
+
+
 def _entity_id(draft: Draft) -> str | None:
-    rec, kind = draft.record, draft.truth.entity_type
+    rec, kind = draft.record, _entity_type(draft)
     if kind is None:
         return None
     attr = {"listing": "listing_id", "seller": "seller_id", "review": "review_id", "buyer": "buyer_id",
@@ -110,7 +118,7 @@ def _label(draft: Draft) -> Label:
     return Label(
         event_id=rec.event_id, event_time=rec.event_time, kind=rec.kind, country=rec.region,
         region=region_of(rec.region) or rec.region, scenario=truth.scenario, is_risky=truth.is_risky,
-        entity_type=truth.entity_type, entity_id=_entity_id(draft), harm_kind=truth.harm_kind,
+        entity_type=_entity_type(draft), entity_id=_entity_id(draft), harm_kind=truth.harm_kind,
         expected_detectors=truth.expected,
     )
 
