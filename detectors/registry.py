@@ -14,6 +14,7 @@ from riskstream.detectors.base import Registry
 from riskstream.detectors.category_rules import CategoryRulesDetector
 from riskstream.detectors.content_prohibited import ContentProhibitedDetector
 from riskstream.detectors.health_claims import HealthClaimsDetector
+from riskstream.detectors.image_reuse import ImageReuseDetector
 from riskstream.detectors.mandatory_attributes import MandatoryAttributesDetector
 from riskstream.detectors.mixed_script import MixedScriptDetector
 from riskstream.detectors.new_seller_burst import NewSellerBurstDetector
@@ -35,6 +36,7 @@ ALL_DETECTORS = (
     NewSellerBurstDetector,
     RecallMatchDetector,
     MixedScriptDetector,
+    ImageReuseDetector,
     # reviews
     ReviewBurstDetector,
     ReviewNearDuplicateDetector,
