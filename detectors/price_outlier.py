@@ -5,9 +5,12 @@ marketplace has barely seen.  So the baseline has two levels, both learned
 from the stream.  The *prior* is the price distribution of the category in
 that country (or policy region) and currency, over every branded listing;
 each brand's own estimate (the mean of its log prices) is shrunk toward the
-prior's median, with the weight of ``prior_weight`` listings:
+prior's median (and its variance toward the prior's), with the weight of
+``prior_weight`` listings:
 
     log m_brand = (n * mean_log_brand + k * log median_category) / (n + k)
+
+A listing fires below ``min(ratio, exp(-z_score * sd_brand)) * m_brand``.
 
 A brand never seen is judged against its category; after a few dozen
 listings its own prices dominate.  A listing is scored against the baseline
@@ -61,8 +64,9 @@ from riskstream.detectors.text import TermMatcher, normalize
 from riskstream.regions import region_of
 
 State = dict[str, Any]
-"""``{"count": float, "offset": int, "bins": [float, ...], "brands": {brand: [n, mean_log, seq]}, "seq": int}``:
-bins[i] counts key offset + i (the category prior); per brand its count, mean log price and when last seen."""
+"""``{"count": float, "offset": int, "bins": [float, ...], "brands": {brand: [n, mean_log, seq, m2]}, "seq": int}``:
+bins[i] counts key offset + i (the category prior); per brand its count, mean log price, when last seen
+and the sum of squared deviations of its log prices."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,8 @@ class PriceOutlierParams:
     * ``min_count``: category observations needed before it may fire.
     * ``prior_weight``: how many listings the category prior weighs in a brand's estimate.
     * ``max_brands``: brands tracked per category (least recently seen evicted).
+    * ``z_score``: also required: the price is this many (shrunk) standard deviations of
+      log price below the brand's estimate.
     * ``pool_countries``: one baseline per policy region (EU, SEA...) and currency,
       instead of one per country.
     * ``relative_accuracy``: relative error of the median estimate (bucket width).
@@ -91,6 +97,7 @@ class PriceOutlierParams:
     min_count: int = 30
     prior_weight: float = 5.0
     max_brands: int = 256
+    z_score: float = 3.0
     pool_countries: bool = False
     relative_accuracy: float = 0.02
     max_bins: int = 512
@@ -144,12 +151,19 @@ class PriceOutlierDetector:
         signals: list[Signal] = []
         count = float(state["count"])
         brands: dict[str, list[float]] = state.get("brands", {})
-        n, mean_log = (brands[brand][0], brands[brand][1]) if brand in brands else (0.0, 0.0)
+        n, mean_log, m2 = (brands[brand][0], brands[brand][1], brands[brand][3]) if brand in brands else (0.0, 0.0, 0.0)
         if count >= p.min_count:
             prior = self._quantile(state, 0.5)
+            prior_var = self._log_variance(state)
             k = p.prior_weight
-            estimate = math.exp((n * mean_log + k * math.log(prior)) / (n + k)) if n + k > 0 else prior
-            if event.price < p.ratio * estimate:
+            w = n + k if n + k > 0 else 1.0
+            mu = (n * mean_log + k * math.log(prior)) / w
+            var = (m2 + k * prior_var) / w
+            estimate = math.exp(mu)
+            # Far below on both scales: a fraction of the price, and `z_score` spreads below it, so a
+            # brand selling cheap and dear products (t-shirts and jackets) is not flagged for the cheap ones.
+            floor = min(p.ratio, math.exp(-p.z_score * math.sqrt(var)))
+            if event.price < floor * estimate:
                 signals.append(self._signal(event, estimate, count, prior, n))
         if not signals and event.op == "created":
             state = self._learn(state, event.price)
@@ -159,10 +173,15 @@ class PriceOutlierDetector:
     def _learn_brand(self, state: State, brand: str, price: float) -> State:
         brands = {b: list(v) for b, v in state.get("brands", {}).items()}
         seq = int(state.get("seq", 0)) + 1
-        n, mean_log, _ = brands.get(brand, [0.0, 0.0, 0])
-        n = min(n + 1.0, float(self.params.decay_at_count or 1e12))
-        mean_log += (math.log(price) - mean_log) / n
-        brands[brand] = [n, mean_log, seq]
+        n, mean_log, _, m2 = (brands[brand] + [0.0])[:4] if brand in brands else [0.0, 0.0, 0, 0.0]
+        x = math.log(price)
+        if self.params.decay_at_count and n + 1 > self.params.decay_at_count:
+            n, m2 = n / 2, m2 / 2
+        n += 1.0
+        delta = x - mean_log
+        mean_log += delta / n
+        m2 += delta * (x - mean_log)  # Welford: sum of squared deviations of log prices
+        brands[brand] = [n, mean_log, seq, m2]
         if len(brands) > self.params.max_brands:
             del brands[min(brands, key=lambda b: brands[b][2])]
         return {**state, "brands": brands, "seq": seq}
@@ -191,6 +210,16 @@ class PriceOutlierDetector:
             bins = [b / 2 for b in bins]
             count /= 2
         return {**state, "count": count, "offset": offset, "bins": bins}
+
+    def _log_variance(self, state: State) -> float:
+        """Variance of log prices in the category prior, from its buckets."""
+        bins: list[float] = state["bins"]
+        total = sum(bins)
+        if total <= 0:
+            return 0.0
+        logs = [math.log(self._mapping.value(state["offset"] + i)) for i in range(len(bins))]
+        mean = sum(c * x for c, x in zip(bins, logs, strict=True)) / total
+        return sum(c * (x - mean) ** 2 for c, x in zip(bins, logs, strict=True)) / total
 
     def _quantile(self, state: State, q: float) -> float:
         """DDSketch's quantile rule over the state's bins."""

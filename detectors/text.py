@@ -223,15 +223,20 @@ def _scripts(word: str) -> set[str]:
     return found
 
 
-@functools.lru_cache(maxsize=8192)
-def _skeleton_char(ch: str) -> str:
-    """The UTS #39 prototype of one character, case-folded."""
-    return nfkc_casefold(str(_SPOOF.getSkeleton(0, ch)))
-
-
+@functools.lru_cache(maxsize=16384)
 def _into(ch: str, target: str) -> str | None:
-    """`ch`'s confusable prototype when it is written in `target` (or has no script), else None."""
-    sk = _skeleton_char(ch)
+    """`ch`'s confusable prototype when it is written in `target` (or has no script), else None.
+
+    Prototypes are case-sensitive: a capital whose prototype is a small letter (Greek
+    capital iota's is "l", as Latin "I"'s is) is read through its small form ("ι" -> "i"),
+    since the text around it is compared case-folded.
+    """
+    raw = str(_SPOOF.getSkeleton(0, ch))
+    if ch.isupper() and len(raw) == 1 and raw.islower():
+        small = _into(ch.lower(), target) if ch.lower() != ch else None
+        if small is not None:
+            return small
+    sk = nfkc_casefold(raw)
     if sk == ch or not sk:
         return None
     return sk if all(script_of(c) in (target, "Zyyy", "Zinh") for c in sk) else None
