@@ -216,11 +216,11 @@ def render_seeds(results: dict[int, HarnessResult]) -> str:
     the seeds where it had events to catch; ``n`` says over how many.
     """
     lines = [f"seeds: {', '.join(map(str, results))}"]
-    for title, pick in (("By detector", lambda r: r.report.actions.by_detector),
-                        ("By scenario", lambda r: r.report.actions.by_scenario)):
+    for title in ("By detector", "By scenario"):
         rows: dict[str, list[Any]] = {}
         for res in results.values():
-            for sc in pick(res):
+            a = res.report.actions
+            for sc in (a.by_detector if title == "By detector" else a.by_scenario):
                 rows.setdefault(sc.name.rsplit("-", 1)[0] if title == "By scenario" else sc.name, []).append(sc)
         lines.append(title)
         lines.append(f"  {'name':<24} {'precision (mean ± sd)':>22} {'n':>2} {'recall (mean ± sd)':>20} {'n':>2}")

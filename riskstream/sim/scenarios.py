@@ -18,7 +18,14 @@ from riskstream.sim import social
 from riskstream.sim.catalog import COUNTRIES, RECALLED_SLEEPER_TERMS, Product
 from riskstream.sim.labels import ScenarioKind, ScenarioRecord
 from riskstream.sim.spec import ScenarioSpec, Window, record, scaled, surge_times
-from riskstream.sim.texts import COUNTERFEIT_TITLES, DMAA_POSTS, DMAA_TITLES, SLEEPER_TITLES, SPOOFING, obfuscate_how
+from riskstream.sim.texts import (
+    COUNTERFEIT_TITLES,
+    DMAA_POSTS,
+    DMAA_TITLES,
+    SLEEPER_TITLES,
+    SPOOFING,
+    obfuscate_how,
+)
 from riskstream.sim.world import Seller, Truth, World
 
 SLEEPER: Final = Product("inclined_sleeper", "baby", 65.0, {"en": "Inclined infant sleeper"}, ("DreamNest",))

@@ -28,7 +28,6 @@ from riskstream.contracts import (
     stable_id,
 )
 from riskstream.regions import region_of
-from riskstream.sim.pools import seed_catalog
 from riskstream.sim.catalog import (
     COUNTRIES,
     MANDATORY,
@@ -37,6 +36,7 @@ from riskstream.sim.catalog import (
     HarmKind,
     Product,
 )
+from riskstream.sim.pools import seed_catalog
 
 Record: TypeAlias = ListingEvent | ReviewEvent | ContentEvent | RecallNotice
 ListingOp: TypeAlias = Literal["created", "updated", "removed"]
