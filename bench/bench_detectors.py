@@ -221,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--listings", type=int, default=1000, help="listing events for the term-list scaling")
     ap.add_argument("--events", type=int, default=20_000, help="stream events for the per-detector costs")
     ap.add_argument("--policies", type=Path, default=Path("policies"), help="policy directory (default policies)")
-    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=101)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     command = "python bench/bench_detectors.py " + " ".join(sys.argv[1:] if argv is None else argv)

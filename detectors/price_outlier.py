@@ -1,21 +1,36 @@
 """A branded item priced far below what that brand sells for in that category: a counterfeit signal.
 
-The baseline is learned from the stream, one per country (or policy region),
-currency, category and brand.  Each listing is scored against the baseline
+Cold start is the point: a counterfeit wave often carries a brand the
+marketplace has barely seen.  So the baseline has two levels, both learned
+from the stream.  The *prior* is the price distribution of the category in
+that country (or policy region) and currency, over every branded listing;
+each brand's own estimate (the mean of its log prices) is shrunk toward the
+prior's median (and its variance toward the prior's), with the weight of
+``prior_weight`` listings:
+
+    log m_brand = (n * mean_log_brand + k * log median_category) / (n + k)
+
+A listing fires below ``min(ratio, exp(-z_score * sd_brand)) * m_brand``.
+
+A brand never seen is judged against its category; after a few dozen
+listings its own prices dominate.  A listing is scored against the baseline
 as it was *before* the listing, and a price that fired is not learned, so a
-wave of fakes cannot drag the median down to meet them.  Only ``created``
+wave of fakes cannot drag the estimate down to meet them.  Only ``created``
 listings are learned (an update would count the same item twice); updates are
 scored, because dropping the price after review is a known trick.  A price of
 zero is skipped: marketplaces use it for "price on request".
 
-The baseline is a log-bucket histogram with DDSketch's relative-accuracy
+The category prior is a log-bucket histogram with DDSketch's relative-accuracy
 guarantee: bucket keys and values come from ddsketch's ``LogarithmicMapping``,
 but the counts live in the state as plain JSON (``{"count", "offset",
-"bins"}``).  ddsketch's own serialisation (``DDSketchProto``) needs protobuf,
-which riskstream does not depend on, and yields bytes, not a JSON state.
-Bins are capped (the highest collapse into the top bin, which leaves low
-quantiles exact) and counts are halved once they reach ``decay_at_count``,
-so a baseline follows price drift and its size is bounded.
+"bins"}``).  Bins are capped (the highest collapse into the top bin, which
+leaves low quantiles exact) and counts are halved once they reach
+``decay_at_count``, so a baseline follows price drift.
+
+State key: ``scope|currency|category`` (scope = country, or policy region
+with ``pool_countries``).  Size bound per key: ``max_bins`` floats for the
+prior plus ``max_brands`` brands of three numbers each (the least recently
+seen brand is evicted first).
 
 >>> from riskstream.contracts import ListingEvent, parse_time
 >>> d = PriceOutlierDetector(PriceOutlierDetector.Params(watched_brands=("Rolex",), min_count=3))
@@ -36,6 +51,7 @@ so a baseline follows price drift and its size is bounded.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
@@ -48,7 +64,9 @@ from riskstream.detectors.text import TermMatcher, normalize
 from riskstream.regions import region_of
 
 State = dict[str, Any]
-"""``{"count": float, "offset": int, "bins": [float, ...]}``: bins[i] counts key offset + i."""
+"""``{"count": float, "offset": int, "bins": [float, ...], "brands": {brand: [n, mean_log, seq, m2]}, "seq": int}``:
+bins[i] counts key offset + i (the category prior); per brand its count, mean log price, when last seen
+and the sum of squared deviations of its log prices."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +78,11 @@ class PriceOutlierParams:
     * ``brand_from_title``: a listing without a brand field takes the first watched brand
       named in its title (fakes often leave the brand field empty).
     * ``ratio``: fires when price < ratio * baseline median.
-    * ``min_count``: baseline observations needed before it may fire.
+    * ``min_count``: category observations needed before it may fire.
+    * ``prior_weight``: how many listings the category prior weighs in a brand's estimate.
+    * ``max_brands``: brands tracked per category (least recently seen evicted).
+    * ``z_score``: also required: the price is this many (shrunk) standard deviations of
+      log price below the brand's estimate.
     * ``pool_countries``: one baseline per policy region (EU, SEA...) and currency,
       instead of one per country.
     * ``relative_accuracy``: relative error of the median estimate (bucket width).
@@ -73,6 +95,9 @@ class PriceOutlierParams:
     brand_from_title: bool = True
     ratio: float = 0.3
     min_count: int = 30
+    prior_weight: float = 5.0
+    max_brands: int = 256
+    z_score: float = 3.0
     pool_countries: bool = False
     relative_accuracy: float = 0.02
     max_bins: int = 512
@@ -93,6 +118,8 @@ class PriceOutlierDetector:
             raise ValueError(f"ratio must be in (0, 1), got {params.ratio}")
         if params.min_count < 1 or params.max_bins < 2 or params.decay_at_count < 0:
             raise ValueError("min_count must be >= 1, max_bins >= 2, decay_at_count >= 0")
+        if params.prior_weight < 0 or params.max_brands < 1:
+            raise ValueError("prior_weight must be >= 0 and max_brands >= 1")
         self.params = params
         self._mapping = LogarithmicMapping(params.relative_accuracy)
         self._watched = {normalize(b) for b in params.watched_brands} - {""}
@@ -107,10 +134,10 @@ class PriceOutlierDetector:
         if brand is None:
             return None
         scope = (region_of(event.region) or event.region) if self.params.pool_countries else event.region
-        return "|".join((scope, event.currency, normalize_category(event.category), brand))
+        return "|".join((scope, event.currency, normalize_category(event.category)))
 
     def initial_state(self) -> State:
-        return {"count": 0.0, "offset": 0, "bins": []}
+        return {"count": 0.0, "offset": 0, "bins": [], "brands": {}, "seq": 0}
 
     def detect(self, event: Event, state: State | None) -> tuple[State, list[Signal]]:
         """`state` None (the engine passes it for events with no key) is a fresh state."""
@@ -118,16 +145,46 @@ class PriceOutlierDetector:
             state = self.initial_state()
         if not isinstance(event, ListingEvent) or self.state_key(event) is None:
             return state, []
+        brand = self._brand(event)
+        assert brand is not None  # state_key is not None
         p = self.params
         signals: list[Signal] = []
         count = float(state["count"])
+        brands: dict[str, list[float]] = state.get("brands", {})
+        n, mean_log, m2 = (brands[brand][0], brands[brand][1], brands[brand][3]) if brand in brands else (0.0, 0.0, 0.0)
         if count >= p.min_count:
-            median = self._quantile(state, 0.5)
-            if event.price < p.ratio * median:
-                signals.append(self._signal(event, median, count))
+            prior = self._quantile(state, 0.5)
+            prior_var = self._log_variance(state)
+            k = p.prior_weight
+            w = n + k if n + k > 0 else 1.0
+            mu = (n * mean_log + k * math.log(prior)) / w
+            var = (m2 + k * prior_var) / w
+            estimate = math.exp(mu)
+            # Far below on both scales: a fraction of the price, and `z_score` spreads below it, so a
+            # brand selling cheap and dear products (t-shirts and jackets) is not flagged for the cheap ones.
+            floor = min(p.ratio, math.exp(-p.z_score * math.sqrt(var)))
+            if event.price < floor * estimate:
+                signals.append(self._signal(event, estimate, count, prior, n))
         if not signals and event.op == "created":
             state = self._learn(state, event.price)
+            state = self._learn_brand(state, brand, event.price)
         return state, signals
+
+    def _learn_brand(self, state: State, brand: str, price: float) -> State:
+        brands = {b: list(v) for b, v in state.get("brands", {}).items()}
+        seq = int(state.get("seq", 0)) + 1
+        n, mean_log, _, m2 = (brands[brand] + [0.0])[:4] if brand in brands else [0.0, 0.0, 0, 0.0]
+        x = math.log(price)
+        if self.params.decay_at_count and n + 1 > self.params.decay_at_count:
+            n, m2 = n / 2, m2 / 2
+        n += 1.0
+        delta = x - mean_log
+        mean_log += delta / n
+        m2 += delta * (x - mean_log)  # Welford: sum of squared deviations of log prices
+        brands[brand] = [n, mean_log, seq, m2]
+        if len(brands) > self.params.max_brands:
+            del brands[min(brands, key=lambda b: brands[b][2])]
+        return {**state, "brands": brands, "seq": seq}
 
     # ------------------------------------------------------------------ baseline
 
@@ -152,7 +209,17 @@ class PriceOutlierDetector:
         if self.params.decay_at_count and count >= self.params.decay_at_count:
             bins = [b / 2 for b in bins]
             count /= 2
-        return {"count": count, "offset": offset, "bins": bins}
+        return {**state, "count": count, "offset": offset, "bins": bins}
+
+    def _log_variance(self, state: State) -> float:
+        """Variance of log prices in the category prior, from its buckets."""
+        bins: list[float] = state["bins"]
+        total = sum(bins)
+        if total <= 0:
+            return 0.0
+        logs = [math.log(self._mapping.value(state["offset"] + i)) for i in range(len(bins))]
+        mean = sum(c * x for c, x in zip(bins, logs, strict=True)) / total
+        return sum(c * (x - mean) ** 2 for c, x in zip(bins, logs, strict=True)) / total
 
     def _quantile(self, state: State, q: float) -> float:
         """DDSketch's quantile rule over the state's bins."""
@@ -178,7 +245,7 @@ class PriceOutlierDetector:
                 return normalize(found[0])
         return None
 
-    def _signal(self, event: ListingEvent, median: float, count: float) -> Signal:
+    def _signal(self, event: ListingEvent, median: float, count: float, prior: float, brand_n: float) -> Signal:
         p = self.params
         return signal(
             self.id,
@@ -194,6 +261,8 @@ class PriceOutlierDetector:
                 "category": event.category,
                 "baseline_median": median,
                 "baseline_count": count,
+                "category_median": prior,
+                "brand_listings": brand_n,
                 "ratio": p.ratio,
                 "threshold": p.ratio * median,
                 "relative_accuracy": p.relative_accuracy,

@@ -25,6 +25,8 @@ class ProhibitedTermsParams:
     prohibited: tuple[str, ...] = ()
     restricted: tuple[str, ...] = ()
     min_squashed: int = 6
+    exceptions: tuple[str, ...] = ()
+    """Honest phrases that cancel a term they overlap: "bone china" (porcelain) for "tiger bone"."""
 
 
 class ProhibitedTermsDetector(Stateless[ProhibitedTermsParams]):
@@ -39,8 +41,8 @@ class ProhibitedTermsDetector(Stateless[ProhibitedTermsParams]):
 
     def __init__(self, params: ProhibitedTermsParams) -> None:
         self.params = params
-        self._prohibited = TermMatcher(params.prohibited, params.min_squashed)
-        self._restricted = TermMatcher(params.restricted, params.min_squashed)
+        self._prohibited = TermMatcher(params.prohibited, params.min_squashed, exceptions=params.exceptions)
+        self._restricted = TermMatcher(params.restricted, params.min_squashed, exceptions=params.exceptions)
 
     def detect(self, event: Event, state: None) -> tuple[None, list[Signal]]:
         if not isinstance(event, ListingEvent) or event.op == "removed":

@@ -34,7 +34,7 @@ from typing import Any, ClassVar, Final
 
 from riskstream.contracts import Event, EventKind, ListingEvent, RecallNotice, Signal
 from riskstream.detectors.base import signal
-from riskstream.detectors.text import TermMatcher, normalize
+from riskstream.detectors.text import TermMatcher, normalize, normalize_all
 
 State = dict[str, Any]
 """``{"recalls": {recall_id: {"terms", "brand", "hazard", "authority", "time"}},
@@ -141,7 +141,7 @@ class RecallMatchDetector:
 
     def _index_text(self, event: ListingEvent) -> str:
         raw = " \n ".join((event.title, event.description, event.brand or "", *event.attributes.values()))
-        text = normalize(raw)
+        text = normalize_all(raw)  # as stored and, behind bidi overrides, as displayed
         if len(text) > self.params.max_text_chars:
             text = text[: self.params.max_text_chars + 1].rsplit(" ", 1)[0]
         return text

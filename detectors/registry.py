@@ -14,7 +14,9 @@ from riskstream.detectors.base import Registry
 from riskstream.detectors.category_rules import CategoryRulesDetector
 from riskstream.detectors.content_prohibited import ContentProhibitedDetector
 from riskstream.detectors.health_claims import HealthClaimsDetector
+from riskstream.detectors.image_reuse import ImageReuseDetector
 from riskstream.detectors.mandatory_attributes import MandatoryAttributesDetector
+from riskstream.detectors.mixed_script import MixedScriptDetector
 from riskstream.detectors.new_seller_burst import NewSellerBurstDetector
 from riskstream.detectors.price_outlier import PriceOutlierDetector
 from riskstream.detectors.prohibited_terms import ProhibitedTermsDetector
@@ -33,6 +35,8 @@ ALL_DETECTORS = (
     PriceOutlierDetector,
     NewSellerBurstDetector,
     RecallMatchDetector,
+    MixedScriptDetector,
+    ImageReuseDetector,
     # reviews
     ReviewBurstDetector,
     ReviewNearDuplicateDetector,

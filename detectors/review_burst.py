@@ -3,8 +3,14 @@
 State is per listing: the event times and buyer ids of its recent reviews,
 pruned to the window behind the newest time seen and capped at `max_tracked`
 entries, so a listing with a million reviews costs the same as one with ten.
-A burst signals once; it signals again only after a full window has passed,
-so a sustained campaign yields one signal per window, not one per review.
+Scoring meaning, shared with the evaluation (`riskstream.evaluation.quality`):
+*label per review*.  Every review of a burst is a finding about that review
+(entity ``review``): when a burst is first seen, the reviews of its window
+that came before are signalled too, and while it lasts every new review is.
+A moderation queue groups them by the listing in the evidence.
+
+State key: the listing id.  Size bound: at most ``max_tracked`` (time, buyer,
+review id) entries, pruned to one window behind the newest review.
 
 >>> from datetime import timedelta
 >>> from riskstream.contracts import ReviewEvent, parse_time
@@ -16,8 +22,8 @@ so a sustained campaign yields one signal per window, not one per review.
 ...         review_id=f"r{i}", listing_id="l1", buyer_id=f"b{i}", rating=5, text="ok",
 ...         language="de", verified_purchase=False, account_age_days=1)
 ...     state, out = d.detect(ev, state)
->>> [(s.code, s.entity_id, s.evidence["reviews_in_window"]) for s in out]
-[('review_burst', 'l1', 3)]
+>>> [(s.code, s.entity_type, s.entity_id, s.evidence["reviews_in_window"]) for s in out]
+[('review_burst', 'review', 'r2', 3), ('review_burst', 'review', 'r0', 3), ('review_burst', 'review', 'r1', 3)]
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from riskstream.contracts import Event, EventKind, ReviewEvent, Signal
 from riskstream.detectors.base import signal
 
 BurstState = dict[str, Any]
-"""``{"reviews": [[epoch_seconds, buyer_id], ...] (sorted), "fired_at": float | None}``"""
+"""``{"reviews": [[epoch_seconds, buyer_id, review_id], ...] (sorted), "fired_at": float | None}``;
+``fired_at`` is the time the current burst was first seen."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +79,9 @@ class ReviewBurstDetector:
             return state, []
         t = event.event_time.timestamp()
         reviews: list[list[Any]] = [list(r) for r in state.get("reviews", [])]
-        bisect.insort(reviews, [t, event.buyer_id])
+        if any(len(r) > 2 and r[2] == event.review_id for r in reviews):
+            return state, []  # redelivered
+        bisect.insort(reviews, [t, event.buyer_id, event.review_id])
         # Prune behind the newest time seen: a late event older than that cannot
         # join a window that is still open.
         horizon = reviews[-1][0] - self._window
@@ -82,26 +91,31 @@ class ReviewBurstDetector:
 
         start, n, buyers = self._busiest_window(reviews, t)
         k = self.params.max_reviews
-        if n <= k or (fired_at is not None and abs(t - fired_at) < self._window):
+        if n <= k:
             return new_state, []
-        new_state["fired_at"] = t
-        burst = signal(
-            self.id,
-            event,
-            code=self.CODE,
-            entity_type="listing",
-            entity_id=event.listing_id,
-            score=min(1.0, n / (2 * k)),
-            evidence={
-                "reviews_in_window": n,
-                "distinct_buyers": buyers,
-                "threshold": k,
-                "window_minutes": self.params.window_minutes,
-                "window_start": datetime.fromtimestamp(start, UTC).isoformat(),
-                "seller_id": event.seller_id,
-            },
-        )
-        return new_state, [burst]
+        ongoing = fired_at is not None and abs(t - fired_at) < self._window
+        if not ongoing:
+            new_state["fired_at"] = t
+        evidence = {
+            "reviews_in_window": n,
+            "distinct_buyers": buyers,
+            "threshold": k,
+            "window_minutes": self.params.window_minutes,
+            "window_start": datetime.fromtimestamp(start, UTC).isoformat(),
+            "listing_id": event.listing_id,
+            "seller_id": event.seller_id,
+        }
+        ids = [event.review_id]
+        if not ongoing:
+            # The burst's earlier reviews, signalled once when it is first seen.
+            ids += [str(r[2]) for r in reviews if len(r) > 2 and start <= r[0] <= start + self._window
+                    and r[2] != event.review_id]
+        score = min(1.0, n / (2 * k))
+        return new_state, [
+            signal(self.id, event, code=self.CODE, entity_type="review", entity_id=rid, score=score,
+                   evidence={**evidence, "trigger_review_id": event.review_id})
+            for rid in ids
+        ]
 
     def _busiest_window(self, reviews: list[list[Any]], t: float) -> tuple[float, int, int]:
         """Start, review count and distinct buyers of the fullest W-window containing `t`.

@@ -69,6 +69,13 @@ HARM_OF_CODE: Final[dict[str, HarmKind]] = {
     "price_below_baseline": "counterfeit",
     "new_seller_burst": "counterfeit",
     "deep_discount_new_seller": "counterfeit",
+    "image_reused": "counterfeit",
+    # Spoofed text is evasion: in the simulator and in practice it hides banned goods and fakes alike;
+    # counted with illegal goods, whose term lists it is written to dodge.
+    "mixed_script": "illegal_goods",
+    "bidi_override": "illegal_goods",
+    "invisible_characters": "illegal_goods",
+    "text_truncated": "illegal_goods",
     "certification_missing": "non_compliance",
     "attribute_missing": "non_compliance",
     "attribute_invalid_format": "non_compliance",

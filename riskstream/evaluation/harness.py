@@ -198,6 +198,47 @@ def evaluate_jsonl(events_path: str | os.PathLike[str], labels_path: str | os.Pa
                          incidents=tuple(incidents))
 
 
+# ------------------------------------------------------------------ several seeds
+
+
+def _mean_sd(values: list[float]) -> str:
+    if not values:
+        return "      -      "
+    mean = sum(values) / len(values)
+    sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+    return f"{mean:5.3f} ± {sd:5.3f}"
+
+
+def render_seeds(results: dict[int, HarnessResult]) -> str:
+    """Per-detector and per-scenario precision and recall over several seeds: mean ± sample sd.
+
+    A row's precision is averaged over the seeds where it acted at all, its recall over
+    the seeds where it had events to catch; ``n`` says over how many.
+    """
+    lines = [f"seeds: {', '.join(map(str, results))}"]
+    for title in ("By detector", "By scenario"):
+        rows: dict[str, list[Any]] = {}
+        for res in results.values():
+            a = res.report.actions
+            for sc in (a.by_detector if title == "By detector" else a.by_scenario):
+                rows.setdefault(sc.name.rsplit("-", 1)[0] if title == "By scenario" else sc.name, []).append(sc)
+        lines.append(title)
+        lines.append(f"  {'name':<24} {'precision (mean ± sd)':>22} {'n':>2} {'recall (mean ± sd)':>20} {'n':>2}")
+        for name in sorted(rows):
+            ps = [x.precision for x in rows[name] if x.precision is not None]
+            rs = [x.recall for x in rows[name] if x.recall is not None]
+            lines.append(f"  {name:<24} {_mean_sd(ps):>22} {len(ps):>2} {_mean_sd(rs):>20} {len(rs):>2}")
+    return "\n".join(lines) + "\n"
+
+
+def _seeds(text: str) -> list[int]:
+    """``"101-105"`` or ``"1,2,3"``."""
+    if "-" in text:
+        a, b = text.split("-", 1)
+        return list(range(int(a), int(b) + 1))
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
 # ------------------------------------------------------------------ output
 
 
@@ -260,7 +301,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-incidents", action="store_true", help="score enforcement actions only")
     ap.add_argument("--include-shadow", action="store_true", help="count shadow-mode actions as enforced")
     ap.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+    ap.add_argument("--seeds", default=None,
+                    help="score several seeds (e.g. 101-105, the held-out ones) and print mean ± sd")
     args = ap.parse_args(argv)
+    if args.seeds:
+        results = {seed: evaluate_run(SimConfig(seed=seed, duration_hours=args.hours), args.policies,
+                                      include_incidents=not args.no_incidents,
+                                      include_shadow=args.include_shadow, models_dir=args.models)
+                   for seed in _seeds(args.seeds)}
+        print(render_seeds(results), end="")
+        return 0
     try:
         if args.events is not None:
             result = evaluate_jsonl(args.events, args.labels, args.policies, include_incidents=not args.no_incidents,

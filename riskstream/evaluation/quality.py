@@ -1,10 +1,17 @@
 """Score the pipeline's outputs against a simulated run's ground truth.
 
-Event level: an enforced action (any action but ``allow``) on a risky event is
-a true positive, on an honest event a false positive; a risky event with no
-action is a false negative.  Several actions on one event count once.  Scores
-are broken down per detector (from ``evidence["detectors"]``), per scenario
-and per policy region.
+Event level, one label per event: a labelled event is *caught* by an enforced
+action (any action but ``allow``) taken at that event, or taken later about
+the entity the label is about (the label's ``entity_type``/``entity_id``:
+the listing, the review, the post).  The second way is how a detector that
+looks back is credited: `recall_match` acting on listings published before
+the recall, `review_burst` flagging the earlier reviews of a burst.  A
+caught risky event is a true positive, a caught honest one a false positive,
+an uncaught risky one a false negative; several actions on one event count
+once.  Review detectors therefore mean one thing: *every review of a burst
+or a skew is a labelled event, and each must be flagged* (label per review,
+not one signal per burst).  Scores are broken down per detector (from
+``evidence["detectors"]``), per scenario and per policy region.
 
 Incident level: a surge scenario is detected by the first incident candidate
 (``open`` or ``update``) with its harm kind, in one of its regions, no earlier
@@ -130,6 +137,7 @@ def score_actions(labels: Iterable[Label] | Mapping[str, Label], actions: Iterab
     """Event-level precision/recall/F1 of enforced actions, overall and broken down."""
     truth = _as_map(labels)
     fired: dict[str, set[str]] = defaultdict(set)
+    about: dict[tuple[str, str], list[tuple[datetime, set[str]]]] = defaultdict(list)
     unmatched = 0
     for a in actions:
         if a.action == "allow" or (a.mode != "enforced" and not include_shadow):
@@ -138,6 +146,15 @@ def score_actions(labels: Iterable[Label] | Mapping[str, Label], actions: Iterab
             unmatched += 1
             continue
         fired[a.event_id].update(detectors_of(a))
+        about[(a.entity_type, a.entity_id)].append((a.event_time, set(detectors_of(a))))
+    if about:
+        # Actions about a labelled event's entity, taken at or after that event, catch it too.
+        for event_id, lab in truth.items():
+            if lab.entity_type is None or lab.entity_id is None:
+                continue
+            for when, dets in about.get((lab.entity_type, lab.entity_id), ()):
+                if when >= lab.event_time:
+                    fired[event_id].update(dets)
     overall: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     by_scenario: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     by_region: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])

@@ -215,5 +215,7 @@ SAFETY_COMPLAINTS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 # Recalls the scenarios publish (recall_match should key on these terms).
+# The notice names the product in the languages of the member states it is published in.
 RECALLED_SLEEPER_TERMS: Final[tuple[str, ...]] = ("inclined sleeper", "inclined infant sleeper",
-                                                  "schrägschläfer", "couchette inclinée")
+                                                  "schrägschläfer", "couchette inclinée", "hamaca inclinada",
+                                                  "culla inclinata", "schuine slaapwieg")

@@ -20,16 +20,11 @@ from riskstream.sim.catalog import (
     CATEGORY_WEIGHTS,
     COUNTRIES,
     DISCLOSURE_TAGS,
-    PRODUCTS,
     Category,
-    Product,
 )
 from riskstream.sim.texts import CONTENT_HOOKS, REVIEW_NEGATIVE, REVIEW_NEUTRAL, REVIEW_POSITIVE, typo
 from riskstream.sim.world import HONEST, ContentKind, Listing, Truth, World
 
-_BY_CATEGORY: dict[str, list[Product]] = {}
-for _p in PRODUCTS:
-    _BY_CATEGORY.setdefault(_p.category, []).append(_p)
 _CATEGORIES: list[Category] = list(CATEGORY_WEIGHTS)
 _CATEGORY_W: list[float] = list(CATEGORY_WEIGHTS.values())
 RATINGS: tuple[int, ...] = (1, 2, 3, 4, 5)
@@ -93,7 +88,7 @@ def _listing_op(world: World, rng: random.Random, code: str, t: datetime) -> Lis
         return None
     seller = rng.choice(world.sellers[code])
     category = rng.choices(_CATEGORIES, _CATEGORY_W)[0]
-    product = rng.choice(_BY_CATEGORY[category])
+    product = rng.choice(world.by_category[category])
     factor = 1.0
     description = ""
     condition = "new"
@@ -120,8 +115,10 @@ def _compliance_noise(rng: random.Random, listing: Listing) -> Truth:
     r = rng.random()
     if r < 0.006 and listing.certifications:
         listing.certifications = []
+        # A missing marking is `mandatory_attributes`' finding (certification_missing);
+        # `category_rules` judges banned and licensed categories, which no scenario plants.
         return Truth(is_risky=True, entity_type="listing", harm_kind="non_compliance",
-                     expected=("category_rules",))
+                     expected=("mandatory_attributes",))
     if r < 0.012:
         required = [k for k in listing.attributes if k != "condition"]
         if required:

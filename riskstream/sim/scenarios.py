@@ -15,10 +15,17 @@ from datetime import timedelta
 from typing import Final
 
 from riskstream.sim import social
-from riskstream.sim.catalog import BRAND_BASELINES_EUR, COUNTRIES, PRODUCTS, RECALLED_SLEEPER_TERMS, Product
+from riskstream.sim.catalog import COUNTRIES, RECALLED_SLEEPER_TERMS, Product
 from riskstream.sim.labels import ScenarioKind, ScenarioRecord
 from riskstream.sim.spec import ScenarioSpec, Window, record, scaled, surge_times
-from riskstream.sim.texts import COUNTERFEIT_TITLES, DMAA_POSTS, DMAA_TITLES, SLEEPER_TITLES, obfuscate
+from riskstream.sim.texts import (
+    COUNTERFEIT_TITLES,
+    DMAA_POSTS,
+    DMAA_TITLES,
+    SLEEPER_TITLES,
+    SPOOFING,
+    obfuscate_how,
+)
 from riskstream.sim.world import Seller, Truth, World
 
 SLEEPER: Final = Product("inclined_sleeper", "baby", 65.0, {"en": "Inclined infant sleeper"}, ("DreamNest",))
@@ -38,28 +45,36 @@ def pick_sellers(world: World, rng: random.Random, countries: tuple[str, ...], n
     return out
 
 
-def _new_seller_expected(seller: Seller, base: tuple[str, ...]) -> tuple[str, ...]:
-    return (*base, "new_seller_burst") if seller.age_days < 30 else base
+def _flip_bits(rng: random.Random, value: int, n: int) -> int:
+    """`value` with `n` random bits of its 64 flipped (a re-encoded photo's perceptual hash)."""
+    for bit in rng.sample(range(64), n):
+        value ^= 1 << bit
+    return value
 
 
 def prohibited_surge(world: World, spec: ScenarioSpec, win: Window, rng: random.Random) -> ScenarioRecord:
     """A recalled inclined infant sleeper surges across many sellers in one region."""
     cs = spec.countries
-    world.emit(world.recall_event(win.start, cs[0], terms=list(RECALLED_SLEEPER_TERMS), brand="DreamNest",
-                                  hazard="suffocation: infants can roll into an unsafe position",
-                                  authority="EU Safety Gate"), Truth(scenario=win.sid))
+    # The authority speaks after the surge began (listings from before it need recall_match's
+    # back-scan); the notice is published in every affected member state.
+    recall_at = win.start + (win.end - win.start) * 0.2
+    for country in cs:
+        world.emit(world.recall_event(recall_at, country, terms=list(RECALLED_SLEEPER_TERMS), brand=None,
+                                      hazard="suffocation: infants can roll into an unsafe position",
+                                      authority="EU Safety Gate"), Truth(scenario=win.sid))
     sellers = pick_sellers(world, rng, cs, scaled(28, spec), new_share=0.6)
     for t in surge_times(rng, win.start + timedelta(minutes=5), win.end, scaled(170, spec)):
         seller = rng.choice(sellers)
         lang = COUNTRIES[seller.country].language
         title = rng.choice(SLEEPER_TITLES.get(lang, SLEEPER_TITLES["en"]))
+        how = None
         if rng.random() < 0.5:
-            title = obfuscate(title, rng)
+            title, how = obfuscate_how(title, rng)
         listing = world.make_listing(rng, seller, SLEEPER, title=title)
         if rng.random() < 0.5:
             listing.brand = None
-        truth = Truth(win.sid, True, "listing", "illegal_goods",
-                      _new_seller_expected(seller, ("prohibited_terms", "recall_match")))
+        expected = ("prohibited_terms", "recall_match", *(("mixed_script",) if how in SPOOFING else ()))
+        truth = Truth(win.sid, True, "listing", "illegal_goods", expected)
         world.emit(world.listing_event(listing, t), truth)
     return record(spec, win, harm="illegal_goods", opens_incident=True,
                   description="recalled inclined infant sleeper listed by many sellers")
@@ -67,22 +82,26 @@ def prohibited_surge(world: World, spec: ScenarioSpec, win: Window, rng: random.
 
 def counterfeit_wave(world: World, spec: ScenarioSpec, win: Window, rng: random.Random) -> ScenarioRecord:
     """A cluster of brand-new sellers lists a luxury bag at 8-20% of its usual price, sharing photos."""
-    brand = "Castellane"
-    product = next(p for p in PRODUCTS if p.brands == (brand,))
+    # The seed's own luxury houses (`pools`): no policy can name the brand in advance.
+    product = rng.choice(world.by_category["luxury_bags"])
+    brand = product.brands[0]
     sellers = pick_sellers(world, rng, spec.countries, scaled(8, spec), new_share=1.0)
     for s in sellers:
         s.age_days = rng.randrange(0, 7)
-    photos = [f"{rng.getrandbits(64):016x}" for _ in range(4)]
+    photos = [rng.getrandbits(64) for _ in range(4)]
     for t in surge_times(rng, win.start, win.end, scaled(90, spec)):
         seller = rng.choice(sellers)
         title = rng.choice(COUNTERFEIT_TITLES).format(b=brand)
+        how = None
         if rng.random() < 0.4:
-            title = obfuscate(title, rng)
+            title, how = obfuscate_how(title, rng)
         listing = world.make_listing(rng, seller, product, title=title,
-                                     factor=rng.uniform(0.08, 0.2) * BRAND_BASELINES_EUR[brand] / product.median_eur)
-        listing.image_hashes = rng.sample(photos, 2)
+                                     factor=rng.uniform(0.08, 0.2) * world.brand_baselines_eur[brand] / product.median_eur)
+        # The same product photos, re-encoded: perceptual hashes a few bits apart.
+        listing.image_hashes = [f"{_flip_bits(rng, h, rng.randint(0, 4)):016x}" for h in rng.sample(photos, 2)]
         listing.description = "Fast shipping, 100% real, no returns."
-        truth = Truth(win.sid, True, "listing", "counterfeit", ("price_outlier", "new_seller_burst"))
+        expected = ("price_outlier", "image_reuse", *(("mixed_script",) if how in SPOOFING else ()))
+        truth = Truth(win.sid, True, "listing", "counterfeit", expected)
         world.emit(world.listing_event(listing, t), truth)
     return record(spec, win, harm="counterfeit", opens_incident=True,
                   description=f"{brand} bags far below baseline from a cluster of new sellers")
@@ -90,11 +109,11 @@ def counterfeit_wave(world: World, spec: ScenarioSpec, win: Window, rng: random.
 
 def missing_certification(world: World, spec: ScenarioSpec, win: Window, rng: random.Random) -> ScenarioRecord:
     """After a rule change, cross-border sellers keep listing toys and electronics without marks."""
-    products = [p for p in PRODUCTS if p.category in ("toys", "electronics")]
+    products = [p for p in world.products if p.category in ("toys", "electronics")]
     sellers = pick_sellers(world, rng, spec.countries, scaled(6, spec), new_share=0.5)
     for t in surge_times(rng, win.start, win.end, scaled(120, spec), mode=0.5):
         listing = world.make_listing(rng, rng.choice(sellers), rng.choice(products), compliant=False)
-        truth = Truth(win.sid, True, "listing", "non_compliance", ("category_rules", "mandatory_attributes"))
+        truth = Truth(win.sid, True, "listing", "non_compliance", ("mandatory_attributes",))
         world.emit(world.listing_event(listing, t), truth)
     return record(spec, win, harm="non_compliance", opens_incident=True,
                   description="toys/electronics without CE mark or responsible person after a rule change")
@@ -110,11 +129,12 @@ def cross_region_spread(world: World, spec: ScenarioSpec, win: Window, rng: rand
         for t in surge_times(rng, start, win.end, scaled(70, spec)):
             seller = rng.choice(sellers)
             title = rng.choice(DMAA_TITLES)
+            how = None
             if rng.random() < 0.5:
-                title = obfuscate(title, rng)
+                title, how = obfuscate_how(title, rng)
             listing = world.make_listing(rng, seller, DMAA, title=title)
             truth = Truth(win.sid, True, "listing", "illegal_goods",
-                          _new_seller_expected(seller, ("prohibited_terms",)))
+                          ("prohibited_terms", *(("mixed_script",) if how in SPOOFING else ())))
             world.emit(world.listing_event(listing, t), truth)
         creators = rng.sample(world.creators[country], min(6, len(world.creators[country])))
         for t in surge_times(rng, start, win.end, scaled(20, spec)):

@@ -114,7 +114,7 @@ def creator_wave(world: World, spec: ScenarioSpec, win: Window, rng: random.Rand
         listing.created = t
         listings.append(listing)
         world.emit(world.listing_event(listing, t), Truth(win.sid, True, "listing", "illegal_goods",
-                                                           ("prohibited_terms", "new_seller_burst")))
+                                                           ("prohibited_terms",)))
     creators: list[Creator] = rng.sample(world.creators[country], min(8, len(world.creators[country])))
     creators += [Creator(world.new_id("c_"), country) for _ in range(scaled(6, spec))]
     for t in surge_times(rng, win.start, win.end, scaled(70, spec)):

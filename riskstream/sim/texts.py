@@ -17,15 +17,26 @@ _LEET: Final = str.maketrans({"e": "3", "i": "1", "o": "0", "a": "4", "s": "5"})
 _HOMOGLYPH: Final = str.maketrans({"a": "а", "e": "е", "o": "о", "c": "с", "p": "р"})
 
 
+SPOOFING: Final = frozenset({3, 4, 5})
+"""`obfuscate_how` methods that leave Unicode tell-tales (`mixed_script` should see them)."""
+
+
 def obfuscate(text: str, rng: random.Random) -> str:
-    """Disguise one long word the way sellers dodge filters: leetspeak, dots, spaces, homoglyphs."""
+    """Disguise one long word the way sellers dodge filters (see `obfuscate_how`)."""
+    return obfuscate_how(text, rng)[0]
+
+
+def obfuscate_how(text: str, rng: random.Random) -> tuple[str, int | None]:
+    """Disguise one long word: leetspeak (0), dots (1), spaces (2), Cyrillic homoglyphs (3),
+    zero-width spaces (4), or the word stored reversed behind a right-to-left override (5),
+    which displays as the word.  Returns the text and the method (None: nothing disguised)."""
     words = text.split(" ")
     long_ = [i for i, w in enumerate(words) if len(w) >= 5 and w.isalpha()]
     if not long_:
-        return text
+        return text, None
     i = rng.choice(long_)
     w = words[i]
-    how = rng.randrange(4)
+    how = rng.randrange(6)
     if how == 0:
         w = w.translate(_LEET)
     elif how == 1:
@@ -33,10 +44,17 @@ def obfuscate(text: str, rng: random.Random) -> str:
         w = f"{w[:cut]}.{w[cut:]}"
     elif how == 2:
         w = " ".join(w)
-    else:
+    elif how == 3:
         w = w.translate(_HOMOGLYPH)
+        if w == words[i]:
+            how = 4  # no letter with a homoglyph: split it invisibly instead
+    if how == 4:
+        cut = rng.randrange(1, len(w) - 1)
+        w = f"{w[:cut]}\u200b{w[cut:]}"
+    elif how == 5:
+        w = f"\u202e{w[::-1]}\u202c"
     words[i] = w
-    return " ".join(words)
+    return " ".join(words), how
 
 
 def typo(text: str, rng: random.Random) -> str:

@@ -32,11 +32,11 @@ from riskstream.sim.catalog import (
     COUNTRIES,
     MANDATORY,
     PRICE_SIGMA,
-    PRODUCTS,
     WHOLE_CURRENCIES,
     HarmKind,
     Product,
 )
+from riskstream.sim.pools import seed_catalog
 
 Record: TypeAlias = ListingEvent | ReviewEvent | ContentEvent | RecallNotice
 ListingOp: TypeAlias = Literal["created", "updated", "removed"]
@@ -110,6 +110,12 @@ class World:
                  creators_per_country: int = 15, listings_per_seller: int = 4) -> None:
         self.seed = seed
         self.start = start
+        catalog = seed_catalog(seed)
+        self.products = catalog.products
+        self.brand_baselines_eur = catalog.brand_baselines_eur
+        self.by_category: dict[str, list[Product]] = {}
+        for p in self.products:
+            self.by_category.setdefault(p.category, []).append(p)
         self.drafts: list[Draft] = []
         self._ids = 0
         rng = random.Random(f"{seed}:population")
@@ -124,7 +130,7 @@ class World:
             self.buyers[code] = [self.new_buyer(rng, code) for _ in range(sellers_per_country * 20)]
             # Listings that existed before the run: reviewable, never emitted as events.
             self.listings[code] = [
-                self.make_listing(rng, s, rng.choice(PRODUCTS))
+                self.make_listing(rng, s, rng.choice(self.products))
                 for s in self.sellers[code] for _ in range(listings_per_seller)
             ]
 

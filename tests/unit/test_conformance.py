@@ -96,6 +96,8 @@ BUSY: dict[str, dict[str, Any]] = {
     "content_prohibited": {"prohibited": ["ivory", "dmaa"], "restricted": ["vape", "code"], "max_actioned": 3},
     "health_claims": {"financial_needs_context": False, "min_squashed": 4},
     "undisclosed_promotion": {"require_linked_listing": False, "min_squashed": 4},
+    "mixed_script": {"min_words": 1},
+    "image_reuse": {"max_distance": 12, "min_other_sellers": 1, "max_photos": 20},
 }
 
 

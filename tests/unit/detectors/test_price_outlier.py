@@ -128,7 +128,8 @@ def test_scores_before_learning_and_learns_only_created() -> None:
         (PriceOutlierParams(watched_brands=("Rolex",), pool_countries=True), {"region": "DE"}, {"region": "GB"}, False),
         (WATCH, {"currency": "EUR"}, {"currency": "PLN"}, False),
         (WATCH, {"category": "watches"}, {"category": "Watches"}, True),
-        (WATCH, {"brand": "Rolex"}, {"brand": "Nike"}, False),
+        # Brands share their category's key: the prior, and one shrunk estimate per brand inside it.
+        (WATCH, {"brand": "Rolex"}, {"brand": "Nike"}, True),
     ],
 )
 def test_state_key(params: PriceOutlierParams, a: dict[str, Any], b: dict[str, Any], same: bool) -> None:
@@ -216,3 +217,28 @@ def test_rejects_bad_params(bad: dict[str, Any]) -> None:
 def test_params_load_from_plain_policy_data() -> None:
     params = msgspec.convert({"watched_brands": ["Rolex"], "ratio": 0.25, "min_count": 5}, PriceOutlierParams)
     assert params.watched_brands == ("Rolex",) and params.ratio == 0.25
+
+
+def test_cold_start_brand_is_judged_against_its_category() -> None:
+    """A brand never seen before is compared with its category's prices, shrunk estimates after."""
+    d = PriceOutlierDetector(PriceOutlierParams(all_brands=True, min_count=5, prior_weight=5.0))
+    state = d.initial_state()
+    for i in range(10):
+        state, _ = d.detect(listing(i, 2000.0 + 50 * i, brand=f"House{i % 3}", category="bags"), state)
+    _, new_brand_fake = d.detect(listing(90, 300.0, brand="Brand New Maison", category="bags"), state)
+    _, new_brand_honest = d.detect(listing(91, 1500.0, brand="Brand New Maison", category="bags"), state)
+    assert [s.evidence["brand_listings"] for s in new_brand_fake] == [0.0]
+    assert new_brand_honest == []
+
+
+def test_brand_estimate_overrides_the_prior_once_it_has_listings() -> None:
+    """A brand's own prices take over from the prior: judged by its own median, not the category's."""
+    d = PriceOutlierDetector(PriceOutlierParams(all_brands=True, min_count=5, prior_weight=5.0))
+    state = d.initial_state()
+    for i in range(40):
+        state, _ = d.detect(listing(i, 4000.0, brand="Dear", category="bags"), state)
+    for i in range(40):
+        state, _ = d.detect(listing(100 + i, 1300.0, brand="Plain", category="bags"), state)
+    # 0.3 x 4000 = 1200 would flag 1100 against the category; Plain's own ~1300 does not.
+    assert d.detect(listing(200, 1100.0, brand="Plain", category="bags"), state)[1] == []
+    assert len(d.detect(listing(201, 300.0, brand="Plain", category="bags"), state)[1]) == 1

@@ -35,25 +35,28 @@ def run(
 
 
 @pytest.mark.parametrize(
-    ("k", "w", "minutes", "fires_at"),
+    ("k", "w", "minutes", "flagged"),
     [
-        (3, 10, [0, 1, 2, 3], [3]),  # K+1 inside the window
+        (3, 10, [0, 1, 2, 3], [0, 1, 2, 3]),  # K+1 inside the window: all of them, back-filled
         (3, 10, [0, 1, 2], []),  # exactly K is not a burst
         (3, 10, [0, 4, 8, 12], []),  # 4 reviews but spread over 12 minutes
-        (2, 10, [0, 5, 10], [2]),  # window is inclusive at its start: t - W <= r
+        (2, 10, [0, 5, 10], [0, 1, 2]),  # window is inclusive at its start: t - W <= r
         (2, 10, [0, 5, 10.01], []),  # just outside
-        (3, 10, [0, 1, 2, 3, 4, 5, 6, 7], [3]),  # a sustained burst signals once per window
-        (3, 10, [0, 1, 2, 3, 30, 31, 32, 33], [3, 7]),  # a second burst later signals again
-        (3, 10, [5, 3, 4, 0], [3]),  # out of order, all inside the window
+        (3, 10, [0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3, 4, 5, 6, 7]),  # every review of a sustained burst
+        (3, 10, [0, 1, 2, 3, 30, 31, 32, 33], [0, 1, 2, 3, 4, 5, 6, 7]),  # a second burst later too
+        (3, 10, [0, 1, 2, 3, 30], [0, 1, 2, 3]),  # a lone review after the burst is not flagged
+        (3, 10, [5, 3, 4, 0], [0, 1, 2, 3]),  # out of order, all inside the window
     ],
 )
-def test_burst_boundaries(k: int, w: int, minutes: list[float], fires_at: list[int]) -> None:
+def test_burst_flags_every_review_of_the_burst(k: int, w: int, minutes: list[float], flagged: list[int]) -> None:
+    """Label per review: each review of a burst is signalled exactly once, earlier ones back-filled."""
     d = ReviewBurstDetector(ReviewBurstParams(max_reviews=k, window_minutes=w))
     _, out = run(d, minutes)
-    assert [i for i, s in enumerate(out) if s] == fires_at
+    ids = [s.entity_id for signals in out for s in signals]
+    assert sorted(ids) == sorted(f"r{i}" for i in flagged) and len(ids) == len(set(ids))
     for signals in out:
         for s in signals:
-            assert (s.code, s.entity_type, s.entity_id) == ("review_burst", "listing", "l1")
+            assert (s.code, s.entity_type, s.evidence["listing_id"]) == ("review_burst", "review", "l1")
             assert 0 < s.score <= 1
             assert s.evidence["reviews_in_window"] > k
             assert s.evidence["seller_id"] == "s1"
@@ -91,7 +94,7 @@ def test_state_round_trips_through_json() -> None:
     assert restored == st
     _, a = d.detect(review(3, 9), st)
     _, b = d.detect(review(3, 9), restored)
-    assert a == b and len(a) == 1
+    assert a == b and len(a) == 4  # the trigger and the three it back-fills
 
 
 def test_detect_does_not_mutate_input_state() -> None:

@@ -1,0 +1,138 @@
+"""The same product photo listed by unrelated sellers: a counterfeit (or stolen-listing) signal.
+
+Counterfeiters reuse the brand's or each other's product photos; honest
+sellers photograph their own item.  Listings carry perceptual hashes of
+their photos (`ListingEvent.image_hashes`, 64-bit pHash/dHash as 16 hex
+digits); a re-encoded, resized or lightly cropped copy of a photo has a hash
+a few bits away, so photos match when their Hamming distance is at most
+``max_distance``.  A listing fires when one of its photos matches photos of
+at least ``min_other_sellers`` *other* sellers seen in the same country.
+
+State key: the listing's country (``event.region``); state: the most recent
+``max_photos`` (hash, seller) pairs, oldest evicted first, so the size is
+bounded and a match costs at most ``max_photos`` XOR-and-popcounts per photo.
+Hashes that are not 64-bit hex are ignored for matching and counted in the
+signal's evidence (``invalid_hashes``).
+
+>>> from riskstream.contracts import ListingEvent, parse_time
+>>> d = ImageReuseDetector(ImageReuseDetector.Params(min_other_sellers=2))
+>>> def listing(i, seller, photo):
+...     return ListingEvent(event_id=f"e{i}", event_time=parse_time("2026-01-01T00:00:00Z"), region="GB",
+...         op="created", listing_id=f"l{i}", seller_id=seller, category="bags", title="Flap bag",
+...         price=300.0, currency="GBP", image_hashes=[photo])
+>>> state = d.initial_state()
+>>> state, _ = d.detect(listing(1, "s1", "8f3a5c7e91b2d4f0"), state)
+>>> state, _ = d.detect(listing(2, "s2", "8f3a5c7e91b2d4f1"), state)   # one bit away
+>>> state, out = d.detect(listing(3, "s3", "8f3a5c7e91b2d4f3"), state)
+>>> [(s.code, s.evidence["other_sellers"], s.evidence["min_distance"]) for s in out]
+[('image_reused', 2, 1)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
+
+import numpy as np
+
+from riskstream.contracts import Event, EventKind, ListingEvent, Signal
+from riskstream.detectors.base import signal
+
+State = dict[str, Any]
+"""``{"photos": [[hash as int, seller_id], ...] (oldest first)}``."""
+
+_MASK: Final = (1 << 64) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class ImageReuseParams:
+    """Parameters.
+
+    * ``max_distance``: Hamming distance (bits of 64) up to which two photos are the same.
+    * ``min_other_sellers``: distinct other sellers whose photo must match.
+    * ``max_photos``: photos remembered per country.
+    """
+
+    max_distance: int = 6
+    min_other_sellers: int = 2
+    max_photos: int = 3000
+
+
+def parse_hash(value: str) -> int | None:
+    """A 64-bit perceptual hash from 16 hex digits (a ``0x`` prefix allowed), else None.
+
+    >>> parse_hash("00000000000000ff"), parse_hash("xyz"), parse_hash("1" * 40)
+    (255, None, None)
+    """
+    text = value.strip().lower().removeprefix("0x")
+    if not 1 <= len(text) <= 16:
+        return None
+    try:
+        return int(text, 16) & _MASK
+    except ValueError:
+        return None
+
+
+class ImageReuseDetector:
+    """Matches a listing's photo hashes against other sellers' recent photos in its country."""
+
+    id: ClassVar[str] = "image_reuse"
+    kinds: ClassVar[frozenset[EventKind]] = frozenset({"listing"})
+    Params: ClassVar[type[ImageReuseParams]] = ImageReuseParams
+
+    REUSED: Final = "image_reused"
+
+    def __init__(self, params: ImageReuseParams) -> None:
+        if not 0 <= params.max_distance < 32 or params.min_other_sellers < 1 or params.max_photos < 1:
+            raise ValueError("max_distance must be in [0, 32), min_other_sellers >= 1, max_photos >= 1")
+        self.params = params
+
+    def state_key(self, event: Event) -> str | None:
+        if not isinstance(event, ListingEvent) or event.op == "removed" or not event.image_hashes:
+            return None
+        return event.region
+
+    def initial_state(self) -> State:
+        return {"photos": []}
+
+    def detect(self, event: Event, state: State | None) -> tuple[State, list[Signal]]:
+        """`state` None (the engine passes it for events with no key) is a fresh state."""
+        if state is None:
+            state = self.initial_state()
+        if not isinstance(event, ListingEvent) or self.state_key(event) is None:
+            return state, []
+        p = self.params
+        photos: list[list[Any]] = state["photos"]
+        hashes = [parse_hash(h) for h in event.image_hashes]
+        valid = list(dict.fromkeys(h for h in hashes if h is not None))
+        sellers: set[str] = set()
+        best = 64
+        added: list[list[Any]] = []
+        if photos and valid:
+            # One vectorised XOR-and-popcount over the remembered photos per photo of the listing.
+            held = np.fromiter((int(h) for h, _ in photos), dtype=np.uint64, count=len(photos))
+            for h in valid:
+                distances = np.bitwise_count(held ^ np.uint64(h))
+                close = np.flatnonzero(distances <= p.max_distance)
+                same_seller_same_photo = False
+                for i in close.tolist():
+                    seller = str(photos[i][1])
+                    if seller == event.seller_id:
+                        same_seller_same_photo = same_seller_same_photo or int(photos[i][0]) == h
+                        continue
+                    sellers.add(seller)
+                    best = min(best, int(distances[i]))
+                if not same_seller_same_photo:
+                    added.append([h, event.seller_id])
+        else:
+            added = [[h, event.seller_id] for h in valid]
+        new_state: State = {"photos": [*photos, *added][-p.max_photos :]} if added else state
+        if len(sellers) < p.min_other_sellers:
+            return new_state, []
+        return new_state, [signal(
+            self.id, event, code=self.REUSED, entity_type="listing", entity_id=event.listing_id,
+            score=min(1.0, 0.5 + 0.1 * len(sellers)),
+            evidence={"other_sellers": len(sellers), "sample_sellers": sorted(sellers)[:5],
+                      "min_distance": best, "max_distance": p.max_distance,
+                      "invalid_hashes": len(hashes) - sum(h is not None for h in hashes)},
+        )]
