@@ -48,7 +48,7 @@ def test_a_bad_document_is_refused_and_the_running_policy_stays(
     runtime: PolicyRuntime, raw: bytes, reason: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     before = runtime.engine.policy("EU")
-    region = "?" if reason in ("bad_json",) or raw.startswith(b"[") else orjson.loads(raw).get("region", "?")
+    region = m.region_label("?" if reason == "bad_json" or raw.startswith(b"[") else orjson.loads(raw).get("region", "?"))
     count = m.REGISTRY.get_sample_value("riskstream_policy_rejected_total",
                                         {"region": region, "reason": reason}) or 0
     with caplog.at_level(logging.ERROR, logger="riskstream"):
