@@ -130,7 +130,7 @@ class Watchdog:
                    for tp in tps}
         self.last_check = now
         self.stalled = self.detector.observe(offsets, now)
-        m.WORKER_STALLED.set(1 if self.stalled else 0)
+        m.set_worker_stalled(bool(self.stalled))
         if self.stalled:
             detail = ", ".join(f"{t}[{p}] committed={offsets[(t, p)][0]} end={offsets[(t, p)][1]}"
                                for t, p in self.stalled)
