@@ -63,6 +63,9 @@ class ContentProhibitedParams:
 class ContentProhibitedDetector:
     """Term lists over the content text, plus a per-country set of actioned listings."""
 
+    # Broadcast state: the actioned-listing set is fed by every worker's broadcast reader, so each
+    # worker keeps this detector's state whole (it is not partitioned by its key).
+    broadcast_state: ClassVar[bool] = True
     id: ClassVar[str] = "content_prohibited"
     kinds: ClassVar[frozenset[EventKind]] = frozenset({"content"})
     Params: ClassVar[type[ContentProhibitedParams]] = ContentProhibitedParams

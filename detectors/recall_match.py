@@ -82,6 +82,9 @@ def _recall_index(
 class RecallMatchDetector:
     """Matches listings against recall notices for the same country."""
 
+    # Broadcast state: recall notices reach every worker through the broadcast reader, so each
+    # worker keeps this detector's state whole (it is not partitioned by its key).
+    broadcast_state: ClassVar[bool] = True
     id: ClassVar[str] = "recall_match"
     kinds: ClassVar[frozenset[EventKind]] = frozenset({"listing", "recall"})
     Params: ClassVar[type[RecallMatchParams]] = RecallMatchParams

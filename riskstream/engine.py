@@ -50,6 +50,16 @@ class Outcome:
     dead_letter: tuple[str, str] | None = None  # (reason, detail)
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An event after its stateless detectors: signals so far and the partitioned steps to run."""
+
+    event: Event | None = None
+    signals: list[Signal] = field(default_factory=list)
+    steps: list[tuple[str, str]] = field(default_factory=list)  # (detector id, state key)
+    dead_letter: tuple[str, str] | None = None
+
+
 @dataclass
 class _Compiled:
     policy: Policy
@@ -104,20 +114,79 @@ class Engine:
 
     def handle_raw(self, kind: str, raw: bytes) -> Outcome:
         """Decode, validate and process one input; never raises for bad input."""
+        decoded = self.decode_raw(kind, raw)
+        if decoded.event is None:
+            return decoded
+        return self.process(decoded.event)
+
+    def decode_raw(self, kind: str, raw: bytes) -> Outcome:
+        """Decode and validate one input: the event, or a dead letter's reason."""
         try:
-            event = decode(raw, EVENT_TYPES[kind])
+            return Outcome(event=decode(raw, EVENT_TYPES[kind]))
         except InvalidEvent as exc:
             return Outcome(dead_letter=(exc.reason, exc.detail))
-        return self.process(event)
 
     def process(self, event: Event) -> Outcome:
+        """Detect and decide in one step, with the engine's own in-process state.
+
+        The same three steps the stream layer runs across partitions
+        (``prepare``, ``step`` per partitioned detector, ``finish``), here with
+        the state in a local, bounded dict (the in-process harness and tests).
+        """
+        prepared = self.prepare(event)
+        if prepared.dead_letter is not None:
+            return Outcome(event=event, dead_letter=prepared.dead_letter)
+        signals = list(prepared.signals)
+        for det_id, key in prepared.steps:
+            skey = (region_of(event.region) or "", det_id, key)
+            state = self._state.get(skey)
+            if state is not None:
+                self._state.move_to_end(skey)
+            state, found = self.step(event, det_id, state)
+            self._state[skey] = state
+            if len(self._state) > self._max_state_keys:
+                self._state.popitem(last=False)
+            signals.extend(found)
+        return self.finish(event, signals)
+
+    def prepare(self, event: Event) -> Prepared:
+        """Run the stateless and broadcast-state detectors; list the partitioned steps still to run.
+
+        A partitioned step is ``(detector id, state key)``: the stream layer
+        routes the event to the partition that owns that key and calls
+        ``step`` there with the key's state from a changelog-backed table.
+        """
+        group = region_of(event.region)
+        compiled = self._regions.get(group) if group else None
+        if compiled is None:
+            return Prepared(event=event, dead_letter=("no_policy", f"no active policy for region {group!r}"))
+        signals: list[Signal] = []
+        steps: list[tuple[str, str]] = []
+        for detector in compiled.by_kind.get(event.kind, ()):
+            key = detector.state_key(event)
+            if key is not None and not getattr(detector, "broadcast_state", False):
+                steps.append((detector.id, key))
+            else:
+                signals.extend(self._run(group or "", detector, event))
+        return Prepared(event=event, signals=signals, steps=steps)
+
+    def step(self, event: Event, det_id: str, state: Any) -> tuple[Any, list[Signal]]:
+        """One partitioned detector on one event, with the state its key owns (None: a new key)."""
+        group = region_of(event.region)
+        compiled = self._regions.get(group) if group else None
+        detector = next((d for d in compiled.by_kind.get(event.kind, ()) if d.id == det_id), None) \
+            if compiled is not None else None
+        if detector is None:  # the policy changed in between: the detector no longer runs here
+            return state, []
+        new, signals = detector.detect(event, detector.initial_state() if state is None else state)
+        return new, list(signals)
+
+    def finish(self, event: Event, signals: list[Signal]) -> Outcome:
+        """Decide the event's actions from all of its signals."""
         group = region_of(event.region)
         compiled = self._regions.get(group) if group else None
         if compiled is None:
             return Outcome(event=event, dead_letter=("no_policy", f"no active policy for region {group!r}"))
-        signals: list[Signal] = []
-        for detector in compiled.by_kind.get(event.kind, ()):
-            signals.extend(self._run(group or "", detector, event))
         actions = decide(signals, compiled.policy, event) if signals else []
         return Outcome(event=event, signals=signals, actions=actions)
 

@@ -29,6 +29,7 @@ class TopicSpec:
     consumers: str
     description: str
     partitions: int | None = None  # None: the cluster-wide default from settings
+    record_note: str = ""  # what a `dict` record holds
 
     def kafka_config(self) -> dict[str, str]:
         """Topic-level settings for creating the topic."""
@@ -80,6 +81,16 @@ TOPICS: Final[dict[str, TopicSpec]] = {
         ("violations", TopicSpec("risk.violations.v1", "seller_id / creator_id", c.EnforcementAction, 7 * DAY_MS, False,
                   "screen_* agents (enforced actions, re-keyed)", "track_violations",
                   "Enforced actions re-keyed by the responsible seller or creator, so one worker owns each ledger.")),
+        ("detect", TopicSpec("risk.detect.v1", "region|detector|state key", dict, DAY_MS, False,
+                  "screen_* and detect_keyed agents", "detect_keyed",
+                  "Internal: an event routed to the partition that owns a partitioned detector's state key; "
+                  "it hops once per such detector, then goes to risk.decide.v1.",
+                  record_note="detection envelope (input bytes, signals so far, steps left)")),
+        ("decide", TopicSpec("risk.decide.v1", "event_id", dict, DAY_MS, False,
+                  "screen_* and detect_keyed agents", "decide_events",
+                  "Internal: an event with all of its signals, keyed by event id, so one owner decides "
+                  "its actions and remembers their idempotency keys.",
+                  record_note="detection envelope (input bytes, all signals)")),
         ("feedback", TopicSpec("moderation.feedback.v1", "action_id", c.ModerationFeedback, 30 * DAY_MS, False,
                   "moderation tool", "track_feedback",
                   "Moderator outcomes: confirmed, overturned, appeal granted.")),
@@ -99,7 +110,7 @@ def markdown_table() -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for spec in TOPICS.values():
-        rec = spec.record.__name__ if spec.record is not dict else "policy document"
+        rec = spec.record.__name__ if spec.record is not dict else (spec.record_note or "policy document")
         parts = str(spec.partitions) if spec.partitions else "`RISKSTREAM_PARTITIONS` (4)"
         lines.append(
             f"| `{spec.name}` | {spec.key} | {parts} | {spec.cleanup()} | {rec} | {spec.producer} | {spec.consumers} |"

@@ -17,6 +17,7 @@ import asyncio
 import base64
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,12 +26,15 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from riskstream.contracts import (
+    EVENT_TYPES,
     DeadLetter,
     EnforcementAction,
     IncidentCandidate,
     ModerationFeedback,
+    Signal,
     decode,
     encode,
+    from_obj,
     stable_id,
 )
 from riskstream.decisions import Ledger, subject_of
@@ -41,6 +45,7 @@ from riskstream.settings import Settings
 from riskstream.stream import metrics as m
 from riskstream.stream.control import PolicyRuntime
 from riskstream.stream.incidents import IncidentRuntime
+from riskstream.stream.routing import Envelope, StateRecord
 from riskstream.stream.topics import Topics
 from riskstream.stream.watchdog import Watchdog
 
@@ -99,6 +104,7 @@ class Pipeline:
         self.rule_stats = _RuleStats()
         self.enforced_keys: Any = None
         self.ledgers: Any = None
+        self.detector_state: Any = None
         self.watchdog: Watchdog | None = None
 
     # ------------------------------------------------------------ wiring
@@ -110,6 +116,9 @@ class Pipeline:
                                        partitions=parts)
         self.ledgers = app.Table("violation-ledgers", default=None, key_type=bytes, value_type=bytes,
                                  partitions=parts)
+        # Every partitioned detector's state, keyed by region|detector|state key (risk.detect.v1's key).
+        self.detector_state = app.Table("detector-state", default=None, key_type=bytes, value_type=bytes,
+                                        partitions=parts)
 
         async def screen_listings(stream: Any) -> None:
             await self._screen(stream, "listing")
@@ -121,13 +130,14 @@ class Pipeline:
             await self._screen(stream, "content")
 
         for fun, topic in ((screen_listings, topics.listings), (screen_reviews, topics.reviews),
-                           (screen_content, topics.content), (self.track_violations, topics.violations),
+                           (screen_content, topics.content), (self.detect_keyed, topics.detect),
+                           (self.decide_events, topics.decide), (self.track_violations, topics.violations),
                            (self.track_feedback, topics.feedback)):
             app.agent(topic, name=f"riskstream.{fun.__name__}", concurrency=1)(fun)
         app.task(self.detect_incidents)
         app.task(self.follow_control_topics)
-        consumed = [t.get_topic_name() for t in (topics.listings, topics.reviews, topics.content,
-                                                 topics.violations, topics.feedback)]
+        consumed = [t.get_topic_name() for t in (topics.listings, topics.reviews, topics.content, topics.detect,
+                                                 topics.decide, topics.violations, topics.feedback)]
         self.watchdog = Watchdog(app, consumed, self.settings.kafka.bootstrap_servers, self.settings.kafka.app_id,
                                  self.settings.stall_seconds)
         app.task(self.watchdog.run)
@@ -187,26 +197,79 @@ class Pipeline:
     # ------------------------------------------------------------ agents
 
     async def _screen(self, stream: Any, kind: str) -> None:
+        """Decode and validate; run the stateless detectors; route the event to its state owners."""
         async for event in stream.events():
             msg = event.message
             raw: bytes = msg.value if msg.value is not None else b""
             m.EVENTS_IN.labels(msg.topic).inc()
             started = time.perf_counter()
             try:
-                outcome = self.engine.handle_raw(kind, raw)
+                outcome = self.engine.decode_raw(kind, raw)
                 if outcome.dead_letter is not None:
                     await self._send_dead_letter(msg, raw, *outcome.dead_letter)
                     continue
                 assert outcome.event is not None
+                prepared = self.engine.prepare(outcome.event)
+                if prepared.dead_letter is not None:
+                    await self._send_dead_letter(msg, raw, *prepared.dead_letter)
+                    continue
                 m.EVENTS_VALID.labels(kind, region_of(outcome.event.region) or "").inc()
-                await self._emit(outcome, kind, record_time=msg.timestamp)
-                self.incidents.observe(outcome)
+                record_time = msg.timestamp / 1000 if msg.timestamp else None
+                await self._forward(Envelope(kind, outcome.event, prepared.signals, prepared.steps, record_time))
             except Exception as exc:  # a bug must not stop the stream or lose the event
                 log.exception("processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
                 m.ERRORS.labels(kind).inc()
                 await self._send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
             finally:
                 m.PROCESSING.labels(kind).observe(time.perf_counter() - started)
+
+    async def _forward(self, env: Envelope) -> None:
+        """To the owner of the next partitioned detector's state, or, when none is left, to decide."""
+        if env.steps:
+            await self.topics.detect.send(key=env.state_key().encode(), value=env.dump())
+        else:
+            await self.topics.decide.send(key=env.event.event_id.encode(), value=env.dump())
+
+    async def detect_keyed(self, stream: Any) -> None:
+        """One partitioned detector step, with its key's state from the `detector-state` table."""
+        async for event in stream.events():
+            msg = event.message
+            raw: bytes = msg.value or b""
+            try:
+                env = Envelope.load(raw, EVENT_TYPES)
+                det_id = env.steps[0][0]
+                key = msg.key or env.state_key().encode()
+                record = StateRecord.load(self.detector_state.get(key))
+                replay = record.replayed(env.event.event_id)
+                if replay is not None:  # delivered again after a crash: same signals, state untouched
+                    found = [from_obj(s, Signal) for s in replay]
+                    m.STATE_REPLAYS.labels(det_id).inc()
+                else:
+                    state, found = self.engine.step(env.event, det_id, record.state)
+                    self.detector_state[key] = record.applied(env.event.event_id, state, found).dump()
+                await self._forward(replace(env, signals=[*env.signals, *found], steps=env.steps[1:]))
+            except Exception as exc:
+                log.exception("keyed detection failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+                await self._send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
+
+    async def decide_events(self, stream: Any) -> None:
+        """All of an event's signals -> actions (deduplicated by idempotency key), signals, incidents."""
+        async for event in stream.events():
+            msg = event.message
+            raw: bytes = msg.value or b""
+            try:
+                env = Envelope.load(raw, EVENT_TYPES)
+                outcome = self.engine.finish(env.event, env.signals)
+                if outcome.dead_letter is not None:
+                    await self._send_dead_letter(msg, raw, *outcome.dead_letter)
+                    continue
+                record_time = int(env.record_time * 1000) if env.record_time is not None else None
+                await self._emit(outcome, env.kind, record_time=record_time)
+                self.incidents.observe(outcome)
+            except Exception as exc:
+                log.exception("decision failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+                m.ERRORS.labels("decide").inc()
+                await self._send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
 
     async def track_violations(self, stream: Any) -> None:
         """Graduated enforcement: one ledger per seller/creator in a changelog-backed table."""

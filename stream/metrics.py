@@ -97,6 +97,11 @@ PARTITIONS_ASSIGNED = Gauge(
     "riskstream_partitions_assigned", "Partitions actively assigned to this worker, by topic.",
     ["topic"], registry=REGISTRY,
 )
+STATE_REPLAYS = Counter(
+    "riskstream_state_replays_total",
+    "Events delivered again to a detector's state owner (after a crash): same signals, state not updated twice.",
+    ["detector"], registry=REGISTRY,
+)
 WORKER_STALLED = Gauge(
     "riskstream_worker_stalled",
     "1 while the worker holds partitions with lag and made no progress on them for RISKSTREAM_STALL_SECONDS.",

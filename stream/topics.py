@@ -49,4 +49,6 @@ class Topics:
         self.deadletter = self.by_key["deadletter"]
         self.policies = self.by_key["policies"]
         self.feedback = self.by_key["feedback"]
+        self.detect = self.by_key["detect"]
+        self.decide = self.by_key["decide"]
         self.violations = self.by_key["violations"]

@@ -180,6 +180,10 @@ class Worker:
     def produce(self, key: str, records: list[tuple[str, bytes]]) -> None:
         asyncio.run(produce(self.settings, [(key, k, v) for k, v in records]))
 
+    def produce_many(self, records: list[tuple[str, str, bytes]]) -> None:
+        """(topic key, record key, value) triples, in order."""
+        asyncio.run(produce(self.settings, records))
+
     def collect(self, key: str, until: Any, timeout: float = 60.0) -> list[dict[str, Any]]:
         """Read `key`'s topic from the start until `until(records)` is true or timeout."""
         return asyncio.run(_collect(self.bootstrap, self.topic(key), until, timeout))
