@@ -14,13 +14,13 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from riskstream.settings import Settings
-from stream.faust_fixes import RiskstreamTableManager
+from stream.faust_fixes import App, RiskstreamTableManager
 from stream.metrics import REGISTRY
 from stream.topics import Topics
 
 settings = Settings.from_env()
 
-app = faust.App(
+app = App(
     settings.kafka.app_id,
     broker=[f"kafka://{hp.strip()}" for hp in settings.kafka.bootstrap_servers.split(",")],
     autodiscover=False,
