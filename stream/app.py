@@ -18,14 +18,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from riskstream.settings import Settings
 from riskstream.stream import observe
-from riskstream.stream.faust_fixes import RiskstreamTableManager
+from riskstream.stream.faust_fixes import App, RiskstreamTableManager
 from riskstream.stream.metrics import REGISTRY
 from riskstream.stream.topics import Topics
 
 
 def build_faust_app(settings: Settings) -> faust.App:
     """The bare Faust app with riskstream's settings (no topics, tables or agents)."""
-    return faust.App(
+    return App(
         settings.kafka.app_id,
         broker=[f"kafka://{hp.strip()}" for hp in settings.kafka.bootstrap_servers.split(",")],
         autodiscover=False,

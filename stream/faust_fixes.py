@@ -44,8 +44,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+import faust
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 
 class SeekBeforeResumeRecovery(Recovery):
@@ -75,6 +77,10 @@ class SeekBeforeResumeRecovery(Recovery):
             )
             return  # the next rebalance's recovery resumes the flow
         stream_tps = {tp for tp in assignment if not self._is_changelog_tp(tp)}
+        # A fetch already on the consumer thread would drain the repositioned partitions
+        # and have its batch dropped (flow stopped): wait for it to return first.
+        if isinstance(consumer, SnapshotConsumer):
+            await self._wait(consumer.wait_fetch_idle(), timeout=app.conf.broker_request_timeout)
         consumer.resume_partitions(stream_tps)
         if assignment:
             self.log.info("Seek stream partitions to committed offsets (flow stopped).")
@@ -119,3 +125,52 @@ class RiskstreamTableManager(TableManager):
         if self._recovery is None:
             self._recovery = SeekBeforeResumeRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
         return self._recovery
+
+
+class SnapshotConsumer(faust_aiokafka.Consumer):
+    """faust's aiokafka Consumer; each fetch gets a copy of the active-partition set.
+
+    faust hands its live `_active_partitions` set to the consumer thread, where
+    aiokafka's `Fetcher.fetched_records` reads it while the event loop's thread
+    pauses and resumes partitions: a fetch issued for the changelog partitions
+    during recovery drained the stream partitions once they were resumed, after
+    they had been repositioned, and its batch was then dropped because the flow
+    was stopped - the stream positions ended at the partitions' ends again.
+    A copy, taken right after faust checked the set is not empty, cannot change.
+    `wait_fetch_idle` lets recovery wait for a fetch already on the thread.
+    """
+
+    _fetches_in_flight = 0
+    _fetch_idle: asyncio.Event | None = None
+
+    def _idle_event(self) -> asyncio.Event:
+        if self._fetch_idle is None:
+            self._fetch_idle = asyncio.Event()
+            self._fetch_idle.set()
+        return self._fetch_idle
+
+    async def _getmany(self, active_partitions: Any, timeout: float) -> Any:
+        snapshot = set(active_partitions) if active_partitions is not None else None
+        idle = self._idle_event()
+        self._fetches_in_flight += 1
+        idle.clear()
+        try:
+            return await super()._getmany(snapshot, timeout)
+        finally:
+            self._fetches_in_flight -= 1
+            if not self._fetches_in_flight:
+                idle.set()
+
+    async def wait_fetch_idle(self) -> None:
+        await self._idle_event().wait()
+
+
+class SnapshotTransport(faust_aiokafka.Transport):
+    Consumer = SnapshotConsumer
+
+
+class App(faust.App):
+    """faust.App with `SnapshotConsumer` (and `RiskstreamTableManager` by default)."""
+
+    def _new_transport(self) -> Any:
+        return SnapshotTransport(self.conf.broker_consumer, self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import time
 import uuid
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from riskstream.contracts import encode
+from riskstream.resources import sample_policy_dir
 from riskstream.sim import SimConfig, default_scenarios, run
 from riskstream.topology import TOPICS
 from tests.integration.conftest import Worker
@@ -29,9 +31,16 @@ def _day() -> list[tuple[str, str, bytes]]:
 
 
 def _workers(bootstrap: str, tmp: Path, n: int) -> list[Worker]:
+    """n workers in one consumer group on fresh topics, with the shipped sample policies."""
     run_id = uuid.uuid4().hex[:8]
-    return [Worker(bootstrap, tmp / f"w{i}", f"s{run_id}.", f"riskstream-state-{run_id}")
-            for i in range(n) if (tmp / f"w{i}").mkdir(parents=True) is None]
+    workers = []
+    for i in range(n):
+        (tmp / f"w{i}").mkdir(parents=True)
+        w = Worker(bootstrap, tmp / f"w{i}", f"s{run_id}.", f"riskstream-state-{run_id}")
+        shutil.rmtree(w.policy_dir)
+        shutil.copytree(sample_policy_dir(), w.policy_dir, ignore=shutil.ignore_patterns("*.md", "*.json"))
+        workers.append(w)
+    return workers
 
 
 def _seen(workers: list[Worker]) -> float:
