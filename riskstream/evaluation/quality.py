@@ -138,6 +138,7 @@ def score_actions(labels: Iterable[Label] | Mapping[str, Label], actions: Iterab
     truth = _as_map(labels)
     fired: dict[str, set[str]] = defaultdict(set)
     about: dict[tuple[str, str], list[tuple[datetime, set[str]]]] = defaultdict(list)
+    labelled = {(lab.entity_type, lab.entity_id) for lab in truth.values() if lab.entity_id is not None}
     unmatched = 0
     for a in actions:
         if a.action == "allow" or (a.mode != "enforced" and not include_shadow):
@@ -145,8 +146,13 @@ def score_actions(labels: Iterable[Label] | Mapping[str, Label], actions: Iterab
         if a.event_id not in truth:
             unmatched += 1
             continue
-        fired[a.event_id].update(detectors_of(a))
-        about[(a.entity_type, a.entity_id)].append((a.event_time, set(detectors_of(a))))
+        entity = (a.entity_type, a.entity_id)
+        lab = truth[a.event_id]
+        # An action about another labelled entity (a recall notice acting on an earlier listing)
+        # is that entity's, not the event's where it happened to be decided.
+        if entity not in labelled or (lab.entity_type, lab.entity_id) == entity:
+            fired[a.event_id].update(detectors_of(a))
+        about[entity].append((a.event_time, set(detectors_of(a))))
     if about:
         # Actions about a labelled event's entity, taken at or after that event, catch it too.
         for event_id, lab in truth.items():
