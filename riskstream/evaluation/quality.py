@@ -3,9 +3,12 @@
 Event level, one label per event: a labelled event is *caught* by an enforced
 action (any action but ``allow``) taken at that event, or taken later about
 the entity the label is about (the label's ``entity_type``/``entity_id``:
-the listing, the review, the post).  The second way is how a detector that
-looks back is credited: `recall_match` acting on listings published before
-the recall, `review_burst` flagging the earlier reviews of a burst.  A
+the listing, the review, the post), decided at an event about no entity (a
+recall notice) or about the same kind of entity (another review).  The
+second way is how a detector that looks back is credited: `recall_match`
+acting on listings published before the recall, `review_burst` flagging the
+earlier reviews of a burst.  An action about another kind of entity (a
+listing flagged at one of its reviews) counts for the event it was decided at.  A
 caught risky event is a true positive, a caught honest one a false positive,
 an uncaught risky one a false negative; several actions on one event count
 once.  Review detectors therefore mean one thing: *every review of a burst
@@ -138,6 +141,7 @@ def score_actions(labels: Iterable[Label] | Mapping[str, Label], actions: Iterab
     truth = _as_map(labels)
     fired: dict[str, set[str]] = defaultdict(set)
     about: dict[tuple[str, str], list[tuple[datetime, set[str]]]] = defaultdict(list)
+    labelled = {(lab.entity_type, lab.entity_id) for lab in truth.values() if lab.entity_id is not None}
     unmatched = 0
     for a in actions:
         if a.action == "allow" or (a.mode != "enforced" and not include_shadow):
@@ -145,8 +149,23 @@ def score_actions(labels: Iterable[Label] | Mapping[str, Label], actions: Iterab
         if a.event_id not in truth:
             unmatched += 1
             continue
-        fired[a.event_id].update(detectors_of(a))
-        about[(a.entity_type, a.entity_id)].append((a.event_time, set(detectors_of(a))))
+        entity = (a.entity_type, a.entity_id)
+        lab = truth[a.event_id]
+        dets = set(detectors_of(a))
+        if lab.entity_id is None:
+            # At an event about nothing (a recall notice): the action is about the entity it names.
+            if entity in labelled:
+                about[entity].append((a.event_time, dets))
+            else:
+                fired[a.event_id].update(dets)
+        elif entity[0] == lab.entity_type:
+            # Same kind of entity (a burst's earlier reviews): the entity it names, this one included.
+            if entity == (lab.entity_type, lab.entity_id):
+                fired[a.event_id].update(dets)
+            about[entity].append((a.event_time, dets))
+        else:
+            # Another kind (a listing flagged at one of its reviews): the event that led to it.
+            fired[a.event_id].update(dets)
     if about:
         # Actions about a labelled event's entity, taken at or after that event, catch it too.
         for event_id, lab in truth.items():

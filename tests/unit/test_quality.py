@@ -178,3 +178,30 @@ def test_report_renders_as_table_and_json() -> None:
 
 def test_score_f1_zero_when_nothing_right() -> None:
     assert Score("x", tp=0, fp=3, fn=2, support=2).f1 == 0.0
+
+
+def _about(eid: str, minute: float, entity_type: Literal["listing", "review"], entity_id: str,
+           detector: str) -> EnforcementAction:
+    return dataclasses.replace(act(eid, detector), event_time=at(minute), entity_type=entity_type,
+                               entity_id=entity_id)
+
+
+def test_actions_about_an_earlier_entity_catch_its_label() -> None:
+    """A recall notice acting on an earlier listing, a burst back-filling an earlier review."""
+    labels = [
+        dataclasses.replace(lab("l-created", 0, risky=True), entity_type="listing", entity_id="l1"),
+        dataclasses.replace(lab("recall", 10, risky=False), entity_type=None, entity_id=None),
+        dataclasses.replace(lab("r1", 20, risky=True), kind="review", entity_type="review", entity_id="r1"),
+        dataclasses.replace(lab("r2", 21, risky=True), kind="review", entity_type="review", entity_id="r2"),
+        dataclasses.replace(lab("r3", 22, risky=False), kind="review", entity_type="review", entity_id="r3"),
+    ]
+    actions = [
+        _about("recall", 10, "listing", "l1", "recall_match"),   # back-scan at the recall
+        _about("r2", 21, "review", "r1", "review_burst"),         # back-fill of r1 at r2
+        _about("r2", 21, "review", "r2", "review_burst"),
+        _about("r3", 22, "listing", "l9", "rating_skew"),         # another kind: the event's own
+    ]
+    s = score_actions(labels, actions)
+    assert (s.overall.tp, s.overall.fp, s.overall.fn) == (3, 1, 0)
+    by = {row.name: row for row in s.by_detector}
+    assert by["recall_match"].tp == 1 and by["recall_match"].fp == 0
