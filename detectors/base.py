@@ -33,6 +33,10 @@ class Detector(Protocol[P, S]):
       it keeps no state for this event.
     * ``initial_state()``: a fresh state for a new key.
     * ``detect(event, state)``: pure; returns the new state and the signals.
+    * ``local_state`` (optional ClassVar, default False): the state is kept whole
+      in each worker instead of in the partitioned ``detector-state`` table
+      (broadcast-fed state, or a hot key whose record is too large to rewrite
+      per event).
     """
 
     id: ClassVar[str]

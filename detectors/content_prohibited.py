@@ -65,7 +65,7 @@ class ContentProhibitedDetector:
 
     # Broadcast state: the actioned-listing set is fed by every worker's broadcast reader, so each
     # worker keeps this detector's state whole (it is not partitioned by its key).
-    broadcast_state: ClassVar[bool] = True
+    local_state: ClassVar[bool] = True
     id: ClassVar[str] = "content_prohibited"
     kinds: ClassVar[frozenset[EventKind]] = frozenset({"content"})
     Params: ClassVar[type[ContentProhibitedParams]] = ContentProhibitedParams

@@ -10,7 +10,10 @@ at least ``min_other_sellers`` *other* sellers seen in the same country.
 
 State key: the listing's country (``event.region``); state: the most recent
 ``max_photos`` (hash, seller) pairs, oldest evicted first, so the size is
-bounded and a match costs at most ``max_photos`` XOR-and-popcounts per photo.
+bounded and a match costs at most ``max_photos`` XOR-and-popcounts per photo
+(one vectorised pass).  The state is kept whole in each worker
+(``local_state``): a country's index is a hot key whose record is too large to
+rewrite per event; spreading it by hash bands is the next step.
 Hashes that are not 64-bit hex are ignored for matching and counted in the
 signal's evidence (``invalid_hashes``).
 
@@ -39,7 +42,7 @@ from riskstream.contracts import Event, EventKind, ListingEvent, Signal
 from riskstream.detectors.base import signal
 
 State = dict[str, Any]
-"""``{"photos": [[hash as int, seller_id], ...] (oldest first)}``."""
+"""``{"hashes": 16 hex digits per photo, oldest first, "sellers": [seller_id per photo]}``."""
 
 _MASK: Final = (1 << 64) - 1
 
@@ -73,9 +76,18 @@ def parse_hash(value: str) -> int | None:
         return None
 
 
+def _unpack(state: State) -> tuple[str, list[str]]:
+    """The state's photos as (hex string, sellers); reads the older ``photos`` list form too."""
+    if "photos" in state:
+        return "".join(f"{int(h) & _MASK:016x}" for h, _ in state["photos"]), [str(s) for _, s in state["photos"]]
+    return state.get("hashes", ""), state.get("sellers", [])
+
+
 class ImageReuseDetector:
     """Matches a listing's photo hashes against other sellers' recent photos in its country."""
 
+    # Per-worker state, not partitioned by its key (see the module docstring).
+    local_state: ClassVar[bool] = True
     id: ClassVar[str] = "image_reuse"
     kinds: ClassVar[frozenset[EventKind]] = frozenset({"listing"})
     Params: ClassVar[type[ImageReuseParams]] = ImageReuseParams
@@ -93,7 +105,7 @@ class ImageReuseDetector:
         return event.region
 
     def initial_state(self) -> State:
-        return {"photos": []}
+        return {"hashes": "", "sellers": []}
 
     def detect(self, event: Event, state: State | None) -> tuple[State, list[Signal]]:
         """`state` None (the engine passes it for events with no key) is a fresh state."""
@@ -102,31 +114,38 @@ class ImageReuseDetector:
         if not isinstance(event, ListingEvent) or self.state_key(event) is None:
             return state, []
         p = self.params
-        photos: list[list[Any]] = state["photos"]
+        hex_held, held_sellers = _unpack(state)
         hashes = [parse_hash(h) for h in event.image_hashes]
         valid = list(dict.fromkeys(h for h in hashes if h is not None))
         sellers: set[str] = set()
         best = 64
-        added: list[list[Any]] = []
-        if photos and valid:
-            # One vectorised XOR-and-popcount over the remembered photos per photo of the listing.
-            held = np.fromiter((int(h) for h, _ in photos), dtype=np.uint64, count=len(photos))
+        added: list[int] = []
+        if held_sellers and valid:
+            # One vectorised XOR-and-popcount over the remembered photos per photo of the listing;
+            # the hashes are kept as one hex string, so this is a single decode, not a Python loop.
+            held = np.frombuffer(bytes.fromhex(hex_held), dtype=">u8")
             for h in valid:
-                distances = np.bitwise_count(held ^ np.uint64(h))
+                distances = np.bitwise_count(held ^ np.array(h, dtype=">u8"))
                 close = np.flatnonzero(distances <= p.max_distance)
                 same_seller_same_photo = False
                 for i in close.tolist():
-                    seller = str(photos[i][1])
+                    seller = held_sellers[i]
                     if seller == event.seller_id:
-                        same_seller_same_photo = same_seller_same_photo or int(photos[i][0]) == h
+                        same_seller_same_photo = same_seller_same_photo or int(held[i]) == h
                         continue
                     sellers.add(seller)
                     best = min(best, int(distances[i]))
                 if not same_seller_same_photo:
-                    added.append([h, event.seller_id])
+                    added.append(h)
         else:
-            added = [[h, event.seller_id] for h in valid]
-        new_state: State = {"photos": [*photos, *added][-p.max_photos :]} if added else state
+            added = valid
+        if added:
+            keep = p.max_photos
+            all_sellers = [*held_sellers, *([event.seller_id] * len(added))]
+            all_hex = hex_held + "".join(f"{h:016x}" for h in added)
+            new_state: State = {"hashes": all_hex[-16 * keep:], "sellers": all_sellers[-keep:]}
+        else:
+            new_state = state
         if len(sellers) < p.min_other_sellers:
             return new_state, []
         return new_state, [signal(

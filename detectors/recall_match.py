@@ -84,7 +84,7 @@ class RecallMatchDetector:
 
     # Broadcast state: recall notices reach every worker through the broadcast reader, so each
     # worker keeps this detector's state whole (it is not partitioned by its key).
-    broadcast_state: ClassVar[bool] = True
+    local_state: ClassVar[bool] = True
     id: ClassVar[str] = "recall_match"
     kinds: ClassVar[frozenset[EventKind]] = frozenset({"listing", "recall"})
     Params: ClassVar[type[RecallMatchParams]] = RecallMatchParams

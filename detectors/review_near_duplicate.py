@@ -66,6 +66,9 @@ class ReviewNearDuplicateParams:
 class ReviewNearDuplicateDetector:
     """MinHash over word shingles, compared with a bounded per-country ring."""
 
+    # Per-worker state, not partitioned by its key: a country's MinHash ring is a hot key whose
+    # record is too large to rewrite per event; keying by LSH band signatures is the next step.
+    local_state: ClassVar[bool] = True
     id: ClassVar[str] = "review_near_duplicate"
     kinds: ClassVar[frozenset[EventKind]] = frozenset({"review"})
     Params: ClassVar[type[ReviewNearDuplicateParams]] = ReviewNearDuplicateParams

@@ -164,7 +164,7 @@ class Engine:
         steps: list[tuple[str, str]] = []
         for detector in compiled.by_kind.get(event.kind, ()):
             key = detector.state_key(event)
-            if key is not None and not getattr(detector, "broadcast_state", False):
+            if key is not None and not getattr(detector, "local_state", False):
                 steps.append((detector.id, key))
             else:
                 signals.extend(self._run(group or "", detector, event))

@@ -266,6 +266,7 @@ class Pipeline:
                 record_time = int(env.record_time * 1000) if env.record_time is not None else None
                 await self._emit(outcome, env.kind, record_time=record_time)
                 self.incidents.observe(outcome)
+                m.EVENTS_DECIDED.labels(env.kind).inc()
             except Exception as exc:
                 log.exception("decision failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
                 m.ERRORS.labels("decide").inc()

@@ -97,6 +97,11 @@ PARTITIONS_ASSIGNED = Gauge(
     "riskstream_partitions_assigned", "Partitions actively assigned to this worker, by topic.",
     ["topic"], registry=REGISTRY,
 )
+EVENTS_DECIDED = Counter(
+    "riskstream_events_decided_total",
+    "Valid events whose actions were decided (after every partitioned detector step).",
+    ["kind"], registry=REGISTRY,
+)
 STATE_REPLAYS = Counter(
     "riskstream_state_replays_total",
     "Events delivered again to a detector's state owner (after a crash): same signals, state not updated twice.",

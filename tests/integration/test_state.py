@@ -47,11 +47,19 @@ def _seen(workers: list[Worker]) -> float:
     return sum(w.metric("riskstream_events_in_total") or 0 for w in workers if w.proc is not None)
 
 
-def _wait_consumed(workers: list[Worker], n: int, timeout: float = 240) -> None:
+def _decided(workers: list[Worker]) -> float:
+    return sum(w.metric("riskstream_events_decided_total") or 0 for w in workers if w.proc is not None)
+
+
+def _wait_consumed(workers: list[Worker], n: int, timeout: float = 300) -> None:
+    """Every event read, and every valid one through all of its detector hops and decided."""
     deadline = time.monotonic() + timeout
-    while _seen(workers) < n and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        valid = sum(w.metric("riskstream_events_valid_total") or 0 for w in workers if w.proc is not None)
+        if _seen(workers) >= n and _decided(workers) >= valid > 0:
+            return
         time.sleep(1)
-    assert _seen(workers) >= n, (_seen(workers), n, workers[0].tail(30))
+    raise AssertionError((_seen(workers), _decided(workers), n, workers[0].tail(30)))
 
 
 def _answers(w: Worker, n_actions_min: int = 1) -> tuple[set[tuple[str, ...]], set[str]]:
@@ -130,11 +138,7 @@ def test_a_sigkill_and_restart_give_the_answers_of_an_uninterrupted_run(
         w.stop(sig=signal.SIGKILL)
         w.start()  # same app id and data dir: the tables come back from RocksDB and the changelog
         w.produce_many(day[half:])
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            got = w.collect("signals", until=lambda rs: False, timeout=2)
-            if len({(s["event_id"], s["detector"]) for s in got}) >= len({(s[3], s[0]) for s in uninterrupted[0]}):
-                break
+        _wait_consumed([w], len(day) - half)
         signals, enforced = _answers(w)
     finally:
         w.stop()

@@ -140,4 +140,4 @@ def test_image_state_is_bounded() -> None:
     state = d.initial_state()
     for i in range(20):
         state, _ = d.detect(photo_listing(i, f"s{i}", f"{i * 7919:016x}"), state)
-    assert len(state["photos"]) == 5
+    assert len(state["sellers"]) == 5 and len(state["hashes"]) == 5 * 16
