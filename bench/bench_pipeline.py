@@ -14,7 +14,7 @@ measurement, before anything is timed.  Then, in the same run and on the same by
     signals/actions/dead letters, flush, commit per batch (the floor for any consumer);
 (c) ``faust-noop``: `bench/noop_faust_app.py`, Faust agents that consume and do nothing;
 (d) ``worker``: the real `riskstream worker` subprocess, timed by polling its
-    ``riskstream_events_in_total`` until all N are consumed;
+    ``riskstream_events_decided_total`` until all N went through every hop and were decided;
 (d') the same worker with every rule in shadow mode (no enforced-action path).
 
 Each is reported as events/s (wall) and CPU µs per event of the consuming process
@@ -504,12 +504,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                      *worker_argv[1:]] if args.profile_worker else worker_argv)
         worker = faust_run("d", "riskstream worker (faust, subprocess)"
                            + (" UNDER cProfile" if args.profile_worker else ""), profiled,
-                           "riskstream_events_in_total", policies)
+                           "riskstream_events_decided_total", policies)
         results.append(worker)
         if not args.no_shadow:
             say("(d') riskstream worker, every rule in shadow mode")
             shadow = faust_run("s", "same worker, every rule mode: shadow", worker_argv,
-                               "riskstream_events_in_total", shadow_policies(policies))
+                               "riskstream_events_decided_total", shadow_policies(policies))
             shadow.name = "d'"
             results.append(shadow)
 
