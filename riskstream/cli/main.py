@@ -368,7 +368,7 @@ def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | No
 def eval_nab(data_dir: Path, out: Path | None, time_order: str, lofo: bool) -> None:
     """Score a folder of labeled series (NAB layout) with the streaming detector."""
     from riskstream.evaluation import CorpusError, load_corpus, run_nab
-    from riskstream.models import TimeSeriesAnomalyDetector
+    from riskstream.models import RangeAwareDetector
 
     order: Literal["strict", "file"] = "file" if time_order == "file" else "strict"
     click.echo(f"scoring {data_dir} ...", err=True)
@@ -384,7 +384,7 @@ def eval_nab(data_dir: Path, out: Path | None, time_order: str, lofo: bool) -> N
             lofo_result = run_lofo(corpus, lofo_candidates(), WindowedGaussian)
             click.echo(render(lofo_result, list(corpus.profiles)))
             return
-        result = run_nab(data_dir, TimeSeriesAnomalyDetector, out or state_home() / "nab", order)
+        result = run_nab(data_dir, RangeAwareDetector, out or state_home() / "nab", order)
     except CorpusError as e:
         raise click.ClickException(str(e)) from None
     for note in result.notes:

@@ -2,7 +2,10 @@
 
 Each is one parameter set applied to every series; the protocol picks one per
 held-out folder using the other folders only. The list is short on purpose:
-every entry is a chance to fit the development folders.
+every entry is a chance to fit the development folders. The range-aware
+detector (likelihood plus new-extreme rule) is the default; one step away along
+each of its own parameters, and the previous likelihood-only default, are the
+alternatives.
 
 >>> 'default' in lofo_candidates()
 True
@@ -13,20 +16,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+from riskstream.evaluation.nab import StreamingDetector
 from riskstream.models.timeseries import TimeSeriesAnomalyDetector, TimeSeriesConfig
+from riskstream.models.ts_range import RangeAwareConfig, RangeAwareDetector
 
-CANDIDATE_CONFIGS: dict[str, TimeSeriesConfig] = {
-    "default": TimeSeriesConfig(),
-    "fast_alpha=0.05": TimeSeriesConfig(fast_alpha=0.05),
-    "suppress_rows=150": TimeSeriesConfig(suppress_rows=150),
-    "history_alpha=0.0003": TimeSeriesConfig(history_alpha=0.0003),
-    "short_window=10": TimeSeriesConfig(short_window=10),
-    "scale_alpha=0.003": TimeSeriesConfig(scale_alpha=0.003),
-    "clip=4.0": TimeSeriesConfig(clip=4.0),
+CANDIDATE_CONFIGS: dict[str, RangeAwareConfig] = {
+    "default": RangeAwareConfig(),
+    "tolerance=0.1": RangeAwareConfig(tolerance=0.1),
+    "range_warmup=600": RangeAwareConfig(range_warmup=600),
+    "suppress_rows=75": RangeAwareConfig(base=TimeSeriesConfig(suppress_rows=75)),
 }
-"""One step away from the default along each parameter that mattered in-sample."""
+"""The default and one step away along each parameter of the new-extreme rule and the cooldown."""
 
 
-def lofo_candidates() -> dict[str, Callable[[], TimeSeriesAnomalyDetector]]:
-    """A detector factory per candidate name."""
-    return {name: partial(TimeSeriesAnomalyDetector, config) for name, config in CANDIDATE_CONFIGS.items()}
+def lofo_candidates() -> dict[str, Callable[[], StreamingDetector]]:
+    """A detector factory per candidate name (plus ``likelihood_only``: the detector without the rule)."""
+    out: dict[str, Callable[[], StreamingDetector]] = {
+        name: partial(RangeAwareDetector, config) for name, config in CANDIDATE_CONFIGS.items()
+    }
+    out["likelihood_only"] = TimeSeriesAnomalyDetector
+    return out

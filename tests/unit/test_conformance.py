@@ -62,6 +62,7 @@ from riskstream.models.aggregates import (
 from riskstream.models.incidents import IncidentConfig, IncidentManager
 from riskstream.models.region_model import RegionModel, load, save, train
 from riskstream.models.timeseries import Threshold, TimeSeriesAnomalyDetector, TimeSeriesConfig
+from riskstream.models.ts_range import RangeAwareConfig, RangeAwareDetector
 from riskstream.policy import Policy, PolicyError, load_policy
 from riskstream.sim import DEFAULT_SCENARIOS, SimConfig, run
 
@@ -510,7 +511,7 @@ class ModelCase:
     is_fresh_clone: Callable[[Any, Any], bool] | None = None
 
 
-def _ts_feed(m: TimeSeriesAnomalyDetector, item: tuple[datetime, float]) -> list[float]:
+def _ts_feed(m: TimeSeriesAnomalyDetector | RangeAwareDetector, item: tuple[datetime, float]) -> list[float]:
     before = orjson.dumps(m.state_dict())
     s = m.score_one(*item)
     assert orjson.dumps(m.state_dict()) == before, "score_one changed the model"
@@ -519,6 +520,7 @@ def _ts_feed(m: TimeSeriesAnomalyDetector, item: tuple[datetime, float]) -> list
 
 
 TS_CONFIG = TimeSeriesConfig(warmup=20, suppress_rows=10, daily_buckets=24)
+RANGE_CONFIG = RangeAwareConfig(base=TS_CONFIG, range_warmup=100)
 
 MODEL_CASES = [
     ModelCase(
@@ -532,6 +534,18 @@ MODEL_CASES = [
         clone=lambda m: m.clone(),
         is_fresh_clone=lambda c, m: (c.config == m.config and c.n == 0
                                      and c.state_dict() == TimeSeriesAnomalyDetector(m.config).state_dict()),
+    ),
+    ModelCase(
+        name="timeseries_range_aware",
+        build=lambda: RangeAwareDetector(RANGE_CONFIG),
+        inputs=_series,
+        feed=_ts_feed,
+        scores=lambda out: list(out),
+        save=lambda m, _tmp: orjson.dumps(m.state_dict()),
+        restore=lambda blob, _m: RangeAwareDetector.from_state(orjson.loads(blob)),
+        clone=lambda m: m.clone(),
+        is_fresh_clone=lambda c, m: (c.config == m.config and c.n == 0
+                                     and c.state_dict() == RangeAwareDetector(m.config).state_dict()),
     ),
     ModelCase(
         name="aggregates",
