@@ -360,12 +360,14 @@ class Pipeline:
             tps = [TopicPartition(n, 0) for n in names]
             action_tps = [TopicPartition(actions_name, p) for p in range(settings.kafka.partitions)]
             consumer.assign(tps + action_tps)  # no committed offsets: starts at the beginning
-            end = await asyncio.wait_for(consumer.end_offsets(tps), timeout=30)
+            # "Read" means policies, recalls and the actions enforced so far: until then an event
+            # sees the policy files' versions and may miss a link to an already actioned listing.
+            end = await asyncio.wait_for(consumer.end_offsets(tps + action_tps), timeout=30)
             caught_up = False
             while True:
                 if not caught_up:
-                    positions = {tp: await consumer.position(tp) for tp in tps}
-                    if all(positions[tp] >= end[tp] for tp in tps):
+                    positions = {tp: await consumer.position(tp) for tp in end}
+                    if all(positions[tp] >= end[tp] for tp in end):
                         caught_up = True
                         self.policies_ready.set()
                         log.info("control topics read; policies %s", self.policies.versions())

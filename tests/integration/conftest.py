@@ -180,6 +180,22 @@ class Worker:
     def produce(self, key: str, records: list[tuple[str, bytes]]) -> None:
         asyncio.run(produce(self.settings, [(key, k, v) for k, v in records]))
 
+    def wait_control_topics_read(self, timeout: float = 60) -> None:
+        """Until /healthz says the broadcast topics (policies, recalls, actions) were read whole."""
+        import json
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
+                    if json.loads(r.read()).get("control_topics_read"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"control topics not read in {timeout:.0f} s:\n{self.tail()}")
+
     def produce_many(self, records: list[tuple[str, str, bytes]]) -> None:
         """(topic key, record key, value) triples, in order."""
         asyncio.run(produce(self.settings, records))

@@ -143,6 +143,7 @@ def test_a_sigkill_and_restart_give_the_answers_of_an_uninterrupted_run(
         time.sleep(6)  # past a commit interval: the state of the first half is in the changelog
         w.stop(sig=signal.SIGKILL)
         w.start()  # same app id and data dir: the tables come back from RocksDB and the changelog
+        w.wait_control_topics_read()  # broadcast state (actioned listings) whole again, as before the kill
         w.produce_many(day[half:])
         _wait_consumed([w], len(day) - half)
         signals, enforced = _answers(w)
