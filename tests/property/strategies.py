@@ -16,7 +16,7 @@ mutation.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
 import orjson
@@ -60,7 +60,7 @@ def valid_time(rng: random.Random) -> str:
 
 
 def any_time(rng: random.Random) -> datetime:
-    t = datetime(1, 1, 2) + timedelta(seconds=rng.uniform(0, 3.15e11))
+    t = datetime(1, 1, 2, tzinfo=UTC) + timedelta(seconds=rng.uniform(0, 3.15e11))
     return t.replace(tzinfo=timezone(timedelta(minutes=rng.randint(-1439, 1439))))
 
 
