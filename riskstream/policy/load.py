@@ -196,7 +196,8 @@ def _refuse_hostile(text: str, filename: str) -> PolicyIssue | None:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
                 mark = event.start_mark
-                return PolicyIssue(filename, mark.line + 1, mark.column + 1,
+                line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+                return PolicyIssue(filename, line, col,
                                    f"YAML alias *{event.anchor} is not allowed in a policy file")
     except yaml.YAMLError:
         return None  # reported with its position by the composer below
