@@ -123,3 +123,28 @@ def test_broker_certificate_from_another_ca_is_refused(secure_broker: LocalKafka
 def test_broker_log_and_files_do_not_leak_the_client_password(secure_broker: LocalKafka) -> None:
     asyncio.run(_round_trip(_settings(secure_broker), f"sasl.{uuid.uuid4().hex[:6]}", 1))
     assert PASSWORD not in secure_broker.log_file.read_text(errors="replace")
+
+
+def test_the_worker_runs_the_pipeline_over_sasl_ssl(secure_broker: LocalKafka, tmp_path: Path) -> None:
+    """A listing in, its enforcement action out, every client of the worker on SASL_SSL."""
+    from tests.integration.conftest import Worker
+    from tests.integration.test_pipeline import listing
+
+    run = uuid.uuid4().hex[:8]
+    worker = Worker(secure_broker.bootstrap, tmp_path, f"s{run}.", f"riskstream-sasl-{run}",
+                    extra_env=secure_broker.client_env(USER, PASSWORD))
+    worker.start()
+    try:
+        worker.produce("listings", [listing("risky-sasl", "Inclined b.a.b.y sl33per, like new"),
+                                    listing("bad-sasl", "x" * 20_000)])
+        actions = worker.collect("actions", until=lambda rs: len(rs) >= 1, timeout=90)
+        assert [a["entity_id"] for a in actions] == ["risky-sasl"], worker.tail()
+        dead = worker.collect("deadletter", until=lambda rs: len(rs) >= 1, timeout=30)
+        # Only the oversized listing is refused as input.  (A send failing while the fresh
+        # broker elects leaders can add a `processing_error` today: issue 13, item 7.)
+        refused = [(d["reason"], d["measured"]) for d in dead if d["reason"] != "processing_error"]
+        assert refused == [("too_large", 20_000)], [d["detail"] for d in dead]
+        assert PASSWORD not in worker.metrics_text()
+    finally:
+        worker.stop()
+    assert PASSWORD not in worker.log.read_text(errors="replace")
