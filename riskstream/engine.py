@@ -42,7 +42,7 @@ from riskstream.contracts import (
     decode,
     stable_id,
 )
-from riskstream.decisions import Escalation, Ledger, apply, decide, subject_of
+from riskstream.decisions import Escalation, Ledger, apply, decide, pseudonymize, subject_of
 from riskstream.detectors.base import Registry
 from riskstream.policy.model import Policy
 from riskstream.regions import region_of
@@ -82,9 +82,11 @@ class Engine:
     """Runs a region's configured detectors over each event and decides actions."""
 
     def __init__(self, registry: Registry, max_state_keys: int = MAX_STATE_KEYS,
-                 limits: LimitSettings | None = None) -> None:
+                 limits: LimitSettings | None = None, pseudonym_key: bytes | None = None) -> None:
         self.registry = registry
         self.limits = limits if limits is not None else LimitSettings()
+        # With a key, signals and actions leave pseudonymous (riskstream.decisions.pseudonym).
+        self._pseudonym_key = pseudonym_key
         self._regions: dict[str, _Compiled] = {}
         self._state: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
         self._max_state_keys = max_state_keys
@@ -205,6 +207,9 @@ class Engine:
         if compiled is None:
             return Outcome(event=event, dead_letter=("no_policy", f"no active policy for region {group!r}"))
         actions = decide(signals, compiled.policy, event) if signals else []
+        if self._pseudonym_key is not None:
+            signals = [pseudonymize(s, self._pseudonym_key) for s in signals]
+            actions = [pseudonymize(a, self._pseudonym_key) for a in actions]
         return Outcome(event=event, signals=signals, actions=actions)
 
     def _run(self, region: str, detector: Any, event: Event) -> Iterable[Signal]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -211,12 +212,45 @@ class LimitSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PrivacySettings:
+    """The key of the pseudonyms on output topics (RISKSTREAM_PSEUDONYM_KEY, or ..._FILE).
+
+    Without one, a random key is made at start-up (`ephemeral`): outputs are
+    still pseudonymous, but pseudonyms differ between workers and restarts.
+
+    >>> PrivacySettings.from_env({"RISKSTREAM_PSEUDONYM_KEY": "x" * 32}).key
+    b'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'
+    >>> PrivacySettings.from_env({}).ephemeral
+    True
+    """
+
+    pseudonym_key: Secret = field(default_factory=lambda: Secret(secrets.token_hex(32)))
+    ephemeral: bool = True
+
+    @property
+    def key(self) -> bytes:
+        return self.pseudonym_key.reveal().encode()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PrivacySettings:
+        value = env.get("RISKSTREAM_PSEUDONYM_KEY", "")
+        if not value and env.get("RISKSTREAM_PSEUDONYM_KEY_FILE"):
+            value = Path(env["RISKSTREAM_PSEUDONYM_KEY_FILE"]).read_text().strip()
+        if not value:
+            return cls()
+        if len(value) < 16:
+            raise ValueError("RISKSTREAM_PSEUDONYM_KEY must be at least 16 characters (32 random bytes, hex, advised)")
+        return cls(pseudonym_key=Secret(value), ephemeral=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     policies: PolicySettings = field(default_factory=PolicySettings)
     models: ModelSettings = field(default_factory=ModelSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     data_dir: Path = field(default_factory=lambda: state_home() / "worker")
     # Faust's table store: RocksDB (via rocksdict) on disk under data_dir, so a
     # restarted worker reads its tables locally and replays only the changelog's
@@ -263,6 +297,7 @@ class Settings:
                 host=get("METRICS_HOST", "127.0.0.1"),
             ),
             limits=LimitSettings.from_env(e),
+            privacy=PrivacySettings.from_env(e),
             data_dir=Path(get("DATA_DIR", str(home / "worker"))),
             store=get("STORE", "rocksdb://"),
             stall_seconds=float(get("STALL_SECONDS", "60")),
