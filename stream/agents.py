@@ -100,7 +100,10 @@ class Pipeline:
         self.topics = topics
         self.settings = settings
         self.registry = default_registry()
-        self.engine = Engine(self.registry, limits=settings.limits)
+        self.engine = Engine(self.registry, limits=settings.limits, pseudonym_key=settings.privacy.key)
+        if settings.privacy.ephemeral:
+            log.warning("RISKSTREAM_PSEUDONYM_KEY is not set: pseudonyms on output topics use a random "
+                        "per-process key and differ between workers and restarts")
         self.policies = PolicyRuntime(self.registry, self.engine)
         self.policies_ready = asyncio.Event()
         self.incidents = IncidentRuntime(settings)
