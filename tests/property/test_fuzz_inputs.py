@@ -28,7 +28,7 @@ from riskstream.engine import Engine
 from riskstream.models.aggregates import Aggregator
 from riskstream.policy import load_policy
 from riskstream.policy.load import iter_policy_files
-from riskstream.settings import REPO
+from tests.paths import REPO
 from tests.property.strategies import NOW, Expected, inputs
 
 REASONS = frozenset({"bad_json", "not_an_object", "wrong_kind", "missing_field", "wrong_type", "invalid_value",

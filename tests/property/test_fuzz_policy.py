@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from riskstream.detectors.registry import default_registry
 from riskstream.policy import PolicyError, load_policy
 from riskstream.policy.model import Policy
-from riskstream.settings import REPO
+from tests.paths import REPO
 from tests.property.strategies import json_values
 
 REGISTRY = default_registry()
