@@ -80,6 +80,7 @@ def _check(engine: Engine, aggregator: Aggregator, kind: str, raw: bytes, expect
     return "accepted"
 
 
+@pytest.mark.timeout(1800)  # the CI profile: 10,000 inputs per kind
 @pytest.mark.parametrize("kind", sorted(EVENT_TYPES))
 def test_every_input_is_accepted_or_dead_lettered_once(engine: Engine, kind: str, capsys: Any) -> None:
     stats = Stats()

@@ -40,9 +40,11 @@ def _compact(doc: Any) -> Any:
 
 BASE: dict[str, Any] = _compact(yaml.safe_load((REPO / "policies" / "us.yaml").read_text()))
 BASE["effective_from"] = str(BASE["effective_from"])
-# Four detectors (terms, categories, a stateful one, reviews) keep a document small and fast to load.
+# Three detectors (terms, categories, a stateful one) keep a document small: PyYAML is pure
+# Python and parses ~40 KB/s, and the CI profile loads 10,000 documents.
 BASE["detectors"] = {k: v for k, v in BASE["detectors"].items()
-                     if k in ("prohibited_terms", "category_rules", "new_seller_burst", "review_burst")}
+                     if k in ("prohibited_terms", "category_rules", "new_seller_burst")}
+BASE["change_note"] = "fuzz base"
 
 
 def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -93,6 +95,7 @@ def documents(draw: st.DrawFn) -> tuple[str, str]:
     return orjson.dumps(doc).decode() if draw(st.booleans()) else yaml.safe_dump(doc, allow_unicode=True), how
 
 
+@pytest.mark.timeout(1800)  # the CI profile: 10,000 documents
 def test_policy_loader_returns_a_policy_or_a_positioned_error(capsys: Any) -> None:
     cases = {"policy": 0, "error": 0}
     worst = (0.0, "")

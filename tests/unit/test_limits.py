@@ -13,6 +13,7 @@ from riskstream.detectors.registry import default_registry
 from riskstream.engine import Engine
 from riskstream.policy import load_policy
 from riskstream.settings import LimitSettings, Settings
+from tests.paths import REPO
 
 NOW = parse_time("2026-06-01T12:00:00Z")
 
@@ -30,7 +31,7 @@ def listing(**over: Any) -> bytes:
 @pytest.fixture(scope="module")
 def engine() -> Engine:
     eng = Engine(default_registry())
-    eng.set_policy(load_policy("policies/eu.yaml", default_registry()))
+    eng.set_policy(load_policy(REPO / "policies" / "eu.yaml", default_registry()))
     return eng
 
 
@@ -83,7 +84,7 @@ def test_recall_notices_are_exempt_from_the_age_window(engine: Engine) -> None:
 def test_window_can_be_switched_off_but_hard_bounds_hold() -> None:
     limits = Settings.from_env({"RISKSTREAM_MAX_EVENT_AGE_DAYS": "off"}).limits
     eng = Engine(default_registry(), limits=limits)
-    eng.set_policy(load_policy("policies/eu.yaml", default_registry()))
+    eng.set_policy(load_policy(REPO / "policies" / "eu.yaml", default_registry()))
     assert eng.handle_raw("listing", listing(event_time="2020-01-01T00:00:00Z"), now=NOW).dead_letter is None
     out = eng.handle_raw("listing", listing(event_time="1900-01-01T00:00:00Z"), now=NOW)
     assert out.dead_letter is not None and out.dead_letter[0] == "out_of_range"

@@ -10,6 +10,7 @@ from riskstream.detectors.registry import default_registry
 from riskstream.engine import Engine
 from riskstream.policy import load_policy
 from riskstream.settings import PrivacySettings
+from tests.paths import REPO
 
 KEY = b"0123456789abcdef0123456789abcdef"
 TEXT = "Amazing quality product, arrived quickly and works perfectly, highly recommend this seller to all"
@@ -28,7 +29,7 @@ def _farm(engine: Engine) -> list[bytes]:
 
 def _engine(key: bytes | None) -> Engine:
     eng = Engine(default_registry(), pseudonym_key=key)
-    eng.set_policy(load_policy("policies/eu.yaml", default_registry()))
+    eng.set_policy(load_policy(REPO / "policies" / "eu.yaml", default_registry()))
     return eng
 
 
