@@ -238,7 +238,6 @@ class DeadLetter:
     original_b64: str
     original_preview: str
     measured: int | None = None  # too_large / out_of_range: the size or value that was refused
-    replayed: int = 0  # how many times `riskstream deadletters replay` re-injected the original
     schema_version: int = SCHEMA_VERSION
 
 
