@@ -61,9 +61,10 @@ from riskstream.detectors.registry import default_registry
 from riskstream.engine import Engine
 from riskstream.policy import load_policy
 from riskstream.policy.load import iter_policy_files
-from riskstream.settings import Settings
+from riskstream.settings import LimitSettings, Settings
 from riskstream.stream.kafka_local import LocalKafka, free_port
 from riskstream.stream.producer import live_stream, produce, producer
+from riskstream.stream.security import client_kwargs
 from riskstream.topology import TOPICS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,7 +120,8 @@ def write_policies(texts: dict[str, str], folder: Path) -> Path:
 
 def build_engine(policies: dict[str, str]) -> Engine:
     registry = default_registry()
-    engine = Engine(registry)
+    # the benchmark replays a simulated day in the past: no event-age window
+    engine = Engine(registry, limits=LimitSettings(max_event_age_days=None))
     for text in policies.values():
         engine.set_policy(load_policy(text, registry))
     return engine
@@ -208,7 +210,7 @@ async def _aiokafka_loop(settings: Settings, policies: dict[str, str], n: int, t
     kind_of = {prefix + TOPICS[k].name: kind for k, kind in KINDS.items()}
     out_topic = {k: prefix + TOPICS[k].name for k in ("signals", "actions", "deadletter")}
     consumer = AIOKafkaConsumer(
-        *kind_of, bootstrap_servers=settings.kafka.bootstrap_servers, group_id=settings.kafka.app_id,
+        *kind_of, **client_kwargs(settings), group_id=settings.kafka.app_id,
         enable_auto_commit=False, auto_offset_reset="earliest",
     )
     prod = producer(settings)  # the worker's producer settings: acks=all, idempotent, linger 5 ms
@@ -268,6 +270,7 @@ def worker_env(bootstrap: str, prefix: str, app_id: str, port: int, policy_dir: 
         "RISKSTREAM_METRICS_PORT": str(port),
         "RISKSTREAM_POLICY_DIR": str(policy_dir),
         "RISKSTREAM_DATA_DIR": str(data),
+        "RISKSTREAM_MAX_EVENT_AGE_DAYS": "off",
     }
 
 

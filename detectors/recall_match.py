@@ -28,12 +28,12 @@ a changed one does, and one re-sent with no usable terms is withdrawn.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
 from riskstream.contracts import Event, EventKind, ListingEvent, RecallNotice, Signal
 from riskstream.detectors.base import signal
+from riskstream.detectors.bounded_cache import ByteLRU
 from riskstream.detectors.text import TermMatcher, normalize, normalize_all
 
 State = dict[str, Any]
@@ -61,17 +61,43 @@ class RecallMatchParams:
     min_squashed: int = 6
 
 
-@functools.lru_cache(maxsize=512)
+# Matchers are derived from state, so they are cached here rather than stored
+# in it.  Both caches are bounded in bytes (issue 13): an automaton costs about
+# _AUTOMATON_BYTES_PER_CHAR per character of its terms.
+_AUTOMATON_BYTES_PER_CHAR: Final = 400
+
+
+def _chars(x: object) -> int:
+    if isinstance(x, str):
+        return len(x)
+    return sum(_chars(i) for i in x) if isinstance(x, tuple) else 0
+
+
+def _weigh(key: tuple[Any, int], value: object) -> int:
+    """Estimated bytes of the automaton (and index) built from the terms in `key`."""
+    return 256 + _AUTOMATON_BYTES_PER_CHAR * _chars(key[0])
+
+
+_MATCHERS: Final[ByteLRU[tuple[tuple[str, ...], int], TermMatcher]] = ByteLRU(32 << 20, weigh=_weigh)
+_INDEXES: Final[ByteLRU[tuple[tuple[tuple[str, tuple[str, ...]], ...], int],
+                        tuple[TermMatcher, dict[str, list[tuple[str, str]]]]]] = ByteLRU(64 << 20, weigh=_weigh)
+
+
 def _matcher(terms: tuple[str, ...], min_squashed: int) -> TermMatcher:
-    """Matchers are derived from state, so they are cached here rather than stored in it."""
-    return TermMatcher(terms, min_squashed)
+    return _MATCHERS.get_or_compute((terms, min_squashed), lambda k: TermMatcher(k[0], k[1]))
 
 
-@functools.lru_cache(maxsize=64)
 def _recall_index(
     recalls: tuple[tuple[str, tuple[str, ...]], ...], min_squashed: int
 ) -> tuple[TermMatcher, dict[str, list[tuple[str, str]]]]:
     """One automaton over the terms of all active recalls, and normalised term -> (recall id, term)."""
+    return _INDEXES.get_or_compute((recalls, min_squashed), _build_index)
+
+
+def _build_index(
+    key: tuple[tuple[tuple[str, tuple[str, ...]], ...], int],
+) -> tuple[TermMatcher, dict[str, list[tuple[str, str]]]]:
+    recalls, min_squashed = key
     by_term: dict[str, list[tuple[str, str]]] = {}
     for rid, terms in recalls:
         for term in terms:

@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
@@ -73,6 +74,8 @@ from typing import Final
 
 import ahocorasick
 import icu
+
+from riskstream.detectors.bounded_cache import ByteLRU
 
 MAX_SCAN_CHARS: Final = 8192
 """Code points of one text that are read; the rest is ignored and `inspect` says so."""
@@ -349,10 +352,18 @@ def _normalize_form(text: str) -> str:
 
 # Several detectors normalise the same title/description of one event (one
 # call per term list): a small cache makes that one normalisation per text.
-@functools.lru_cache(maxsize=4096)
+# Bounded in bytes, keyed by the part that is read (issue 13): an
+# lru_cache(4096) keyed by whole texts kept ~1 MB per distinct 1 MB title.
+_FORMS: Final[ByteLRU[str, tuple[str, ...]]] = ByteLRU(
+    max_bytes=16 << 20, weigh=lambda k, v: sys.getsizeof(k) + sum(sys.getsizeof(f) for f in v))
+
+
 def forms(text: str) -> tuple[str, ...]:
     """The normalised text as stored and, when bidi controls reorder it, as displayed."""
-    raw = bounded(text)
+    return _FORMS.get_or_compute(bounded(text), _forms)
+
+
+def _forms(raw: str) -> tuple[str, ...]:
     logical = _normalize_form(raw)
     shown = visual_order(raw)
     if shown is None:

@@ -17,19 +17,31 @@ these classes (`riskstream schemas`), never written by hand.
 Traceback (most recent call last):
 ...
 riskstream.contracts.InvalidEvent: missing_field: Object missing required field `event_id`
+
+With limits (`riskstream.settings.LimitSettings`), an oversized record or
+field is `too_large` and a number or time outside its range `out_of_range`;
+the measured size travels with the error:
+
+>>> from riskstream.settings import LimitSettings
+>>> try:
+...     decode(raw, ListingEvent, LimitSettings(max_text_chars=5), now=parse_time("2026-01-02T00:00:00Z"))
+... except InvalidEvent as exc:
+...     print(exc.reason, exc.measured, exc.detail)
+too_large 12 title: 12 chars > 5
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
 import orjson
 
 from riskstream.regions import region_of
+from riskstream.settings import LimitSettings
 
 SCHEMA_VERSION: Final = 1
 
@@ -225,6 +237,7 @@ class DeadLetter:
     detail: str
     original_b64: str
     original_preview: str
+    measured: int | None = None  # too_large / out_of_range: the size or value that was refused
     schema_version: int = SCHEMA_VERSION
 
 
@@ -244,12 +257,18 @@ T = TypeVar("T")
 
 
 class InvalidEvent(ValueError):
-    """An input that cannot be accepted; `reason` is a short machine-readable code."""
+    """An input that cannot be accepted; `reason` is a short machine-readable code.
 
-    def __init__(self, reason: str, detail: str) -> None:
+    `measured` is the refused size (bytes of a record, characters of a field,
+    items of a list) or value (a price, a day count, an event time as epoch
+    seconds) for ``too_large`` and ``out_of_range``.
+    """
+
+    def __init__(self, reason: str, detail: str, measured: int | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.measured = measured
 
 
 def parse_time(value: str) -> datetime:
@@ -278,17 +297,99 @@ def _classify(message: str) -> str:
     return "invalid_value"
 
 
-def decode(raw: bytes, cls: type[T]) -> T:
+def decode(raw: bytes, cls: type[T], limits: LimitSettings | None = None, now: datetime | None = None) -> T:
     """Decode and validate JSON bytes into `cls`; raise InvalidEvent with a reason.
 
     Reasons: ``bad_json``, ``not_an_object``, ``wrong_kind``, ``missing_field``,
-    ``wrong_type``, ``invalid_value``, ``unknown_region``.
+    ``wrong_type``, ``invalid_value``, ``unknown_region``; with `limits` also
+    ``too_large`` and ``out_of_range`` (see `check_limits`).  The size of the
+    record is checked before it is parsed, so parsing cost is bounded too.
     """
+    if limits is not None and len(raw) > limits.max_record_bytes:
+        raise InvalidEvent("too_large", f"record: {len(raw)} bytes > {limits.max_record_bytes}", len(raw))
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidEvent("bad_json", str(exc)) from None
-    return from_obj(obj, cls)
+    record = from_obj(obj, cls)
+    if limits is not None:
+        check_limits(record, limits, now or datetime.now(UTC))
+    return record
+
+
+# Free-text fields get `max_text_chars`; every other string `max_short_chars`.
+TEXT_FIELDS: Final = frozenset({"title", "description", "text", "hazard"})
+# Whole-number day counts, bounded by `max_count`.
+COUNT_FIELDS: Final = frozenset({"seller_age_days", "account_age_days"})
+
+
+def _too_large(name: str, size: int, limit: int, unit: str) -> InvalidEvent:
+    return InvalidEvent("too_large", f"{name}: {size} {unit} > {limit}", size)
+
+
+def check_limits(record: Any, limits: LimitSettings, now: datetime) -> None:
+    """Raise InvalidEvent (``too_large``, ``out_of_range``) if `record` exceeds `limits`.
+
+    Event time must lie within [now - max_event_age_days, now + max_event_lead_days]
+    and always within [earliest, latest], so no later date arithmetic overflows.
+
+    >>> ev = ListingEvent(event_id="e", event_time=parse_time("2026-01-01T00:00:00Z"), region="DE",
+    ...     op="created", listing_id="l", seller_id="s", category="toys", title="t", price=1e308, currency="EUR")
+    >>> check_limits(ev, LimitSettings(), now=parse_time("2026-01-01T00:00:00Z"))
+    Traceback (most recent call last):
+    ...
+    riskstream.contracts.InvalidEvent: out_of_range: price: 1e+308 > 100000000000.0
+    """
+    for f in dataclasses.fields(record):
+        name = f.name
+        value = getattr(record, name)
+        if isinstance(value, str):
+            limit = limits.max_text_chars if name in TEXT_FIELDS else limits.max_short_chars
+            if len(value) > limit:
+                raise _too_large(name, len(value), limit, "chars")
+        elif isinstance(value, list):
+            if len(value) > limits.max_list_items:
+                raise _too_large(name, len(value), limits.max_list_items, "items")
+            for item in value:
+                if isinstance(item, str) and len(item) > limits.max_short_chars:
+                    raise _too_large(f"{name}[]", len(item), limits.max_short_chars, "chars")
+        elif isinstance(value, dict):
+            if len(value) > limits.max_attributes:
+                raise _too_large(name, len(value), limits.max_attributes, "entries")
+            for k, v in value.items():
+                for part in (k, v):
+                    if isinstance(part, str) and len(part) > limits.max_short_chars:
+                        raise _too_large(f"{name}[{k[:40]!r}]", len(part), limits.max_short_chars, "chars")
+    price = getattr(record, "price", None)
+    if isinstance(price, float) and not price <= limits.max_price:  # also NaN and inf
+        raise InvalidEvent("out_of_range", f"price: {price} > {limits.max_price}", _clamp_int(price))
+    for name in COUNT_FIELDS:
+        count = getattr(record, name, None)
+        if isinstance(count, int) and count > limits.max_count:
+            raise InvalidEvent("out_of_range", f"{name}: {count} > {limits.max_count}", _clamp_int(count))
+    t = getattr(record, "event_time", None)
+    if isinstance(t, datetime):
+        _check_time(t, getattr(record, "kind", ""), limits, now)
+
+
+def _clamp_int(x: float) -> int:
+    return int(max(-(2**63), min(2**63 - 1, x))) if x == x else 0
+
+
+def _check_time(t: datetime, kind: str, limits: LimitSettings, now: datetime) -> None:
+    lo, hi = limits.earliest, limits.latest
+    if limits.max_event_age_days is not None and kind not in limits.age_exempt_kinds:
+        lo = max(lo, now - timedelta(days=limits.max_event_age_days))
+    if limits.max_event_lead_days is not None:
+        hi = min(hi, now + timedelta(days=limits.max_event_lead_days))
+    try:
+        inside = lo <= t <= hi
+        measured = _clamp_int(t.timestamp())
+    except OverflowError:  # year 1 or 9999 with an offset cannot even be moved to UTC
+        inside, measured = False, 0
+    if not inside:
+        raise InvalidEvent("out_of_range", f"event_time: {t.isoformat()} outside [{lo.isoformat()}, "
+                           f"{hi.isoformat()}]", measured)
 
 
 def from_obj(obj: Any, cls: type[T]) -> T:

@@ -13,6 +13,15 @@ layer hands it raw bytes and sends whatever comes back.
 >>> out = eng.handle_raw("listing", b'{"nonsense": true}')
 >>> out.dead_letter
 ('missing_field', 'Object missing required field `event_id`')
+
+Input limits (`riskstream.settings.LimitSettings`) are enforced at decode; the
+clock is an argument, so a test or a replay decides what "now" is:
+
+>>> from riskstream.contracts import parse_time
+>>> raw = b'{"event_id": "e", "event_time": "0001-01-01T00:00:00Z", "region": "DE", "op": "created",' \\
+...       b' "listing_id": "l", "seller_id": "s", "category": "c", "title": "t", "price": 1, "currency": "EUR"}'
+>>> eng.handle_raw("listing", raw, now=parse_time("2026-01-01T00:00:00Z")).dead_letter[0]
+'out_of_range'
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 from riskstream.contracts import (
@@ -32,10 +42,11 @@ from riskstream.contracts import (
     decode,
     stable_id,
 )
-from riskstream.decisions import Escalation, Ledger, apply, decide, subject_of
+from riskstream.decisions import Escalation, Ledger, apply, decide, pseudonymize, subject_of
 from riskstream.detectors.base import Registry
 from riskstream.policy.model import Policy
 from riskstream.regions import region_of
+from riskstream.settings import LimitSettings
 
 MAX_STATE_KEYS: Final = 200_000
 
@@ -48,6 +59,7 @@ class Outcome:
     signals: list[Signal] = field(default_factory=list)
     actions: list[EnforcementAction] = field(default_factory=list)
     dead_letter: tuple[str, str] | None = None  # (reason, detail)
+    measured: int | None = None  # too_large / out_of_range: the refused size or value
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +81,12 @@ class _Compiled:
 class Engine:
     """Runs a region's configured detectors over each event and decides actions."""
 
-    def __init__(self, registry: Registry, max_state_keys: int = MAX_STATE_KEYS) -> None:
+    def __init__(self, registry: Registry, max_state_keys: int = MAX_STATE_KEYS,
+                 limits: LimitSettings | None = None, pseudonym_key: bytes | None = None) -> None:
         self.registry = registry
+        self.limits = limits if limits is not None else LimitSettings()
+        # With a key, signals and actions leave pseudonymous (riskstream.decisions.pseudonym).
+        self._pseudonym_key = pseudonym_key
         self._regions: dict[str, _Compiled] = {}
         self._state: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
         self._max_state_keys = max_state_keys
@@ -112,19 +128,22 @@ class Engine:
 
     # ---------------------------------------------------------------- events
 
-    def handle_raw(self, kind: str, raw: bytes) -> Outcome:
-        """Decode, validate and process one input; never raises for bad input."""
-        decoded = self.decode_raw(kind, raw)
+    def handle_raw(self, kind: str, raw: bytes, now: datetime | None = None) -> Outcome:
+        """Decode, validate (within `limits`, event time around `now`) and process one input.
+
+        Never raises for bad input.  `now` defaults to the wall clock.
+        """
+        decoded = self.decode_raw(kind, raw, now)
         if decoded.event is None:
             return decoded
         return self.process(decoded.event)
 
-    def decode_raw(self, kind: str, raw: bytes) -> Outcome:
-        """Decode and validate one input: the event, or a dead letter's reason."""
+    def decode_raw(self, kind: str, raw: bytes, now: datetime | None = None) -> Outcome:
+        """Decode and validate one input within `limits`: the event, or a dead letter's reason."""
         try:
-            return Outcome(event=decode(raw, EVENT_TYPES[kind]))
+            return Outcome(event=decode(raw, EVENT_TYPES[kind], self.limits, now))
         except InvalidEvent as exc:
-            return Outcome(dead_letter=(exc.reason, exc.detail))
+            return Outcome(dead_letter=(exc.reason, exc.detail), measured=exc.measured)
 
     def process(self, event: Event) -> Outcome:
         """Detect and decide in one step, with the engine's own in-process state.
@@ -188,6 +207,9 @@ class Engine:
         if compiled is None:
             return Outcome(event=event, dead_letter=("no_policy", f"no active policy for region {group!r}"))
         actions = decide(signals, compiled.policy, event) if signals else []
+        if self._pseudonym_key is not None:
+            signals = [pseudonymize(s, self._pseudonym_key) for s in signals]
+            actions = [pseudonymize(a, self._pseudonym_key) for a in actions]
         return Outcome(event=event, signals=signals, actions=actions)
 
     def _run(self, region: str, detector: Any, event: Event) -> Iterable[Signal]:

@@ -1,24 +1,133 @@
 """One frozen settings object, read from the environment, split by concern.
 
-Every variable has the prefix ``RISKSTREAM_`` except ``KAFKA_BOOTSTRAP_SERVERS``
-(the de-facto standard name).  Settings are read once at start-up and passed
+Every variable has the prefix ``RISKSTREAM_`` except the ``KAFKA_*`` ones
+(``KAFKA_BOOTSTRAP_SERVERS`` and the security settings, the de-facto standard
+names).  Secrets are `Secret`s: their repr never shows the value.  Settings are read once at start-up and passed
 explicitly; detectors never see them (they get their own typed params from
 the region's policy).
 
 >>> s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "k1:9092", "RISKSTREAM_METRICS_PORT": "9100"})
 >>> s.kafka.bootstrap_servers, s.metrics.port
 ('k1:9092', 9100)
+>>> Settings.from_env({"RISKSTREAM_MAX_EVENT_AGE_DAYS": "off"}).limits.max_event_age_days is None
+True
 """
 
 from __future__ import annotations
 
+import hmac
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from riskstream.resources import state_home
+
+
+class Secret:
+    """A credential whose repr and str never show it; `.reveal()` is the one way to read it.
+
+    >>> s = Secret("hunter2")
+    >>> s, f"{s}", s.reveal(), bool(Secret(""))
+    (Secret('**********'), '**********', 'hunter2', False)
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and hmac.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(("Secret", len(self._value)))
+
+    def __reduce__(self) -> tuple[object, ...]:  # never pickled into a changelog or a log record
+        raise TypeError("a Secret is not serialisable")
+
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+_PROTOCOLS: tuple[SecurityProtocol, ...] = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_MECHANISMS: tuple[SaslMechanism, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSecuritySettings:
+    """How every Kafka client authenticates and encrypts (`riskstream.stream.security`).
+
+    Read from KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME,
+    KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE), KAFKA_SSL_CAFILE,
+    KAFKA_SSL_CERTFILE, KAFKA_SSL_KEYFILE, KAFKA_SSL_CHECK_HOSTNAME.
+
+    >>> k = KafkaSecuritySettings.from_env({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    ...     "KAFKA_SASL_USERNAME": "worker", "KAFKA_SASL_PASSWORD": "s3cret"})
+    >>> k.sasl_mechanism, k.sasl_password, "s3cret" in repr(k)
+    ('SCRAM-SHA-512', Secret('**********'), False)
+    """
+
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    sasl_username: str = ""
+    sasl_password: Secret = field(default_factory=lambda: Secret(""))
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> KafkaSecuritySettings:
+        protocol = env.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper()
+        if protocol not in _PROTOCOLS:
+            raise ValueError(f"KAFKA_SECURITY_PROTOCOL must be one of {', '.join(_PROTOCOLS)}, got {protocol!r}")
+        mechanism = env.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512").upper()
+        if mechanism not in _MECHANISMS:
+            raise ValueError(f"KAFKA_SASL_MECHANISM must be one of {', '.join(_MECHANISMS)}, got {mechanism!r}")
+        password = env.get("KAFKA_SASL_PASSWORD", "")
+        if not password and env.get("KAFKA_SASL_PASSWORD_FILE"):
+            password = Path(env["KAFKA_SASL_PASSWORD_FILE"]).read_text().strip()
+        username = env.get("KAFKA_SASL_USERNAME", "")
+        if protocol.startswith("SASL_") and not (username and password):
+            raise ValueError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+
+        def path(name: str) -> Path | None:
+            value = env.get(name)
+            return Path(value) if value else None
+
+        return cls(
+            security_protocol=next(p for p in _PROTOCOLS if p == protocol),
+            sasl_mechanism=next(m for m in _MECHANISMS if m == mechanism),
+            sasl_username=username,
+            sasl_password=Secret(password),
+            ssl_cafile=path("KAFKA_SSL_CAFILE"),
+            ssl_certfile=path("KAFKA_SSL_CERTFILE"),
+            ssl_keyfile=path("KAFKA_SSL_KEYFILE"),
+            ssl_check_hostname=env.get("KAFKA_SSL_CHECK_HOSTNAME", "true").lower() not in ("0", "false", "no"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +138,7 @@ class KafkaSettings:
     partitions: int = 4
     replication_factor: int = 1
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    security: KafkaSecuritySettings = field(default_factory=KafkaSecuritySettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +162,95 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitSettings:
+    """What an input may hold; anything beyond is dead-lettered at decode (`too_large`, `out_of_range`).
+
+    Sizes are counted in bytes for the whole record and in characters for a
+    field.  The event-time window is relative to the time of processing;
+    `None` switches a side of it off (replaying a historic file), the hard
+    bounds `earliest`/`latest` always hold.  Recall notices are exempt from
+    the age limit: the compacted recall topic is re-read from its start.
+    """
+
+    max_record_bytes: int = 262_144
+    max_text_chars: int = 10_000  # free text: title, description, review and content text, hazard
+    max_short_chars: int = 512  # ids, codes, brand, category, list items, attribute keys and values
+    max_list_items: int = 256
+    max_attributes: int = 128
+    max_price: float = 1e11
+    max_count: int = 36_500  # day counts (seller_age_days, account_age_days): 100 years
+    max_event_age_days: float | None = 30.0
+    max_event_lead_days: float | None = 1.0
+    age_exempt_kinds: frozenset[str] = frozenset({"recall"})
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    latest: datetime = datetime(2100, 1, 1, tzinfo=UTC)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LimitSettings:
+        d = cls()
+
+        def num(name: str, default: float) -> float:
+            return float(env.get(f"RISKSTREAM_{name}", str(default)))
+
+        def window(name: str, default: float | None) -> float | None:
+            raw = env.get(f"RISKSTREAM_{name}")
+            if raw is None:
+                return default
+            return None if raw.strip().lower() in ("off", "none", "") else float(raw)
+
+        return cls(
+            max_record_bytes=int(num("MAX_RECORD_BYTES", d.max_record_bytes)),
+            max_text_chars=int(num("MAX_TEXT_CHARS", d.max_text_chars)),
+            max_short_chars=int(num("MAX_SHORT_CHARS", d.max_short_chars)),
+            max_list_items=int(num("MAX_LIST_ITEMS", d.max_list_items)),
+            max_attributes=int(num("MAX_ATTRIBUTES", d.max_attributes)),
+            max_price=num("MAX_PRICE", d.max_price),
+            max_count=int(num("MAX_COUNT", d.max_count)),
+            max_event_age_days=window("MAX_EVENT_AGE_DAYS", d.max_event_age_days),
+            max_event_lead_days=window("MAX_EVENT_LEAD_DAYS", d.max_event_lead_days),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacySettings:
+    """The key of the pseudonyms on output topics (RISKSTREAM_PSEUDONYM_KEY, or ..._FILE).
+
+    Without one, a random key is made at start-up (`ephemeral`): outputs are
+    still pseudonymous, but pseudonyms differ between workers and restarts.
+
+    >>> PrivacySettings.from_env({"RISKSTREAM_PSEUDONYM_KEY": "x" * 32}).key
+    b'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'
+    >>> PrivacySettings.from_env({}).ephemeral
+    True
+    """
+
+    pseudonym_key: Secret = field(default_factory=lambda: Secret(secrets.token_hex(32)))
+    ephemeral: bool = True
+
+    @property
+    def key(self) -> bytes:
+        return self.pseudonym_key.reveal().encode()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PrivacySettings:
+        value = env.get("RISKSTREAM_PSEUDONYM_KEY", "")
+        if not value and env.get("RISKSTREAM_PSEUDONYM_KEY_FILE"):
+            value = Path(env["RISKSTREAM_PSEUDONYM_KEY_FILE"]).read_text().strip()
+        if not value:
+            return cls()
+        if len(value) < 16:
+            raise ValueError("RISKSTREAM_PSEUDONYM_KEY must be at least 16 characters (32 random bytes, hex, advised)")
+        return cls(pseudonym_key=Secret(value), ephemeral=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     policies: PolicySettings = field(default_factory=PolicySettings)
     models: ModelSettings = field(default_factory=ModelSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     data_dir: Path = field(default_factory=lambda: state_home() / "worker")
     # Faust's table store: RocksDB (via rocksdict) on disk under data_dir, so a
     # restarted worker reads its tables locally and replays only the changelog's
@@ -87,6 +281,7 @@ class Settings:
             partitions=int(get("PARTITIONS", str(dk.partitions))),
             replication_factor=int(get("REPLICATION_FACTOR", "1")),
             processing_guarantee="exactly_once" if guarantee == "exactly_once" else "at_least_once",
+            security=KafkaSecuritySettings.from_env(e),
         )
         return cls(
             kafka=kafka,
@@ -101,6 +296,8 @@ class Settings:
                 port=int(get("METRICS_PORT", "6066")),
                 host=get("METRICS_HOST", "127.0.0.1"),
             ),
+            limits=LimitSettings.from_env(e),
+            privacy=PrivacySettings.from_env(e),
             data_dir=Path(get("DATA_DIR", str(home / "worker"))),
             store=get("STORE", "rocksdb://"),
             stall_seconds=float(get("STALL_SECONDS", "60")),

@@ -46,13 +46,15 @@ from riskstream.stream import metrics as m
 from riskstream.stream.control import PolicyRuntime
 from riskstream.stream.incidents import IncidentRuntime
 from riskstream.stream.routing import Envelope, StateRecord
+from riskstream.stream.security import client_kwargs
 from riskstream.stream.topics import Topics
 from riskstream.stream.watchdog import Watchdog
 
 log = logging.getLogger("riskstream")
 
 
-def _dead_letter(topic: str, partition: int, offset: int, raw: bytes, reason: str, detail: str) -> DeadLetter:
+def _dead_letter(topic: str, partition: int, offset: int, raw: bytes, reason: str, detail: str,
+                 measured: int | None = None) -> DeadLetter:
     preview = raw[:512].decode("utf-8", errors="replace")
     country = ""
     try:
@@ -72,6 +74,7 @@ def _dead_letter(topic: str, partition: int, offset: int, raw: bytes, reason: st
         detail=detail[:2000],
         original_b64=base64.b64encode(raw).decode(),
         original_preview=preview,
+        measured=measured,
     )
 
 
@@ -97,7 +100,10 @@ class Pipeline:
         self.topics = topics
         self.settings = settings
         self.registry = default_registry()
-        self.engine = Engine(self.registry)
+        self.engine = Engine(self.registry, limits=settings.limits, pseudonym_key=settings.privacy.key)
+        if settings.privacy.ephemeral:
+            log.warning("RISKSTREAM_PSEUDONYM_KEY is not set: pseudonyms on output topics use a random "
+                        "per-process key and differ between workers and restarts")
         self.policies = PolicyRuntime(self.registry, self.engine)
         self.policies_ready = asyncio.Event()
         self.incidents = IncidentRuntime(settings)
@@ -139,7 +145,7 @@ class Pipeline:
         consumed = [t.get_topic_name() for t in (topics.listings, topics.reviews, topics.content, topics.detect,
                                                  topics.decide, topics.violations, topics.feedback)]
         self.watchdog = Watchdog(app, consumed, self.settings.kafka.bootstrap_servers, self.settings.kafka.app_id,
-                                 self.settings.stall_seconds)
+                                 self.settings.stall_seconds, kafka=client_kwargs(self.settings))
         app.task(self.watchdog.run)
 
     def health(self) -> dict[str, Any]:
@@ -149,8 +155,9 @@ class Pipeline:
 
     # ------------------------------------------------------------ sending
 
-    async def _send_dead_letter(self, msg: Any, raw: bytes, reason: str, detail: str) -> None:
-        dl = _dead_letter(msg.topic, msg.partition, msg.offset, raw, reason, detail)
+    async def _send_dead_letter(self, msg: Any, raw: bytes, reason: str, detail: str,
+                                measured: int | None = None) -> None:
+        dl = _dead_letter(msg.topic, msg.partition, msg.offset, raw, reason, detail, measured)
         await self.topics.deadletter.send(key=msg.topic.encode(), value=encode(dl))
         m.DEAD_LETTERS.labels(msg.topic, reason).inc()
         m.EVENTS_OUT.labels(self.topics.deadletter.get_topic_name()).inc()
@@ -206,7 +213,7 @@ class Pipeline:
             try:
                 outcome = self.engine.decode_raw(kind, raw)
                 if outcome.dead_letter is not None:
-                    await self._send_dead_letter(msg, raw, *outcome.dead_letter)
+                    await self._send_dead_letter(msg, raw, *outcome.dead_letter, outcome.measured)
                     continue
                 assert outcome.event is not None
                 prepared = self.engine.prepare(outcome.event)
@@ -304,7 +311,7 @@ class Pipeline:
             m.EVENTS_IN.labels(msg.topic).inc()
             outcome = self.engine.handle_raw("feedback", raw)
             if outcome.dead_letter is not None:
-                await self._send_dead_letter(msg, raw, *outcome.dead_letter)
+                await self._send_dead_letter(msg, raw, *outcome.dead_letter, outcome.measured)
                 continue
             assert isinstance(outcome.event, ModerationFeedback)
             self.rule_stats.add(outcome.event)
@@ -352,7 +359,7 @@ class Pipeline:
         names = [topics.policies.get_topic_name(), topics.recalls.get_topic_name()]
         actions_name = topics.actions.get_topic_name()
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False, group_id=None,
+            **client_kwargs(settings), enable_auto_commit=False, group_id=None,
             auto_offset_reset="earliest",
         )
         await consumer.start()
@@ -393,7 +400,7 @@ class Pipeline:
         try:
             outcome = self.engine.handle_raw("recall", rec.value)
             if outcome.dead_letter is not None:
-                await self._send_dead_letter(rec, rec.value, *outcome.dead_letter)
+                await self._send_dead_letter(rec, rec.value, *outcome.dead_letter, outcome.measured)
                 return
             await self._emit(outcome, "recall", in_stream=False, record_time=rec.timestamp / 1000)
         except Exception as exc:

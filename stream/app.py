@@ -20,6 +20,7 @@ from riskstream.settings import Settings
 from riskstream.stream import observe
 from riskstream.stream.faust_fixes import App, RiskstreamTableManager
 from riskstream.stream.metrics import REGISTRY
+from riskstream.stream.security import faust_broker_credentials
 from riskstream.stream.topics import Topics
 
 
@@ -28,6 +29,7 @@ def build_faust_app(settings: Settings) -> faust.App:
     return App(
         settings.kafka.app_id,
         broker=[f"kafka://{hp.strip()}" for hp in settings.kafka.bootstrap_servers.split(",")],
+        broker_credentials=faust_broker_credentials(settings),  # SASL/TLS from KAFKA_* (issue 13)
         autodiscover=False,
         datadir=str(settings.data_dir),
         processing_guarantee=settings.kafka.processing_guarantee,

@@ -7,6 +7,13 @@ ports.  `LocalKafka.start()` returns once the broker answers a metadata
 request; `stop()` shuts it down cleanly (SIGTERM, then SIGKILL after a grace
 period).
 
+With `sasl_users`, the client listener is SASL_SSL (SCRAM-SHA-512 over
+TLS 1.2+): a throw-away CA and a broker certificate for 127.0.0.1/localhost
+are generated with the JDK's keytool into `data_dir/tls` (`ca_file` is the CA
+a client verifies the broker with), the SCRAM credentials are written into
+the KRaft metadata when the storage is formatted (`--add-scram`), and the
+broker talks to itself over the same listener as user `broker`.
+
 Used by `riskstream kafka up|down|status`, by `scripts/demo.sh` and by the
 integration-test fixtures.  Where `KAFKA_BOOTSTRAP_SERVERS` is set, callers use
 that cluster instead and never start one.
@@ -18,6 +25,7 @@ import base64
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -88,10 +96,34 @@ class LocalKafka:
     heap: str = "768m"
     proc: subprocess.Popen[bytes] | None = None
     pid: int | None = None
+    sasl_users: dict[str, str] | None = None  # user -> password; None: a PLAINTEXT listener
+    _broker_password: str = ""
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def secured(self) -> bool:
+        return self.sasl_users is not None
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        """PEM of the CA that signed the broker's certificate (for KAFKA_SSL_CAFILE)."""
+        return self.tls_dir / "ca.pem"
+
+    def client_env(self, user: str, password: str) -> dict[str, str]:
+        """The environment a riskstream client needs for this broker."""
+        env = {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
+        if self.secured:
+            env.update({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+                        "KAFKA_SASL_USERNAME": user, "KAFKA_SASL_PASSWORD": password,
+                        "KAFKA_SSL_CAFILE": str(self.ca_file)})
+        return env
 
     @property
     def log_file(self) -> Path:
@@ -120,8 +152,76 @@ class LocalKafka:
             "auto.create.topics.enable": "true",
             "log.retention.hours": "24",
         }
+        if self.secured:
+            props.update(self._secure_props())
         cfg.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         return cfg
+
+    def _secure_props(self) -> dict[str, str]:
+        store = self.tls_dir / "broker.p12"
+        pw = (self.tls_dir / "store.pass").read_text().strip()
+        jaas = ('org.apache.kafka.common.security.scram.ScramLoginModule required '
+                f'username="broker" password="{self._broker_password}";')
+        return {
+            "listeners": f"SASL_SSL://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"SASL_SSL://127.0.0.1:{self.port}",
+            "inter.broker.listener.name": "SASL_SSL",
+            "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas,
+            "ssl.keystore.type": "PKCS12",
+            "ssl.keystore.location": str(store),
+            "ssl.keystore.password": pw,
+            "ssl.key.password": pw,
+            "ssl.truststore.type": "PKCS12",
+            "ssl.truststore.location": str(self.tls_dir / "trust.p12"),
+            "ssl.truststore.password": pw,
+            "ssl.enabled.protocols": "TLSv1.3,TLSv1.2",
+            "ssl.client.auth": "none",
+        }
+
+    def _make_certificates(self) -> None:
+        """A CA, and a broker key and certificate for 127.0.0.1 and localhost it signed (keytool)."""
+        if shutil.which("keytool") is None:
+            raise KafkaLaunchError("keytool (part of the JDK) is needed for a SASL_SSL listener")
+        d = self.tls_dir
+        d.mkdir(parents=True, exist_ok=True)
+        if (d / "trust.p12").exists():
+            return
+        pw = secrets.token_urlsafe(16)
+        (d / "store.pass").write_text(pw)
+        (d / "store.pass").chmod(0o600)
+        ca, broker, trust = str(d / "ca.p12"), str(d / "broker.p12"), str(d / "trust.p12")
+        common = ["-storetype", "PKCS12", "-storepass", pw, "-keypass", pw]
+
+        def keytool(*args: str, stdin: bytes | None = None) -> bytes:
+            proc = subprocess.run(["keytool", *args], input=stdin, capture_output=True)
+            if proc.returncode != 0:
+                raise KafkaLaunchError(f"keytool {args[0]} failed: {proc.stderr.decode(errors='replace')}")
+            return proc.stdout
+
+        keytool("-genkeypair", "-alias", "ca", "-keyalg", "RSA", "-keysize", "2048", "-validity", "3",
+                "-dname", "CN=riskstream local test CA", "-ext", "bc:c", "-keystore", ca, *common)
+        self.ca_file.write_bytes(keytool("-exportcert", "-rfc", "-alias", "ca", "-keystore", ca, *common))
+        keytool("-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048", "-validity", "3",
+                "-dname", "CN=localhost", "-keystore", broker, *common)
+        csr = keytool("-certreq", "-alias", "broker", "-keystore", broker, *common)
+        signed = keytool("-gencert", "-alias", "ca", "-keystore", ca, *common, "-rfc", "-validity", "3",
+                         "-ext", "SAN=dns:localhost,ip:127.0.0.1", "-ext", "EKU=serverAuth,clientAuth",
+                         stdin=csr)
+        (d / "broker.pem").write_bytes(signed)
+        keytool("-importcert", "-noprompt", "-alias", "ca", "-file", str(self.ca_file), "-keystore", broker, *common)
+        keytool("-importcert", "-noprompt", "-alias", "broker", "-file", str(d / "broker.pem"),
+                "-keystore", broker, *common)
+        keytool("-importcert", "-noprompt", "-alias", "ca", "-file", str(self.ca_file), "-keystore", trust, *common)
+
+    def _scram_args(self) -> list[str]:
+        users = {"broker": self._broker_password, **(self.sasl_users or {})}
+        args: list[str] = []
+        for name, password in users.items():
+            args += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
+        return args
 
     def _java(self, libs: Path, main: str, *args: str) -> list[str]:
         return [
@@ -135,10 +235,20 @@ class LocalKafka:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         self.controller_port = self.controller_port or free_port()
+        if self.secured:
+            self._make_certificates()
+            pw_file = self.tls_dir / "broker.pass"
+            if not pw_file.exists():
+                pw_file.write_text(secrets.token_urlsafe(16))
+                pw_file.chmod(0o600)
+            self._broker_password = pw_file.read_text().strip()
         cfg = self._write_config()
+        cfg.chmod(0o600)  # holds the keystore and inter-broker passwords when secured
         if not (self.data_dir / "logs" / "meta.properties").exists():
+            scram = self._scram_args() if self.secured else []
             fmt = subprocess.run(
-                self._java(libs, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(cfg)),
+                self._java(libs, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(cfg),
+                           *scram),
                 capture_output=True, text=True,
             )
             if fmt.returncode != 0:

@@ -123,15 +123,17 @@ class LagGauges:
 
 async def run_lag_collector(bootstrap_servers: str, group: str, topics: Iterable[str] = (),
                             interval: float = 15.0, *, admin: GroupOffsetsAdmin | None = None,
-                            reader: OffsetsReader | None = None) -> None:
+                            reader: OffsetsReader | None = None, kafka: dict[str, Any] | None = None) -> None:
     """Collect and publish forever (an app task); a failed round is counted and retried.
 
     Pass `admin` / `reader` to reuse clients (they are then neither started nor
-    stopped here); otherwise both are created from `bootstrap_servers`.
+    stopped here); otherwise both are created from `kafka` (client kwargs with
+    security, `riskstream.stream.security.client_kwargs`) or `bootstrap_servers`.
     """
     watched = list(topics)
-    own_admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers) if admin is None else None
-    own_reader = (AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False)
+    kw = dict(kafka) if kafka else {"bootstrap_servers": bootstrap_servers}
+    own_admin = AIOKafkaAdminClient(**kw) if admin is None else None
+    own_reader = (AIOKafkaConsumer(**kw, group_id=None, enable_auto_commit=False)
                   if reader is None else None)
     gauges = LagGauges()
     started: list[Any] = []

@@ -27,6 +27,7 @@ from riskstream.regions import REGIONS
 from riskstream.settings import Settings
 from riskstream.stream import metrics as m
 from riskstream.stream.lag import run_lag_collector
+from riskstream.stream.security import client_kwargs
 from riskstream.stream.topics import topic_name
 
 log = logging.getLogger("riskstream.observe")
@@ -115,7 +116,8 @@ def install(app: faust.App, settings: Settings, *, lag_interval: float = 15.0) -
     watched = [topic_name(settings, key) for key in GROUP_TOPICS]
 
     async def collect_lag() -> None:
-        await run_lag_collector(settings.kafka.bootstrap_servers, app.conf.id, watched, lag_interval)
+        await run_lag_collector(settings.kafka.bootstrap_servers, app.conf.id, watched, lag_interval,
+                                kafka=client_kwargs(settings))
 
     async def size_tables() -> None:
         await sample_tables(app)

@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from riskstream.contracts import encode
 from riskstream.settings import Settings
+from riskstream.stream.security import client_kwargs
 from riskstream.topology import TOPICS
 
 
@@ -27,7 +28,7 @@ def _topic(settings: Settings, key: str) -> str:
 
 async def ensure_topics(settings: Settings, keys: Iterable[str] | None = None) -> None:
     """Create the project's topics with their settings if they do not exist yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -47,10 +48,7 @@ async def ensure_topics(settings: Settings, keys: Iterable[str] | None = None) -
 
 def producer(settings: Settings) -> AIOKafkaProducer:
     # acks=all + idempotence: a broker failover neither loses nor duplicates a write.
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap_servers, acks="all", enable_idempotence=True,
-        linger_ms=5,
-    )
+    return AIOKafkaProducer(**client_kwargs(settings), acks="all", enable_idempotence=True, linger_ms=5)
 
 
 async def publish_policy(settings: Settings, path: Path) -> str:

@@ -74,10 +74,11 @@ class Watchdog:
 
     def __init__(self, app: Any, topics: Iterable[str], bootstrap: str, group: str, stall_seconds: float,
                  interval: float = 5.0, exit_grace: float = 20.0,
-                 exit: Callable[[int], None] = os._exit) -> None:
+                 exit: Callable[[int], None] = os._exit, kafka: dict[str, Any] | None = None) -> None:
         self.app = app
         self.topics = set(topics)
         self.bootstrap = bootstrap
+        self.kafka = dict(kafka) if kafka else {"bootstrap_servers": bootstrap}  # client kwargs, with security
         self.group = group
         self.detector = StallDetector(stall_seconds)
         self.interval = interval
@@ -98,8 +99,8 @@ class Watchdog:
         from aiokafka.admin import AIOKafkaAdminClient
 
         m.WORKER_STALLED.set(0)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        ends = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+        admin = AIOKafkaAdminClient(**self.kafka)
+        ends = AIOKafkaConsumer(**self.kafka, group_id=None, enable_auto_commit=False)
         await admin.start()
         await ends.start()
         try:

@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer
 from riskstream.cli.tail import render
 from riskstream.settings import Settings
 from riskstream.stream.kafka_local import LocalKafka, free_port
+from riskstream.stream.security import client_kwargs
 from riskstream.topology import TOPICS
 
 MALFORMED = [
@@ -142,7 +143,7 @@ async def _generate(settings: Settings, rate: float, counts: dict[str, int], pro
 
 async def _follow(settings: Settings, counts: dict[str, int]) -> None:
     names = {settings.kafka.topic_prefix + TOPICS[k].name: k for k in ("actions", "incidents", "deadletter")}
-    consumer = AIOKafkaConsumer(*names, bootstrap_servers=settings.kafka.bootstrap_servers, group_id=None,
+    consumer = AIOKafkaConsumer(*names, **client_kwargs(settings), group_id=None,
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:

@@ -30,6 +30,7 @@ from riskstream.settings import Settings
 from riskstream.sim import SimConfig, run, write_run
 from riskstream.stream.kafka_local import LocalKafka, free_port
 from riskstream.stream.producer import replay_file
+from riskstream.stream.security import client_kwargs
 from riskstream.topology import TOPICS
 
 
@@ -43,8 +44,8 @@ def _metric(port: int, name: str) -> float:
                if line.startswith(name) and line.split("{")[0].split(" ")[0] == name)
 
 
-async def _read_all(bootstrap: str, topic: str, cls: type[Any]) -> list[Any]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+async def _read_all(settings: Settings, topic: str, cls: type[Any]) -> list[Any]:
+    consumer = AIOKafkaConsumer(topic, **client_kwargs(settings), group_id=None, auto_offset_reset="earliest")
     await consumer.start()
     out: list[Any] = []
     try:
@@ -70,7 +71,9 @@ def evaluate_through_broker(config: SimConfig, policies_dir: Path, settle_second
     port = free_port()
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RISKSTREAM_TOPIC_PREFIX": f"eval{run_id}.",
            "RISKSTREAM_APP_ID": f"riskstream-eval-{run_id}", "RISKSTREAM_METRICS_PORT": str(port),
-           "RISKSTREAM_POLICY_DIR": str(policies_dir), "RISKSTREAM_DATA_DIR": str(work / "worker")}
+           "RISKSTREAM_POLICY_DIR": str(policies_dir), "RISKSTREAM_DATA_DIR": str(work / "worker"),
+           # the simulated day is in the past: no event-age window (the hard date bounds still hold)
+           "RISKSTREAM_MAX_EVENT_AGE_DAYS": "off"}
     settings = Settings.from_env(env)
     worker = subprocess.Popen([sys.executable, "-m", "riskstream.cli", "worker", "-l", "warn"], env=env,
                               stdout=(work / "worker.log").open("wb"), stderr=subprocess.STDOUT,
@@ -89,8 +92,8 @@ def evaluate_through_broker(config: SimConfig, policies_dir: Path, settle_second
                    f"({settle_seconds:.0f} s) ...", err=True)
         time.sleep(settle_seconds)
         prefix = settings.kafka.topic_prefix
-        actions = asyncio.run(_read_all(bootstrap, prefix + TOPICS["actions"].name, EnforcementAction))
-        incidents = asyncio.run(_read_all(bootstrap, prefix + TOPICS["incidents"].name, IncidentCandidate))
+        actions = asyncio.run(_read_all(settings, prefix + TOPICS["actions"].name, EnforcementAction))
+        incidents = asyncio.run(_read_all(settings, prefix + TOPICS["incidents"].name, IncidentCandidate))
         # escalations act on sellers/creators, not on the labelled events: score event-level actions
         actions = [a for a in actions if not a.reason_codes[0].startswith("escalation_")]
         return evaluate(sim.labels, actions, incidents)

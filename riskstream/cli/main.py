@@ -6,6 +6,7 @@
     riskstream generate              a live marketplace stream into the input topics
     riskstream tail actions|incidents|deadletter|signals
     riskstream policy validate|diff|explain|publish
+    riskstream deadletters replay    re-inject dead letters after a fix, idempotently
     riskstream schemas               JSON Schemas + topic table into docs/
 
 Heavy imports happen inside commands so `--help` is instant.
@@ -449,6 +450,36 @@ def models_list(directory: Path | None) -> None:
         click.echo(f"{meta.region:<4} {meta.version:<22} windows={meta.windows:<5} "
                    f"{meta.train_start} .. {meta.train_end} data={meta.data_hash[:12]} "
                    f"features={len(meta.features)} sklearn={meta.sklearn_version}")
+
+
+# ------------------------------------------------------------------ dead letters
+
+
+@main.group()
+def deadletters() -> None:
+    """Dead letters: re-inject them after a fix."""
+
+
+@deadletters.command("replay")
+@click.option("--reason", required=True, help="dead-letter reason to replay (too_large, processing_error, ...), or 'all'")
+@click.option("--since", required=True, help="dead-lettered at or after: ISO-8601 time with zone, or 90m / 2h / 3d")
+@click.option("--dry-run", is_flag=True, help="count what would be re-injected, send nothing")
+def deadletters_replay(reason: str, since: str, dry_run: bool) -> None:
+    """Re-inject dead letters into their source topic, each at most once (idempotent)."""
+    from riskstream.stream.replay import ReplayReport, parse_since, replay_dead_letters
+
+    try:
+        start = parse_since(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+
+    def progress(report: ReplayReport) -> None:
+        click.echo(f"[replay] {report.line()}", err=True)
+
+    report = asyncio.run(replay_dead_letters(Settings.from_env(), reason, start, dry_run=dry_run, progress=progress))
+    verb = "would re-inject" if dry_run else "re-injected"
+    for topic, n in sorted(report.by_topic.items()):
+        click.echo(f"{verb} {n} into {topic}")
 
 
 # ------------------------------------------------------------------ schemas

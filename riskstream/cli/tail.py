@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer
 
 from riskstream.regions import region_of
 from riskstream.settings import Settings
+from riskstream.stream.security import client_kwargs
 from riskstream.topology import TOPICS
 
 _COLOURS = {"enforced": "red", "shadow": "yellow", "open": "red", "update": "yellow", "resolve": "green"}
@@ -41,7 +42,7 @@ async def run_tail(settings: Settings, what: str, regions: set[str], from_beginn
                    limit: int = 0, severity: set[str] | None = None) -> None:
     topic = settings.kafka.topic_prefix + TOPICS[what].name
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=settings.kafka.bootstrap_servers, group_id=None,
+        topic, **client_kwargs(settings), group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
     await consumer.start()

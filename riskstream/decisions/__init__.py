@@ -17,6 +17,7 @@ from riskstream.decisions.decide import (
 )
 from riskstream.decisions.dsa import NoStatement, statement_of_reasons
 from riskstream.decisions.ledger import Escalation, Ledger, Violation, apply, subject_of
+from riskstream.decisions.pseudonym import pseudonym, pseudonymize
 
 __all__ = [
     "ACTION_STRENGTH",
@@ -27,6 +28,8 @@ __all__ = [
     "apply",
     "decide",
     "idempotency_key",
+    "pseudonym",
+    "pseudonymize",
     "risk_score",
     "statement_of_reasons",
     "strongest",

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import itertools
 import json
 import re
@@ -140,6 +141,9 @@ def _build(
     node: yaml.Node, path: JsonPath, doc: _Doc, issues: list[tuple[JsonPath, str, tuple[int, int]]]
 ) -> Any:
     doc.values[path] = _pos(node)
+    if len(path) > MAX_POLICY_DEPTH and not isinstance(node, yaml.ScalarNode):
+        issues.append((path, f"nested more than {MAX_POLICY_DEPTH} levels deep", _pos(node)))
+        return None
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -160,9 +164,54 @@ def _build(
     return _scalar(node)
 
 
+# A policy also arrives on the control topic, so its size is bounded and YAML
+# aliases are refused: nine nested aliases of nine items ("billion laughs")
+# expand to 531,441 nodes and took 15 s to walk.  Policy files use neither.
+MAX_POLICY_BYTES: Final = 128 << 10  # 7x the largest policy (eu.yaml, 18 KB); PyYAML parses ~40 KB/s
+MAX_POLICY_DEPTH: Final = 32  # the deepest real path is detectors.<id>.params.<name>.<key>[i]
+
+
+_NOT_BRACKET: Final = re.compile(r"[^\[\]{}]+")
+
+
+def _bracket_depth(text: str) -> int:
+    """Deepest nesting of flow brackets, quotes ignored (an over-estimate is harmless at this bound)."""
+    depth = deepest = 0
+    for ch in _NOT_BRACKET.sub("", text):
+        depth = depth + 1 if ch in "[{" else max(0, depth - 1)
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _refuse_hostile(text: str, filename: str) -> PolicyIssue | None:
+    if len(text) > MAX_POLICY_BYTES:
+        return PolicyIssue(filename, 1, 1, f"policy file too large: {len(text)} characters > {MAX_POLICY_BYTES}")
+    # PyYAML's scanner is quadratic in flow nesting: 1,600 "[" took 7.5 s.
+    if (depth := _bracket_depth(text)) > 2 * MAX_POLICY_DEPTH:
+        return PolicyIssue(filename, 1, 1, f"invalid YAML: [ and {{ nested {depth} levels deep "
+                                           f"(at most {2 * MAX_POLICY_DEPTH})")
+    if "*" not in text:
+        return None
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+                return PolicyIssue(filename, line, col,
+                                   f"YAML alias *{event.anchor} is not allowed in a policy file")
+    except yaml.YAMLError:
+        return None  # reported with its position by the composer below
+    return None
+
+
 def _parse(text: str, filename: str) -> tuple[_Doc | None, list[PolicyIssue]]:
+    hostile = _refuse_hostile(text, filename)
+    if hostile is not None:
+        return None, [hostile]
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:  # PyYAML's composer recurses per nesting level
+        return None, [PolicyIssue(filename, 1, 1, "invalid YAML: nested too deeply")]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -240,6 +289,12 @@ def policy_schema(registry: Registry) -> dict[str, Any]:
     # Through JSON once, so the result equals what write_schema writes (tuples -> lists).
     out: dict[str, Any] = json.loads(json.dumps(schema))
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_schema(detectors: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """The schema is a pure function of the registry and costs ~0.2 s to build: once per registry."""
+    return policy_schema(Registry(dict(detectors)))
 
 
 def write_schema(registry: Registry, path: str | Path) -> dict[str, Any]:
@@ -358,7 +413,8 @@ def _semantic_issues(doc: _Doc, registry: Registry, filename: str) -> list[Polic
             known = declared if declared is not None else inferred_codes(cls)
             for code, action in actions.items():
                 emitted.add(code)
-                if action in _RESTRICTIVE and rule.get("enabled", True) is not False:
+                # the schema reports a non-string action; here it must not crash the check
+                if isinstance(action, str) and action in _RESTRICTIVE and rule.get("enabled", True) is not False:
                     restrictive.add(code)
                 path = ("detectors", det_id, "actions", code)
                 if declared is not None and code not in declared:
@@ -375,7 +431,8 @@ def _semantic_issues(doc: _Doc, registry: Registry, filename: str) -> list[Polic
         # and a statement needs a ground.
         for code in sorted(restrictive - set(legal)):
             paths = [("detectors", d, "actions", code) for d in (detectors or {})
-                     if isinstance(detectors[d], dict) and code in (detectors[d].get("actions") or {})]
+                     if isinstance(detectors[d], dict) and isinstance(detectors[d].get("actions"), dict)
+                     and code in detectors[d]["actions"]]
             issue(paths[0], f"code {code!r} leads to a restriction but has no entry under legal: "
                             "an EU statement of reasons needs its ground")
     for code in legal:
@@ -469,7 +526,7 @@ def check(text: str, registry: Registry, filename: str = "<text>") -> tuple[Poli
     doc, issues = _parse(text, filename)
     if doc is None or not isinstance(doc.data, dict):
         return None, issues
-    issues += _schema_issues(doc, policy_schema(registry), registry, filename)
+    issues += _schema_issues(doc, _cached_schema(tuple(sorted(registry.detectors.items()))), registry, filename)
     issues += _semantic_issues(doc, registry, filename)
     policy: Policy | None = None
     if not any(i.severity == "error" for i in issues):

@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaConsumer
 from riskstream.settings import Settings
 from riskstream.stream.kafka_local import LocalKafka, free_port
 from riskstream.stream.producer import produce
+from riskstream.stream.security import client_kwargs
 from riskstream.topology import TOPICS
 from tests.paths import REPO
 
@@ -202,11 +203,11 @@ class Worker:
 
     def collect(self, key: str, until: Any, timeout: float = 60.0) -> list[dict[str, Any]]:
         """Read `key`'s topic from the start until `until(records)` is true or timeout."""
-        return asyncio.run(_collect(self.bootstrap, self.topic(key), until, timeout))
+        return asyncio.run(_collect(self.settings, self.topic(key), until, timeout))
 
 
-async def _collect(bootstrap: str, topic: str, until: Any, timeout: float) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+async def _collect(settings: Settings, topic: str, until: Any, timeout: float) -> list[dict[str, Any]]:
+    consumer = AIOKafkaConsumer(topic, **client_kwargs(settings), group_id=None,
                                 auto_offset_reset="earliest", metadata_max_age_ms=1000)
     await consumer.start()
     out: list[dict[str, Any]] = []
