@@ -33,6 +33,8 @@ from riskstream.topology import TOPICS
 from tests.paths import REPO
 
 FIXTURE_POLICIES = REPO / "tests" / "fixtures" / "policies"
+# For a worker fed a simulated day (event times in the past): the event-time window's back side off.
+HISTORIC = {"RISKSTREAM_MAX_EVENT_AGE_DAYS": "off"}
 
 
 def _docker_available() -> bool:

@@ -25,7 +25,7 @@ import pytest
 from riskstream.sim import SimConfig, run, write_run
 from riskstream.stream.kafka_local import free_port
 from riskstream.stream.producer import replay_file
-from tests.integration.conftest import Worker
+from tests.integration.conftest import HISTORIC, Worker
 from tests.integration.test_pipeline import listing
 from tests.paths import REPO
 
@@ -159,7 +159,7 @@ def test_every_panel_query_returns_data_and_every_alert_evaluates(worker_factory
     document that does not validate (refused policy); the simulated day's surges
     open incident candidates (open incidents, time to detect).
     """
-    w: Worker = worker_factory(start=False)
+    w: Worker = worker_factory(start=False, env=HISTORIC)
     shutil.rmtree(w.policy_dir)
     shutil.copytree(REPO / "policies", w.policy_dir, ignore=shutil.ignore_patterns("*.md", "*.json"))
     w.start()

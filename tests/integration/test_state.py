@@ -14,7 +14,7 @@ from riskstream.contracts import encode
 from riskstream.resources import sample_policy_dir
 from riskstream.sim import SimConfig, default_scenarios, run
 from riskstream.topology import TOPICS
-from tests.integration.conftest import Worker
+from tests.integration.conftest import HISTORIC, Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -38,7 +38,7 @@ def _workers(bootstrap: str, tmp: Path, n: int) -> list[Worker]:
     workers = []
     for i in range(n):
         (tmp / f"w{i}").mkdir(parents=True)
-        w = Worker(bootstrap, tmp / f"w{i}", f"s{run_id}.", f"riskstream-state-{run_id}")
+        w = Worker(bootstrap, tmp / f"w{i}", f"s{run_id}.", f"riskstream-state-{run_id}", extra_env=HISTORIC)
         shutil.rmtree(w.policy_dir)
         shutil.copytree(sample_policy_dir(), w.policy_dir, ignore=shutil.ignore_patterns("*.md", "*.json"))
         workers.append(w)
