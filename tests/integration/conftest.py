@@ -126,9 +126,11 @@ class Worker:
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/metrics"
 
+    loglevel = "info"
+
     def start(self) -> Worker:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "riskstream.cli", "worker", "-l", "info"],
+            [sys.executable, "-m", "riskstream.cli", "worker", "-l", self.loglevel],
             env=self.env, cwd=REPO, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )
