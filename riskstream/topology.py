@@ -85,7 +85,7 @@ TOPICS: Final[dict[str, TopicSpec]] = {
         ("violations", TopicSpec("risk.violations.v1", "seller_id / creator_id", c.EnforcementAction, 7 * DAY_MS, False,
                   "screen_* agents (enforced actions, re-keyed)", "track_violations",
                   "Enforced actions re-keyed by the responsible seller or creator, so one worker owns each ledger.")),
-        ("detect", TopicSpec("risk.detect.v1", "region|detector|state key", dict, DAY_MS, False,
+        ("detect", TopicSpec("risk.detect.v1", "the next step's state key", dict, DAY_MS, False,
                   "screen_* and detect_keyed agents", "detect_keyed",
                   "Internal: an event routed to the partition that owns a partitioned detector's state key; "
                   "it hops once per such detector, then goes to risk.decide.v1.",

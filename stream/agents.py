@@ -29,6 +29,7 @@ from riskstream.contracts import (
     EVENT_TYPES,
     DeadLetter,
     EnforcementAction,
+    Event,
     IncidentCandidate,
     ModerationFeedback,
     Signal,
@@ -45,7 +46,7 @@ from riskstream.settings import Settings
 from riskstream.stream import metrics as m
 from riskstream.stream.control import PolicyRuntime
 from riskstream.stream.incidents import IncidentRuntime
-from riskstream.stream.routing import Envelope, StateRecord
+from riskstream.stream.routing import Envelope, StateRecord, state_key
 from riskstream.stream.security import client_kwargs
 from riskstream.stream.topics import Topics
 from riskstream.stream.watchdog import Watchdog
@@ -222,7 +223,16 @@ class Pipeline:
                     continue
                 m.EVENTS_VALID.labels(kind, region_of(outcome.event.region) or "").inc()
                 record_time = msg.timestamp / 1000 if msg.timestamp else None
-                await self._forward(Envelope(kind, outcome.event, prepared.signals, prepared.steps, record_time))
+                # A step whose state key is this record's own key (review_burst, rating_skew: keyed
+                # by listing, as reviews are) is owned by this very partition: no hop for it.
+                signals, remote = list(prepared.signals), []
+                own_key = msg.key.decode("utf-8", errors="replace") if msg.key else None
+                for det_id, key in prepared.steps:
+                    if key == own_key:
+                        signals.extend(self._step(outcome.event, det_id, key))
+                    else:
+                        remote.append((det_id, key))
+                await self._forward(Envelope(kind, outcome.event, signals, remote, record_time))
             except Exception as exc:  # a bug must not stop the stream or lose the event
                 log.exception("processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
                 m.ERRORS.labels(kind).inc()
@@ -233,7 +243,11 @@ class Pipeline:
     async def _forward(self, env: Envelope) -> None:
         """To the owner of the next partitioned detector's state, or, when none is left, to decide."""
         if env.steps:
-            await self.topics.detect.send(key=env.state_key().encode(), value=env.dump())
+            # Partitioned by the bare state key: the partition an input keyed by it would be on.
+            # All these topics and the table's changelog have one partition count and faust assigns
+            # them co-partitioned, so a key has one owner whether its step runs here or in the
+            # ingest agent of a topic keyed by it (the shortcut in `_screen`).
+            await self.topics.detect.send(key=env.steps[0][1].encode(), value=env.dump())
         else:
             await self.topics.decide.send(key=env.event.event_id.encode(), value=env.dump())
 
@@ -244,20 +258,29 @@ class Pipeline:
             raw: bytes = msg.value or b""
             try:
                 env = Envelope.load(raw, EVENT_TYPES)
-                det_id = env.steps[0][0]
-                key = msg.key or env.state_key().encode()
-                record = StateRecord.load(self.detector_state.get(key))
-                replay = record.replayed(env.event.event_id)
-                if replay is not None:  # delivered again after a crash: same signals, state untouched
-                    found = [from_obj(s, Signal) for s in replay]
-                    m.STATE_REPLAYS.labels(det_id).inc()
-                else:
-                    state, found = self.engine.step(env.event, det_id, record.state)
-                    self.detector_state[key] = record.applied(env.event.event_id, state, found).dump()
+                det_id, key = env.steps[0]
+                found = self._step(env.event, det_id, key)
                 await self._forward(replace(env, signals=[*env.signals, *found], steps=env.steps[1:]))
             except Exception as exc:
                 log.exception("keyed detection failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
                 await self._send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
+
+    def _step(self, event: Event, det_id: str, key: str) -> list[Signal]:
+        """One partitioned detector on the state its key owns, in the `detector-state` table.
+
+        Called on the partition that owns the key (its changelog goes to that partition).
+        An event delivered again after a crash gets the signals it got the first time and
+        leaves the state as it is.
+        """
+        table_key = state_key(event, det_id, key).encode()
+        record = StateRecord.load(self.detector_state.get(table_key))
+        replay = record.replayed(event.event_id)
+        if replay is not None:
+            m.STATE_REPLAYS.labels(det_id).inc()
+            return [from_obj(s, Signal) for s in replay]
+        state, found = self.engine.step(event, det_id, record.state)
+        self.detector_state[table_key] = record.applied(event.event_id, state, found).dump()
+        return found
 
     async def decide_events(self, stream: Any) -> None:
         """All of an event's signals -> actions (deduplicated by idempotency key), signals, incidents."""

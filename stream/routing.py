@@ -3,8 +3,9 @@
 An event crosses the stream layer as an *envelope*: the validated input, the
 signals found so far, the partitioned detector steps still to run, and the
 input record's timestamp.  ``risk.detect.v1`` is keyed by the next step's
-``region|detector|state key``, so each key's state has one owner, a partition
-of that topic, and lives in the changelog-backed ``detector-state`` table;
+state key, so each key's state has one owner, a partition of that topic (the
+same partition an input keyed by it is on), and lives in the changelog-backed
+``detector-state`` table under ``country|detector|state key``;
 ``risk.decide.v1`` is keyed by event id, so one owner decides the event's
 actions and remembers their idempotency keys.
 
@@ -57,10 +58,9 @@ class Envelope:
                    signals=[from_obj(s, Signal) for s in obj["s"]],
                    steps=[(d, k) for d, k in obj["st"]], record_time=obj.get("t"))
 
-    def state_key(self) -> str:
-        """The partitioning key of the next step."""
-        det_id, key = self.steps[0]
-        return f"{self.event.region}|{det_id}|{key}"
+def state_key(event: Event, det_id: str, key: str) -> str:
+    """A detector state's key in the `detector-state` table: country|detector|state key."""
+    return f"{event.region}|{det_id}|{key}"
 
 
 @dataclass(frozen=True, slots=True)
