@@ -260,6 +260,12 @@ class Settings:
     # this long is unhealthy (/healthz 503, riskstream_worker_stalled) and exits
     # non-zero so that its supervisor restarts it.
     stall_seconds: float = 60.0
+    # Partitioned detector state (RISKSTREAM_PARTITIONED_STATE=1): every partitioned
+    # detector's state in the changelog-backed `detector-state` table on the partition
+    # that owns its key (risk.detect.v1 / risk.decide.v1 hops).  Off by default for now:
+    # incident detection through the hops loses events to reordering (see issue 9's
+    # note); off, detector state is per worker, as before.
+    partitioned_state: bool = False
     home: Path = field(default_factory=state_home)
 
     @classmethod
@@ -301,5 +307,6 @@ class Settings:
             data_dir=Path(get("DATA_DIR", str(home / "worker"))),
             store=get("STORE", "rocksdb://"),
             stall_seconds=float(get("STALL_SECONDS", "60")),
+            partitioned_state=get("PARTITIONED_STATE", "0").strip().lower() in ("1", "true", "yes", "on"),
             home=home,
         )

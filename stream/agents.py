@@ -217,12 +217,15 @@ class Pipeline:
                     await self._send_dead_letter(msg, raw, *outcome.dead_letter, outcome.measured)
                     continue
                 assert outcome.event is not None
+                if not self.settings.partitioned_state:  # per-worker state: detect and decide here
+                    await self._decide_here(outcome.event, kind, msg)
+                    continue
                 prepared = self.engine.prepare(outcome.event)
                 if prepared.dead_letter is not None:
                     await self._send_dead_letter(msg, raw, *prepared.dead_letter)
                     continue
                 m.EVENTS_VALID.labels(kind, region_of(outcome.event.region) or "").inc()
-                record_time = msg.timestamp / 1000 if msg.timestamp else None
+                record_time = msg.timestamp or None  # faust gives the record's timestamp in seconds
                 # A step whose state key is this record's own key (review_burst, rating_skew: keyed
                 # by listing, as reviews are) is owned by this very partition: no hop for it.
                 signals, remote = list(prepared.signals), []
@@ -239,6 +242,17 @@ class Pipeline:
                 await self._send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
             finally:
                 m.PROCESSING.labels(kind).observe(time.perf_counter() - started)
+
+    async def _decide_here(self, event: Event, kind: str, msg: Any) -> None:
+        """Without partitioned state: the engine's in-process state, decided in the ingest agent."""
+        outcome = self.engine.process(event)
+        if outcome.dead_letter is not None:
+            await self._send_dead_letter(msg, msg.value or b"", *outcome.dead_letter)
+            return
+        m.EVENTS_VALID.labels(kind, region_of(event.region) or "").inc()
+        await self._emit(outcome, kind, record_time=msg.timestamp)
+        self.incidents.observe(outcome)
+        m.EVENTS_DECIDED.labels(kind).inc()
 
     async def _forward(self, env: Envelope) -> None:
         """To the owner of the next partitioned detector's state, or, when none is left, to decide."""
@@ -293,8 +307,7 @@ class Pipeline:
                 if outcome.dead_letter is not None:
                     await self._send_dead_letter(msg, raw, *outcome.dead_letter)
                     continue
-                record_time = int(env.record_time * 1000) if env.record_time is not None else None
-                await self._emit(outcome, env.kind, record_time=record_time)
+                await self._emit(outcome, env.kind, record_time=env.record_time)
                 self.incidents.observe(outcome)
                 m.EVENTS_DECIDED.labels(env.kind).inc()
             except Exception as exc:
