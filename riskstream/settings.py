@@ -266,6 +266,11 @@ class Settings:
     # incident detection through the hops loses events to reordering (see issue 9's
     # note); off, detector state is per worker, as before.
     partitioned_state: bool = False
+    # Agents take up to this many events at once (or what arrived within batch_seconds),
+    # send all of their outputs, await the broker's acknowledgements together, and only
+    # then let Faust acknowledge the inputs.
+    batch_events: int = 500
+    batch_seconds: float = 0.01
     home: Path = field(default_factory=state_home)
 
     @classmethod
@@ -308,5 +313,7 @@ class Settings:
             store=get("STORE", "rocksdb://"),
             stall_seconds=float(get("STALL_SECONDS", "60")),
             partitioned_state=get("PARTITIONED_STATE", "0").strip().lower() in ("1", "true", "yes", "on"),
+            batch_events=int(get("BATCH_EVENTS", "500")),
+            batch_seconds=float(get("BATCH_MS", "10")) / 1000.0,
             home=home,
         )

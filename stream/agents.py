@@ -6,9 +6,13 @@ on the app it is given (nothing happens on import).  Every agent runs with
 in flight (faust-streaming #606) and lose it on a crash.  Nothing an input
 contains can crash an agent: invalid input and unexpected errors go to the
 dead-letter topic with the reason, counted by ``riskstream_dead_letters_total``.
-Offsets are committed only after the producer has flushed what the message
-produced (Faust flushes before it commits), so a crash replays rather than
-loses; replayed enforced actions are suppressed by their idempotency key.
+Agents work batch by batch (``stream.take_events``): every output record of a
+batch is queued on the producer at once and the broker's acknowledgements are
+awaited together (`riskstream.stream.outbox`); only then are idempotency keys
+remembered and the batch's inputs acknowledged, so an offset is never committed
+before what its message produced is on the broker: a crash replays rather than
+loses, and replayed enforced actions are suppressed by their idempotency key.
+Metric increments are tallied per batch and added once per labelled child.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import murmur2
 
 from riskstream.contracts import (
     EVENT_TYPES,
@@ -45,13 +50,18 @@ from riskstream.regions import region_of
 from riskstream.settings import Settings
 from riskstream.stream import metrics as m
 from riskstream.stream.control import PolicyRuntime
+from riskstream.stream.faust_fixes import set_current_event
 from riskstream.stream.incidents import IncidentRuntime
+from riskstream.stream.metrics import Tally
+from riskstream.stream.outbox import Outbox
 from riskstream.stream.routing import Envelope, StateRecord, state_key
 from riskstream.stream.security import client_kwargs
 from riskstream.stream.topics import Topics
 from riskstream.stream.watchdog import Watchdog
 
 log = logging.getLogger("riskstream")
+
+HOP_RECORD_BYTES = 256 * 1024  # a hop record (envelopes for one partition) stays well under a topic's 1 MB
 
 
 def _dead_letter(topic: str, partition: int, offset: int, raw: bytes, reason: str, detail: str,
@@ -93,6 +103,21 @@ class _RuleStats:
         m.RULE_OVERTURN_RATE.labels(fb.rule, region).set((c["overturned"] + c["appeal_granted"]) / total)
 
 
+class _Batch:
+    """One agent batch: its outbox, its metric tally, and what to do once the broker has the outputs."""
+
+    __slots__ = ("decided", "hops", "latencies", "outbox", "remember", "seen_keys", "tally")
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self.tally = Tally()
+        self.remember: list[tuple[Any, bytes, bytes]] = []  # (input event, idempotency key, event id)
+        self.decided: list[Outcome] = []  # for the incident aggregates
+        self.latencies: list[tuple[str, float | None]] = []  # (kind, input record time) per action
+        self.seen_keys: set[bytes] = set()  # idempotency keys enforced earlier in this batch
+        self.hops: dict[tuple[str, int], list[tuple[Any, bytes]]] = {}  # (topic, partition) -> (source, envelope)
+
+
 class Pipeline:
     """The worker's engine and the state that the stream layer owns, wired onto one Faust app."""
 
@@ -113,6 +138,9 @@ class Pipeline:
         self.ledgers: Any = None
         self.detector_state: Any = None
         self.watchdog: Watchdog | None = None
+        self.names = {key: topic.get_topic_name() for key, topic in topics.by_key.items()}
+        self._by_name = {topic.get_topic_name(): topic for topic in topics.by_key.values()}
+        self._partitions = settings.kafka.partitions
 
     # ------------------------------------------------------------ wiring
 
@@ -123,28 +151,21 @@ class Pipeline:
                                        partitions=parts)
         self.ledgers = app.Table("violation-ledgers", default=None, key_type=bytes, value_type=bytes,
                                  partitions=parts)
-        # Every partitioned detector's state, keyed by region|detector|state key (risk.detect.v1's key).
-        self.detector_state = app.Table("detector-state", default=None, key_type=bytes, value_type=bytes,
-                                        partitions=parts)
-
-        async def screen_listings(stream: Any) -> None:
-            await self._screen(stream, "listing")
-
-        async def screen_reviews(stream: Any) -> None:
-            await self._screen(stream, "review")
-
-        async def screen_content(stream: Any) -> None:
-            await self._screen(stream, "content")
-
-        for fun, topic in ((screen_listings, topics.listings), (screen_reviews, topics.reviews),
-                           (screen_content, topics.content), (self.detect_keyed, topics.detect),
-                           (self.decide_events, topics.decide), (self.track_violations, topics.violations),
-                           (self.track_feedback, topics.feedback)):
+        agents: list[tuple[Any, Any]] = [(self.screen_listings, topics.listings),
+                                         (self.screen_reviews, topics.reviews),
+                                         (self.screen_content, topics.content),
+                                         (self.track_violations, topics.violations),
+                                         (self.track_feedback, topics.feedback)]
+        if self.settings.partitioned_state:
+            # Every partitioned detector's state, keyed by region|detector|state key (risk.detect.v1's key).
+            self.detector_state = app.Table("detector-state", default=None, key_type=bytes, value_type=bytes,
+                                            partitions=parts)
+            agents += [(self.detect_keyed, topics.detect), (self.decide_events, topics.decide)]
+        for fun, topic in agents:
             app.agent(topic, name=f"riskstream.{fun.__name__}", concurrency=1)(fun)
         app.task(self.detect_incidents)
         app.task(self.follow_control_topics)
-        consumed = [t.get_topic_name() for t in (topics.listings, topics.reviews, topics.content, topics.detect,
-                                                 topics.decide, topics.violations, topics.feedback)]
+        consumed = [t.get_topic_name() for _, t in agents]
         self.watchdog = Watchdog(app, consumed, self.settings.kafka.bootstrap_servers, self.settings.kafka.app_id,
                                  self.settings.stall_seconds, kafka=client_kwargs(self.settings))
         app.task(self.watchdog.run)
@@ -156,128 +177,219 @@ class Pipeline:
 
     # ------------------------------------------------------------ sending
 
-    async def _send_dead_letter(self, msg: Any, raw: bytes, reason: str, detail: str,
+    async def _send(self, topic: str, key: bytes | None, value: bytes, partition: int | None,
+                    timestamp: float | None, headers: Any) -> Any:
+        """Queue one record on the producer; returns its delivery future (awaited by the outbox)."""
+        if self.settings.kafka.processing_guarantee == "exactly_once":  # Faust's transactional producers
+            return await self._by_name[topic].send(key=key, value=value, partition=partition)
+        return await self.app.producer.send(topic, key, value, partition, timestamp, headers)
+
+    def _outbox(self) -> Outbox:
+        return Outbox(self._send)
+
+    async def _dead_letter_into(self, batch: _Batch, msg: Any, raw: bytes, reason: str, detail: str,
                                 measured: int | None = None) -> None:
         dl = _dead_letter(msg.topic, msg.partition, msg.offset, raw, reason, detail, measured)
-        await self.topics.deadletter.send(key=msg.topic.encode(), value=encode(dl))
-        m.DEAD_LETTERS.labels(msg.topic, reason).inc()
-        m.EVENTS_OUT.labels(self.topics.deadletter.get_topic_name()).inc()
+        await batch.outbox.add(self.names["deadletter"], msg.topic.encode(), encode(dl))
+        batch.tally.inc(m.DEAD_LETTERS, msg.topic, reason)
 
-    async def _emit(self, outcome: Outcome, kind: str, *, in_stream: bool = True,
-                    record_time: float | None = None) -> None:
-        topics = self.topics
+    async def _emit_into(self, batch: _Batch, source: Any, outcome: Outcome, kind: str,
+                         record_time: float | None, *, in_stream: bool = True, to_violations: bool = True) -> None:
+        """An outcome's signals and actions into the batch's outbox (enforced ones deduplicated)."""
+        outbox, tally, names = batch.outbox, batch.tally, self.names
         for sig in outcome.signals:
-            await topics.signals.send(key=sig.entity_id.encode(), value=encode(sig))
-            m.count_signal(sig)
-        if outcome.signals:
-            m.EVENTS_OUT.labels(topics.signals.get_topic_name()).inc(len(outcome.signals))
+            await outbox.add(names["signals"], sig.entity_id.encode(), encode(sig), tag=source)
+            tally.signal(sig)
         for action in outcome.actions:
-            # Outside an agent (the broadcast task) there is no source partition to
-            # write the dedupe table's changelog to; consumers dedupe by key there.
-            dedupe = in_stream and action.mode == "enforced"
-            if dedupe and self._already_enforced(action):
-                m.count_duplicate(action)
-                continue
-            await self._send_action(action, confirmed=dedupe)
-            if dedupe:
-                self._remember(action)
-            m.observe_end_to_end(kind, record_time, time.time())
-            subject = subject_of(action) if action.mode == "enforced" else None
+            # Outside an agent (the control-topic task) there is no source partition to write
+            # the dedupe table's changelog to; consumers dedupe by key there.
+            if in_stream and action.mode == "enforced":
+                key = action.idempotency_key.encode()
+                if key in batch.seen_keys or self.enforced_keys.get(key) is not None:
+                    tally.duplicate(action)
+                    continue
+                batch.seen_keys.add(key)
+                # Remembered only after the broker has the action: a crash in between re-sends it
+                # (same idempotency key) on replay instead of losing it.
+                batch.remember.append((source, key, action.event_id.encode()))
+            value = encode(action)
+            await outbox.add(names["actions"], action.entity_id.encode(), value, tag=source)
+            tally.action(action)
+            batch.latencies.append((kind, record_time))
+            subject = subject_of(action) if to_violations and action.mode == "enforced" else None
             if subject is not None:  # re-key by seller/creator for graduated enforcement
-                await topics.violations.send(key=f"{subject[0]}:{subject[1]}".encode(), value=encode(action))
+                await outbox.add(names["violations"], f"{subject[0]}:{subject[1]}".encode(), value, tag=source)
 
-    async def _send_action(self, action: EnforcementAction, confirmed: bool = False) -> None:
-        fut = await self.topics.actions.send(key=action.entity_id.encode(), value=encode(action))
-        if confirmed:
-            # The broker has the action before we remember its key: a crash in
-            # between re-sends it (same key) on replay instead of losing it.
-            await fut
-        m.count_action(action)
-        m.EVENTS_OUT.labels(self.topics.actions.get_topic_name()).inc()
+    async def _complete(self, batch: _Batch, agent: str, n_events: int) -> None:
+        """Await the batch's sends together; then remember keys, count, and feed the incident task.
 
-    def _already_enforced(self, action: EnforcementAction) -> bool:
-        """Seen this idempotency key before? (a changelog-backed table survives restarts)"""
-        return self.enforced_keys.get(action.idempotency_key.encode()) is not None
-
-    def _remember(self, action: EnforcementAction) -> None:
-        self.enforced_keys[action.idempotency_key.encode()] = action.event_id.encode()
+        Returns only when the broker has every output (or an output was refused for
+        good and its input is dead-lettered), so Faust acknowledges the batch's inputs
+        only after their outputs are safe.
+        """
+        undeliverable = await batch.outbox.flush()
+        failed: set[int] = set()
+        if undeliverable:
+            retry = self._outbox()
+            flat = [s for tag in undeliverable for s in (tag if isinstance(tag, list) else [tag])]
+            for source in {id(s): s for s in flat if s is not None}.values():
+                failed.add(id(source))
+                msg = source.message
+                dl = _dead_letter(msg.topic, msg.partition, msg.offset, msg.value or b"", "undeliverable_output",
+                                  "an output record of this event was refused by the broker for good")
+                await retry.add(self.names["deadletter"], msg.topic.encode(), encode(dl))
+                batch.tally.inc(m.DEAD_LETTERS, msg.topic, "undeliverable_output")
+            await retry.flush()
+            retry.count_sent()
+        for source, key, value in batch.remember:
+            if id(source) not in failed:
+                set_current_event(source)  # the table writes to the input's partition
+                self.enforced_keys[key] = value
+        now = time.time()
+        for kind, record_time in batch.latencies:
+            m.observe_end_to_end(kind, record_time, now)
+        batch.outbox.count_sent()
+        batch.tally.flush()
+        if batch.decided:
+            self.incidents.observe_many(batch.decided)
+        m.child(m.BATCH_EVENTS, (agent,)).observe(n_events)
 
     # ------------------------------------------------------------ agents
 
+    async def screen_listings(self, stream: Any) -> None:
+        await self._screen(stream, "listing")
+
+    async def screen_reviews(self, stream: Any) -> None:
+        await self._screen(stream, "review")
+
+    async def screen_content(self, stream: Any) -> None:
+        await self._screen(stream, "content")
+
     async def _screen(self, stream: Any, kind: str) -> None:
-        """Decode and validate; run the stateless detectors; route the event to its state owners."""
-        async for event in stream.events():
-            msg = event.message
-            raw: bytes = msg.value if msg.value is not None else b""
-            m.EVENTS_IN.labels(msg.topic).inc()
-            started = time.perf_counter()
-            try:
-                outcome = self.engine.decode_raw(kind, raw)
-                if outcome.dead_letter is not None:
-                    await self._send_dead_letter(msg, raw, *outcome.dead_letter, outcome.measured)
-                    continue
-                assert outcome.event is not None
-                if not self.settings.partitioned_state:  # per-worker state: detect and decide here
-                    await self._decide_here(outcome.event, kind, msg)
-                    continue
-                prepared = self.engine.prepare(outcome.event)
-                if prepared.dead_letter is not None:
-                    await self._send_dead_letter(msg, raw, *prepared.dead_letter)
-                    continue
-                m.EVENTS_VALID.labels(kind, region_of(outcome.event.region) or "").inc()
-                record_time = msg.timestamp or None  # faust gives the record's timestamp in seconds
-                # A step whose state key is this record's own key (review_burst, rating_skew: keyed
-                # by listing, as reviews are) is owned by this very partition: no hop for it.
-                signals, remote = list(prepared.signals), []
-                own_key = msg.key.decode("utf-8", errors="replace") if msg.key else None
-                for det_id, key in prepared.steps:
-                    if key == own_key:
-                        signals.extend(self._step(outcome.event, det_id, key))
-                    else:
-                        remote.append((det_id, key))
-                await self._forward(Envelope(kind, outcome.event, signals, remote, record_time))
-            except Exception as exc:  # a bug must not stop the stream or lose the event
-                log.exception("processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
-                m.ERRORS.labels(kind).inc()
-                await self._send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
-            finally:
-                m.PROCESSING.labels(kind).observe(time.perf_counter() - started)
+        """Decode and validate; detect and decide (or route to the state owners); batch by batch."""
+        async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
+            batch = _Batch(self._outbox())
+            processing = m.child(m.PROCESSING, (kind,))
+            for source in events:
+                started = time.perf_counter()
+                set_current_event(source)
+                await self._screen_one(batch, source, kind)
+                processing.observe(time.perf_counter() - started)
+            await self._send_hops(batch)
+            await self._complete(batch, f"screen_{kind}", len(events))
 
-    async def _decide_here(self, event: Event, kind: str, msg: Any) -> None:
-        """Without partitioned state: the engine's in-process state, decided in the ingest agent."""
-        outcome = self.engine.process(event)
-        if outcome.dead_letter is not None:
-            await self._send_dead_letter(msg, msg.value or b"", *outcome.dead_letter)
-            return
-        m.EVENTS_VALID.labels(kind, region_of(event.region) or "").inc()
-        await self._emit(outcome, kind, record_time=msg.timestamp)
-        self.incidents.observe(outcome)
-        m.EVENTS_DECIDED.labels(kind).inc()
+    async def _screen_one(self, batch: _Batch, source: Any, kind: str) -> None:
+        msg = source.message
+        raw: bytes = msg.value if msg.value is not None else b""
+        batch.tally.inc(m.EVENTS_IN, msg.topic)
+        try:
+            outcome = self.engine.decode_raw(kind, raw)
+            if outcome.dead_letter is not None:
+                await self._dead_letter_into(batch, msg, raw, *outcome.dead_letter, outcome.measured)
+                return
+            event = outcome.event
+            assert event is not None
+            record_time = msg.timestamp or None  # faust gives the record's timestamp in seconds
+            if not self.settings.partitioned_state:  # per-worker state: detect and decide here
+                decided = self.engine.process(event)
+                if decided.dead_letter is not None:
+                    await self._dead_letter_into(batch, msg, raw, *decided.dead_letter)
+                    return
+                batch.tally.inc(m.EVENTS_VALID, kind, region_of(event.region) or "")
+                await self._emit_into(batch, source, decided, kind, record_time)
+                batch.decided.append(decided)
+                batch.tally.inc(m.EVENTS_DECIDED, kind)
+                return
+            prepared = self.engine.prepare(event)
+            if prepared.dead_letter is not None:
+                await self._dead_letter_into(batch, msg, raw, *prepared.dead_letter)
+                return
+            batch.tally.inc(m.EVENTS_VALID, kind, region_of(event.region) or "")
+            # A step whose state key is this record's own key (review_burst, rating_skew: keyed
+            # by listing, as reviews are) is owned by this very partition: no hop for it.
+            signals, remote = list(prepared.signals), []
+            own_key = msg.key.decode("utf-8", errors="replace") if msg.key else None
+            for det_id, key in prepared.steps:
+                if key == own_key:
+                    signals.extend(self._step(event, det_id, key))
+                else:
+                    remote.append((det_id, key))
+            self._forward(batch, source, Envelope(kind, event, signals, remote, record_time))
+        except Exception as exc:  # a bug must not stop the stream or lose the event
+            log.exception("processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+            batch.tally.inc(m.ERRORS, kind)
+            await self._dead_letter_into(batch, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
 
-    async def _forward(self, env: Envelope) -> None:
-        """To the owner of the next partitioned detector's state, or, when none is left, to decide."""
+    def _forward(self, batch: _Batch, source: Any, env: Envelope) -> None:
+        """To the owner of the next partitioned detector's state, or, when none is left, to decide.
+
+        Envelopes bound for one partition of one topic travel together, as one record
+        per batch (a JSON array): the hop costs a record per partition, not per event.
+        The partition is the one Kafka's default partitioner gives the bare state key
+        (or the event id), the partition an input keyed by it is on; all these topics
+        and the table's changelog have one partition count and Faust assigns them
+        co-partitioned, so a key has one owner whether its step runs here or in the
+        ingest agent of a topic keyed by it (the shortcut in `_screen_one`).
+        """
         if env.steps:
-            # Partitioned by the bare state key: the partition an input keyed by it would be on.
-            # All these topics and the table's changelog have one partition count and faust assigns
-            # them co-partitioned, so a key has one owner whether its step runs here or in the
-            # ingest agent of a topic keyed by it (the shortcut in `_screen`).
-            await self.topics.detect.send(key=env.steps[0][1].encode(), value=env.dump())
+            topic, key = self.names["detect"], env.steps[0][1]
         else:
-            await self.topics.decide.send(key=env.event.event_id.encode(), value=env.dump())
+            topic, key = self.names["decide"], env.event.event_id
+        partition = (murmur2(key.encode()) & 0x7FFFFFFF) % self._partitions
+        batch.hops.setdefault((topic, partition), []).append((source, env.dump()))
+
+    async def _send_hops(self, batch: _Batch) -> None:
+        """One record per destination partition, split where it would exceed HOP_RECORD_BYTES."""
+        for (topic, partition), items in batch.hops.items():
+            chunk: list[bytes] = []
+            sources: list[Any] = []
+            size = 0
+            for i, (source, envelope) in enumerate(items):
+                chunk.append(envelope)
+                sources.append(source)
+                size += len(envelope) + 1
+                if size >= HOP_RECORD_BYTES or i == len(items) - 1:
+                    await batch.outbox.add(topic, None, b"[" + b",".join(chunk) + b"]", partition=partition,
+                                           tag=sources)
+                    chunk, sources, size = [], [], 0
+        batch.hops.clear()
+
+    async def _screen_hops(self, stream: Any, agent: str, handle: Any) -> None:
+        """Shared loop of the hop agents: each record is a JSON array of envelopes (or one envelope)."""
+        async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
+            batch = _Batch(self._outbox())
+            n = 0
+            for source in events:
+                set_current_event(source)
+                msg = source.message
+                raw: bytes = msg.value or b""
+                try:
+                    envelopes = Envelope.load_many(raw, EVENT_TYPES)
+                except Exception as exc:
+                    log.exception("unreadable envelope record %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+                    await self._dead_letter_into(batch, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
+                    continue
+                for env in envelopes:
+                    n += 1
+                    try:
+                        await handle(batch, source, env)
+                    except Exception as exc:
+                        log.exception("%s failed for %s[%s]@%s", agent, msg.topic, msg.partition, msg.offset)
+                        batch.tally.inc(m.ERRORS, agent)
+                        await self._dead_letter_into(batch, msg, env.dump(), "processing_error",
+                                                     f"{type(exc).__name__}: {exc}")
+            await self._send_hops(batch)
+            await self._complete(batch, agent, n)
 
     async def detect_keyed(self, stream: Any) -> None:
         """One partitioned detector step, with its key's state from the `detector-state` table."""
-        async for event in stream.events():
-            msg = event.message
-            raw: bytes = msg.value or b""
-            try:
-                env = Envelope.load(raw, EVENT_TYPES)
-                det_id, key = env.steps[0]
-                found = self._step(env.event, det_id, key)
-                await self._forward(replace(env, signals=[*env.signals, *found], steps=env.steps[1:]))
-            except Exception as exc:
-                log.exception("keyed detection failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
-                await self._send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
+
+        async def handle(batch: _Batch, source: Any, env: Envelope) -> None:
+            det_id, key = env.steps[0]
+            found = self._step(env.event, det_id, key)
+            self._forward(batch, source, replace(env, signals=[*env.signals, *found], steps=env.steps[1:]))
+
+        await self._screen_hops(stream, "detect", handle)
 
     def _step(self, event: Event, det_id: str, key: str) -> list[Signal]:
         """One partitioned detector on the state its key owns, in the `detector-state` table.
@@ -298,59 +410,61 @@ class Pipeline:
 
     async def decide_events(self, stream: Any) -> None:
         """All of an event's signals -> actions (deduplicated by idempotency key), signals, incidents."""
-        async for event in stream.events():
-            msg = event.message
-            raw: bytes = msg.value or b""
-            try:
-                env = Envelope.load(raw, EVENT_TYPES)
-                outcome = self.engine.finish(env.event, env.signals)
-                if outcome.dead_letter is not None:
-                    await self._send_dead_letter(msg, raw, *outcome.dead_letter)
-                    continue
-                await self._emit(outcome, env.kind, record_time=env.record_time)
-                self.incidents.observe(outcome)
-                m.EVENTS_DECIDED.labels(env.kind).inc()
-            except Exception as exc:
-                log.exception("decision failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
-                m.ERRORS.labels("decide").inc()
-                await self._send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
+
+        async def handle(batch: _Batch, source: Any, env: Envelope) -> None:
+            outcome = self.engine.finish(env.event, env.signals)
+            if outcome.dead_letter is not None:
+                await self._dead_letter_into(batch, source.message, env.dump(), *outcome.dead_letter)
+                return
+            await self._emit_into(batch, source, outcome, env.kind, env.record_time)
+            batch.decided.append(outcome)
+            batch.tally.inc(m.EVENTS_DECIDED, env.kind)
+
+        await self._screen_hops(stream, "decide", handle)
 
     async def track_violations(self, stream: Any) -> None:
         """Graduated enforcement: one ledger per seller/creator in a changelog-backed table."""
-        async for event in stream.events():
-            msg = event.message
-            raw: bytes = msg.value or b""
-            try:
-                action = decode(raw, EnforcementAction)
-                key = msg.key or b""
-                current = self.ledgers.get(key)
-                ledger = Ledger.from_json(orjson.loads(current)) if current is not None else None
-                new, esc, escalated = self.engine.on_violation(ledger, action)
-                if new is not None:
-                    self.ledgers[key] = orjson.dumps(new.to_json())
-                if esc is not None:
-                    m.ESCALATIONS.labels(esc.subject_type, esc.level, m.region_label(action.region)).inc()
-                    log.info("escalation %s %s -> %s (%d points)", esc.subject_type, esc.subject_id, esc.level,
-                             esc.points)
-                if escalated is not None and not self._already_enforced(escalated):
-                    await self._send_action(escalated, confirmed=True)
-                    self._remember(escalated)
-            except Exception as exc:
-                log.exception("violation processing failed")
-                await self._send_dead_letter(msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
+        async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
+            batch = _Batch(self._outbox())
+            for source in events:
+                set_current_event(source)
+                msg = source.message
+                raw: bytes = msg.value or b""
+                try:
+                    action = decode(raw, EnforcementAction)
+                    key = msg.key or b""
+                    current = self.ledgers.get(key)
+                    ledger = Ledger.from_json(orjson.loads(current)) if current is not None else None
+                    new, esc, escalated = self.engine.on_violation(ledger, action)
+                    if new is not None:
+                        self.ledgers[key] = orjson.dumps(new.to_json())
+                    if esc is not None:
+                        batch.tally.inc(m.ESCALATIONS, esc.subject_type, esc.level, m.region_label(action.region))
+                        log.info("escalation %s %s -> %s (%d points)", esc.subject_type, esc.subject_id,
+                                 esc.level, esc.points)
+                    if escalated is not None:
+                        await self._emit_into(batch, source, Outcome(actions=[escalated]), "violation", None,
+                                              to_violations=False)
+                except Exception as exc:
+                    log.exception("violation processing failed")
+                    await self._dead_letter_into(batch, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
+            await self._complete(batch, "track_violations", len(events))
 
     async def track_feedback(self, stream: Any) -> None:
         """Moderator outcomes -> per-rule, per-region precision and overturn rate."""
-        async for event in stream.events():
-            msg = event.message
-            raw: bytes = msg.value or b""
-            m.EVENTS_IN.labels(msg.topic).inc()
-            outcome = self.engine.handle_raw("feedback", raw)
-            if outcome.dead_letter is not None:
-                await self._send_dead_letter(msg, raw, *outcome.dead_letter, outcome.measured)
-                continue
-            assert isinstance(outcome.event, ModerationFeedback)
-            self.rule_stats.add(outcome.event)
+        async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
+            batch = _Batch(self._outbox())
+            for source in events:
+                msg = source.message
+                raw: bytes = msg.value or b""
+                batch.tally.inc(m.EVENTS_IN, msg.topic)
+                outcome = self.engine.handle_raw("feedback", raw)
+                if outcome.dead_letter is not None:
+                    await self._dead_letter_into(batch, msg, raw, *outcome.dead_letter, outcome.measured)
+                    continue
+                assert isinstance(outcome.event, ModerationFeedback)
+                self.rule_stats.add(outcome.event)
+            await self._complete(batch, "track_feedback", len(events))
 
     # ------------------------------------------------------------ tasks
 
@@ -358,8 +472,10 @@ class Pipeline:
         """Aggregates -> region models (in a thread) -> incident candidates, off the agents' path."""
 
         async def send(candidate: IncidentCandidate) -> None:
-            await self.topics.incidents.send(key=candidate.incident_id.encode(), value=encode(candidate))
-            m.EVENTS_OUT.labels(self.topics.incidents.get_topic_name()).inc()
+            outbox = self._outbox()
+            await outbox.add(self.names["incidents"], candidate.incident_id.encode(), encode(candidate))
+            await outbox.flush()
+            outbox.count_sent()
 
         while True:
             try:
@@ -379,7 +495,7 @@ class Pipeline:
         connection restarts the follower (it re-reads from the start: applying a
         policy or recall twice is harmless).
         """
-        for topic in (self.topics.policies, self.topics.recalls, self.topics.actions):
+        for topic in self.topics.by_key.values():  # outputs too: agents send to them by name
             await topic.maybe_declare()
         while True:
             try:
@@ -433,12 +549,14 @@ class Pipeline:
 
     async def _handle_recall(self, rec: Any) -> None:
         m.EVENTS_IN.labels(rec.topic).inc()
+        batch = _Batch(self._outbox())
         try:
             outcome = self.engine.handle_raw("recall", rec.value)
             if outcome.dead_letter is not None:
-                await self._send_dead_letter(rec, rec.value, *outcome.dead_letter, outcome.measured)
-                return
-            await self._emit(outcome, "recall", in_stream=False, record_time=rec.timestamp / 1000)
+                await self._dead_letter_into(batch, rec, rec.value, *outcome.dead_letter, outcome.measured)
+            else:
+                await self._emit_into(batch, None, outcome, "recall", rec.timestamp / 1000, in_stream=False)
         except Exception as exc:
             log.exception("recall processing failed")
-            await self._send_dead_letter(rec, rec.value, "processing_error", f"{type(exc).__name__}: {exc}")
+            await self._dead_letter_into(batch, rec, rec.value, "processing_error", f"{type(exc).__name__}: {exc}")
+        await self._complete(batch, "recalls", 1)

@@ -42,9 +42,11 @@ deduplicated by idempotency key).  Everything else is faust's own code.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any, cast
 
 import faust
+from faust.streams import _current_event
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -174,3 +176,14 @@ class App(faust.App):
 
     def _new_transport(self) -> Any:
         return SnapshotTransport(self.conf.broker_consumer, self)
+
+
+def set_current_event(event: Any) -> None:
+    """Make `event` Faust's current event in this task (tables pick their partition from it).
+
+    A batch from ``stream.take_events`` is handed to the agent after Faust iterated
+    over its events in another task, so inside the agent no event is current.  A
+    table read or write for an event of the batch must see that event: the store
+    and the changelog partition are the event's source partition.
+    """
+    _current_event.set(weakref.ref(event))

@@ -87,7 +87,7 @@ class IncidentRuntime:
         self.aggregator = Aggregator(AggregatorConfig(window_minutes=minutes))
         self.manager = IncidentManager()
         self.open_gauge = OpenIncidentGauge()
-        self.queue: asyncio.Queue[Outcome] = asyncio.Queue(maxsize=10_000)
+        self.queue: asyncio.Queue[list[Outcome]] = asyncio.Queue(maxsize=2_000)  # batches
         self.reorder = ReorderBuffer()
         self._model_versions: dict[str, str] = {}
         self.scorer = RegionScorer({})
@@ -95,11 +95,15 @@ class IncidentRuntime:
         self.reload_models()
 
     def observe(self, outcome: Outcome) -> None:
-        """Called by agents for every valid event: cheap, never blocks."""
+        """One decided event (see `observe_many`)."""
+        self.observe_many([outcome])
+
+    def observe_many(self, outcomes: list[Outcome]) -> None:
+        """Called by agents once per batch of decided events: cheap, never blocks."""
         try:
-            self.queue.put_nowait(outcome)
+            self.queue.put_nowait(outcomes)
         except asyncio.QueueFull:
-            m.INCIDENT_BACKLOG_DROPPED.inc()
+            m.INCIDENT_BACKLOG_DROPPED.inc(len(outcomes))
 
     def reload_models(self) -> None:
         directory = self.settings.models.directory
@@ -118,7 +122,7 @@ class IncidentRuntime:
     async def run(self, send: Any) -> None:
         while True:
             try:
-                outcome = await asyncio.wait_for(self.queue.get(), timeout=self.reorder.idle_seconds)
+                first = await asyncio.wait_for(self.queue.get(), timeout=self.reorder.idle_seconds)
             except TimeoutError:  # idle: sources went quiet, release what the watermark now allows
                 flushed: list[ClosedWindow] = []
                 for o in self.reorder.release(time.monotonic()):
@@ -127,9 +131,9 @@ class IncidentRuntime:
                 if flushed:
                     await self._on_windows(flushed, send)
                 continue
-            batch = [outcome]
+            batch = list(first)
             while not self.queue.empty() and len(batch) < 1000:
-                batch.append(self.queue.get_nowait())
+                batch.extend(self.queue.get_nowait())
             closed: list[ClosedWindow] = []
             now = time.monotonic()
             ready: list[Outcome] = []

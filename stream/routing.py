@@ -58,6 +58,20 @@ class Envelope:
                    signals=[from_obj(s, Signal) for s in obj["s"]],
                    steps=[(d, k) for d, k in obj["st"]], record_time=obj.get("t"))
 
+    @classmethod
+    def load_many(cls, raw: bytes, event_types: dict[str, type[Any]]) -> list[Envelope]:
+        """A hop record: a JSON array of envelopes bound for one partition (or a single envelope)."""
+        obj = orjson.loads(raw)
+        items = obj if isinstance(obj, list) else [obj]
+        return [cls._from(item, event_types) for item in items]
+
+    @classmethod
+    def _from(cls, obj: Any, event_types: dict[str, type[Any]]) -> Envelope:
+        kind = obj["k"]
+        return cls(kind=kind, event=from_obj(obj["e"], event_types[kind]),
+                   signals=[from_obj(s, Signal) for s in obj["s"]],
+                   steps=[(d, k) for d, k in obj["st"]], record_time=obj.get("t"))
+
 def state_key(event: Event, det_id: str, key: str) -> str:
     """A detector state's key in the `detector-state` table: country|detector|state key."""
     return f"{event.region}|{det_id}|{key}"
