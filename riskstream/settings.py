@@ -260,17 +260,16 @@ class Settings:
     # this long is unhealthy (/healthz 503, riskstream_worker_stalled) and exits
     # non-zero so that its supervisor restarts it.
     stall_seconds: float = 60.0
-    # Partitioned detector state (RISKSTREAM_PARTITIONED_STATE=1): every partitioned
-    # detector's state in the changelog-backed `detector-state` table on the partition
-    # that owns its key (risk.detect.v1 / risk.decide.v1 hops).  Off by default for now:
-    # incident detection through the hops loses events to reordering (see issue 9's
-    # note); off, detector state is per worker, as before.
-    partitioned_state: bool = False
+    # Partitioned detector state (the default; RISKSTREAM_PARTITIONED_STATE=0 turns it
+    # off): every partitioned detector's state in the changelog-backed `detector-state`
+    # table on the partition that owns its key (risk.detect.v1 / risk.decide.v1 hops).
+    # Off, detector state is per worker process (one worker that is never restarted).
+    partitioned_state: bool = True
     # Agents take up to this many events at once (or what arrived within batch_seconds),
     # send all of their outputs, await the broker's acknowledgements together, and only
     # then let Faust acknowledge the inputs.
     batch_events: int = 500
-    batch_seconds: float = 0.01
+    batch_seconds: float = 0.025
     home: Path = field(default_factory=state_home)
 
     @classmethod
@@ -312,8 +311,8 @@ class Settings:
             data_dir=Path(get("DATA_DIR", str(home / "worker"))),
             store=get("STORE", "rocksdb://"),
             stall_seconds=float(get("STALL_SECONDS", "60")),
-            partitioned_state=get("PARTITIONED_STATE", "0").strip().lower() in ("1", "true", "yes", "on"),
+            partitioned_state=get("PARTITIONED_STATE", "1").strip().lower() in ("1", "true", "yes", "on"),
             batch_events=int(get("BATCH_EVENTS", "500")),
-            batch_seconds=float(get("BATCH_MS", "10")) / 1000.0,
+            batch_seconds=float(get("BATCH_MS", "25")) / 1000.0,
             home=home,
         )

@@ -43,8 +43,15 @@ class ReorderBuffer:
     been active in the last `idle_seconds` of wall time; outcomes at or below
     it are released, oldest first.
 
+    An outcome is also held for `hold_seconds` of wall time after it arrived:
+    one kind's events reach the aggregates through several partitions (and,
+    with partitioned state, through the detect / decide hops), so an event can
+    arrive a few batches after a later one of its kind; the hold gives the slower
+    paths time to catch up before the watermark moves past them.  It adds that
+    much to an incident's latency (windows are minutes long).
+
     >>> from datetime import UTC, datetime
-    >>> b = ReorderBuffer(idle_seconds=60)
+    >>> b = ReorderBuffer(idle_seconds=60, hold_seconds=0)
     >>> t = lambda m: datetime(2026, 1, 1, 0, m, tzinfo=UTC)
     >>> b.push("review", t(1), "r1", now=0)
     ['r1']
@@ -56,10 +63,11 @@ class ReorderBuffer:
     ['r6']
     """
 
-    def __init__(self, idle_seconds: float = 30.0, max_items: int = 200_000) -> None:
+    def __init__(self, idle_seconds: float = 30.0, max_items: int = 200_000, hold_seconds: float = 2.0) -> None:
         self.idle_seconds = idle_seconds
+        self.hold_seconds = hold_seconds
         self.max_items = max_items
-        self._heap: list[tuple[float, int, Any]] = []
+        self._heap: list[tuple[float, int, float, Any]] = []  # (event time, seq, arrival, item)
         self._latest: dict[str, tuple[float, float]] = {}  # source -> (event ts, wall time seen)
         self._seq = 0
 
@@ -68,16 +76,21 @@ class ReorderBuffer:
         prev = self._latest.get(source)
         self._latest[source] = (max(ts, prev[0]) if prev else ts, now)
         self._seq += 1
-        heapq.heappush(self._heap, (ts, self._seq, item))
+        heapq.heappush(self._heap, (ts, self._seq, now, item))
         return self.release(now)
 
     def release(self, now: float) -> list[Any]:
         active = [t for t, seen in self._latest.values() if now - seen <= self.idle_seconds]
         low = min(active) if active else float("inf")
         out = []
-        while self._heap and (self._heap[0][0] <= low or len(self._heap) > self.max_items):
-            out.append(heapq.heappop(self._heap)[2])
+        heap, hold = self._heap, self.hold_seconds
+        while heap and (len(heap) > self.max_items or (heap[0][0] <= low and now - heap[0][2] >= hold)):
+            out.append(heapq.heappop(heap)[3])
         return out
+
+    def wake_after(self) -> float:
+        """How long the consumer of this buffer may sleep before something may be due."""
+        return min(self.idle_seconds, max(0.2, self.hold_seconds / 2))
 
 
 class IncidentRuntime:
@@ -122,8 +135,8 @@ class IncidentRuntime:
     async def run(self, send: Any) -> None:
         while True:
             try:
-                first = await asyncio.wait_for(self.queue.get(), timeout=self.reorder.idle_seconds)
-            except TimeoutError:  # idle: sources went quiet, release what the watermark now allows
+                first = await asyncio.wait_for(self.queue.get(), timeout=self.reorder.wake_after())
+            except TimeoutError:  # quiet for a moment: release what the watermark and the hold now allow
                 flushed: list[ClosedWindow] = []
                 for o in self.reorder.release(time.monotonic()):
                     assert o.event is not None
