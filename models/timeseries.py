@@ -4,7 +4,11 @@ Several robust baselines predict each value: a fast and a slow EWMA level and
 additive seasonal models by time of day and by hour of week. Each tracks the
 mean absolute error of its own predictions, learning from clipped residuals so
 that outliers cannot poison it. The baseline with the smallest error explains
-the point; its residual in units of its error scale is the raw score. An
+the point; its residual in units of its error scale is the raw score,
+unless a daily recall (``recall_days`` > 0, see :mod:`riskstream.models.ts_recall`)
+finds that every one of the last few days reached that value within
+``recall_tolerance_s`` of the same time of day: then the raw score is the
+distance to what those days showed (a nightly job's spike is routine). An
 anomaly likelihood (see :mod:`riskstream.models.ts_likelihood`) turns the recent average
 of raw scores into a tail probability relative to this series' own history,
 mapped to ``[0, 1)``. Right after a firing (a score of at least ``fire_level``)

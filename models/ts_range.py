@@ -40,7 +40,9 @@ class RangeAwareConfig:
     """The base detector's configuration and the new-extreme rule's two parameters.
 
     ``tolerance`` is HTM's (5% of the range); ``range_warmup`` is about a day
-    of 5-minute rows, long enough for the range to mean something.
+    of 5-minute rows, long enough for the range to mean something. The base
+    recalls the last two days (a value both reached within 30 minutes of this
+    time of day is routine): two, so that a one-off yesterday is no excuse.
     """
 
     base: TimeSeriesConfig = field(
