@@ -10,8 +10,9 @@ gets its count (zero if absent) and two tests:
   judged against a small prior), as a Poisson tail ``-log10 p`` (the
   "surprise"), plus a minimum count, a minimum ratio to the baseline and a
   minimum number of distinct actors (sellers, buyers, creators);
-* a clone of the streaming :class:`TimeSeriesAnomalyDetector`, which can
-  confirm a smaller surge on a long-lived series once it is warm.
+* a clone of the streaming detector (:class:`RangeAwareDetector` by
+  default, the one scored on NAB), which can confirm a smaller surge on a
+  long-lived series once it is warm.
 
 An anomalous series opens ONE incident per (region, harm kind, cluster), or
 joins an open incident of the same region and harm kind that shares actors
@@ -50,7 +51,8 @@ from typing import Any, Final, Literal
 from riskstream.contracts import IncidentCandidate, parse_time, stable_id
 from riskstream.models.aggregates import ClosedWindow, SeriesWindow
 from riskstream.models.region_model import RegionScore
-from riskstream.models.timeseries import Threshold, TimeSeriesAnomalyDetector
+from riskstream.models.timeseries import Threshold
+from riskstream.models.ts_range import RangeAwareDetector, StreamDetector, detector_from_state
 
 Severity = Literal["low", "medium", "high", "critical"]
 
@@ -120,7 +122,7 @@ class _Series:
     harm: str
     cluster: str
     rate: float
-    ts: TimeSeriesAnomalyDetector
+    ts: StreamDetector
     recent: list[int] = field(default_factory=list)
     recent_actors: list[list[str]] = field(default_factory=list)
     recent_starts: list[str] = field(default_factory=list)
@@ -209,9 +211,9 @@ class IncidentManager:
     """Turns closed windows into incident candidates; see the module docstring."""
 
     def __init__(self, config: IncidentConfig | None = None,
-                 detector: TimeSeriesAnomalyDetector | None = None, threshold: Threshold | None = None) -> None:
+                 detector: StreamDetector | None = None, threshold: Threshold | None = None) -> None:
         self.config = config or IncidentConfig()
-        self.prototype = detector or TimeSeriesAnomalyDetector()
+        self.prototype: StreamDetector = detector or RangeAwareDetector()
         self.threshold = threshold or Threshold(0.5)
         self._series: dict[tuple[str, str, str], _Series] = {}
         self._incidents: dict[str, _Incident] = {}
@@ -461,14 +463,14 @@ class IncidentManager:
             "prototype": self.prototype.clone().state_dict(),
             "threshold": asdict(self.threshold),
             "windows_seen": dict(self._windows_seen),
-            "series": [{**{k: v for k, v in asdict(replace(s, ts=TimeSeriesAnomalyDetector())).items() if k != "ts"},
+            "series": [{**{k: v for k, v in asdict(replace(s, ts=RangeAwareDetector())).items() if k != "ts"},
                         "ts": s.ts.state_dict()} for s in self._series.values()],
             "incidents": [asdict(i) for i in self._incidents.values()],
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any], config: IncidentConfig | None = None, *,
-                   detector: TimeSeriesAnomalyDetector | None = None, threshold: Threshold | None = None
+                   detector: StreamDetector | None = None, threshold: Threshold | None = None
                    ) -> IncidentManager:
         """Rebuild a manager from :meth:`state_dict` output.
 
@@ -476,14 +478,14 @@ class IncidentManager:
         written before they were recorded falls back to the defaults).
         """
         if detector is None and "prototype" in state:
-            detector = TimeSeriesAnomalyDetector.from_state(state["prototype"]).clone()
+            detector = detector_from_state(state["prototype"]).clone()
         if threshold is None and "threshold" in state:
             threshold = Threshold(**state["threshold"])
         mgr = cls(config, detector=detector, threshold=threshold)
         mgr._windows_seen = {k: int(v) for k, v in state["windows_seen"].items()}
         for obj in state["series"]:
             fields = {k: v for k, v in obj.items() if k != "ts"}
-            s = _Series(**fields, ts=TimeSeriesAnomalyDetector.from_state(obj["ts"]))
+            s = _Series(**fields, ts=detector_from_state(obj["ts"]))
             mgr._series[(s.region, s.harm, s.cluster)] = s
         for obj in state["incidents"]:
             inc = _Incident(**obj)

@@ -47,7 +47,8 @@ import skops.io as sio
 from sklearn.ensemble import IsolationForest
 
 from riskstream.models.aggregates import FEATURES, ClosedWindow
-from riskstream.models.timeseries import Threshold, TimeSeriesAnomalyDetector
+from riskstream.models.timeseries import Threshold
+from riskstream.models.ts_range import RangeAwareDetector, StreamDetector
 
 TRUSTED_TYPES: Final[frozenset[str]] = frozenset({
     "sklearn.ensemble._iforest.IsolationForest",
@@ -211,13 +212,13 @@ class RegionScorer:
     """
 
     def __init__(self, models: dict[str, RegionModel] | None = None, *, threshold: float = 0.62,
-                 streaming: TimeSeriesAnomalyDetector | None = None,
+                 streaming: StreamDetector | None = None,
                  streaming_threshold: Threshold | None = None) -> None:
         self.models = dict(models or {})
         self.threshold = threshold
-        self._prototype = streaming or TimeSeriesAnomalyDetector()
+        self._prototype: StreamDetector = streaming or RangeAwareDetector()
         self._stream_threshold = streaming_threshold or Threshold(0.5)
-        self._streams: dict[tuple[str, str], TimeSeriesAnomalyDetector] = {}
+        self._streams: dict[tuple[str, str], StreamDetector] = {}
 
     def source(self, region: str) -> str:
         m = self.models.get(region)

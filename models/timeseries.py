@@ -4,7 +4,11 @@ Several robust baselines predict each value: a fast and a slow EWMA level and
 additive seasonal models by time of day and by hour of week. Each tracks the
 mean absolute error of its own predictions, learning from clipped residuals so
 that outliers cannot poison it. The baseline with the smallest error explains
-the point; its residual in units of its error scale is the raw score. An
+the point; its residual in units of its error scale is the raw score,
+unless a daily recall (``recall_days`` > 0, see :mod:`riskstream.models.ts_recall`)
+finds that every one of the last few days reached that value within
+``recall_tolerance_s`` of the same time of day: then the raw score is the
+distance to what those days showed (a nightly job's spike is routine). An
 anomaly likelihood (see :mod:`riskstream.models.ts_likelihood`) turns the recent average
 of raw scores into a tail probability relative to this series' own history,
 mapped to ``[0, 1)``. Right after a firing (a score of at least ``fire_level``)
@@ -40,6 +44,7 @@ from typing import Any
 
 from riskstream.models.ts_baselines import LevelBaseline, SeasonalBaseline
 from riskstream.models.ts_likelihood import TailLikelihood
+from riskstream.models.ts_recall import DailyRecall
 
 _DAY = 86400
 _WEEK = 7 * _DAY
@@ -69,6 +74,10 @@ class TimeSeriesConfig:
     suppress_rows: int = 75
     suppress_factor: float = 0.5
     hold_seasons: bool = True
+    recall_days: int = 0
+    recall_bucket_s: float = 900.0
+    recall_tolerance_s: float = 3600.0
+    recall_min_z: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,9 @@ class TimeSeriesAnomalyDetector:
             c.weekly_buckets, c.season_alpha, c.season_gamma, c.scale_alpha, c.clip, c.weekly_buckets
         )
         self.likelihood = TailLikelihood(c.short_window, c.history_alpha, c.warmup, c.sigma_floor)
+        self.recall = (
+            DailyRecall(c.recall_days, c.recall_bucket_s, c.recall_tolerance_s) if c.recall_days > 0 else None
+        )
         self.n = 0
         self.cooldown = 0
         self.first_ts = 0.0
@@ -151,6 +163,8 @@ class TimeSeriesAnomalyDetector:
         adapt = not (c.hold_seasons and self.cooldown > 0)
         self.daily.learn(x, dslot, adapt)
         self.weekly.learn(x, wslot, adapt)
+        if self.recall is not None:
+            self.recall.learn(ts, x)
         if self.n == 0:
             self.first_ts = ts
         self.last_ts = ts
@@ -188,7 +202,11 @@ class TimeSeriesAnomalyDetector:
     def _raw(self, t: datetime, x: float) -> float:
         """Residual of the best-fitting baseline, in units of that baseline's error scale."""
         pred, scale = self.explain(t)
-        return min(abs(x - pred) / scale, self.config.z_cap)
+        z = abs(x - pred) / scale
+        if self.recall is not None and z >= self.config.recall_min_z:
+            # Routine if every remembered day reached it at about this time of day.
+            z = min(z, self.recall.distance(t.timestamp(), x) / scale)
+        return min(z, self.config.z_cap)
 
     def _raw_score(self, a: float) -> float:
         lik = self.likelihood.surprise(a)
@@ -204,6 +222,7 @@ class TimeSeriesAnomalyDetector:
             "daily": self.daily.state(),
             "weekly": self.weekly.state(),
             "likelihood": self.likelihood.state(),
+            **({"recall": self.recall.state()} if self.recall is not None else {}),
             "n": self.n,
             "cooldown": self.cooldown,
             "first_ts": self.first_ts,
@@ -221,6 +240,8 @@ class TimeSeriesAnomalyDetector:
         det.daily.load(state["daily"])
         det.weekly.load(state["weekly"])
         det.likelihood.load(state["likelihood"])
+        if det.recall is not None and "recall" in state:
+            det.recall.load(state["recall"])
         det.n = int(state["n"])
         det.cooldown = int(state["cooldown"])
         det.first_ts = float(state["first_ts"])

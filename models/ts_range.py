@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from riskstream.models.timeseries import TimeSeriesAnomalyDetector, TimeSeriesConfig
 
@@ -40,10 +40,14 @@ class RangeAwareConfig:
     """The base detector's configuration and the new-extreme rule's two parameters.
 
     ``tolerance`` is HTM's (5% of the range); ``range_warmup`` is about a day
-    of 5-minute rows, long enough for the range to mean something.
+    of 5-minute rows, long enough for the range to mean something. The base
+    recalls the last two days (a value both reached within 30 minutes of this
+    time of day is routine): two, so that a one-off yesterday is no excuse.
     """
 
-    base: TimeSeriesConfig = field(default_factory=lambda: TimeSeriesConfig(suppress_rows=150))
+    base: TimeSeriesConfig = field(
+        default_factory=lambda: TimeSeriesConfig(suppress_rows=150, recall_days=2, recall_tolerance_s=1800.0)
+    )
     tolerance: float = 0.05
     range_warmup: int = 300
 
@@ -116,3 +120,20 @@ class RangeAwareDetector:
         det.lo = math.inf if state["lo"] is None else float(state["lo"])
         det.hi = -math.inf if state["hi"] is None else float(state["hi"])
         return det
+
+
+StreamDetector: TypeAlias = TimeSeriesAnomalyDetector | RangeAwareDetector
+"""A per-series streaming detector the region models and the incident manager can clone and restore."""
+
+
+def detector_from_state(state: dict[str, Any]) -> StreamDetector:
+    """Rebuild whichever detector wrote ``state`` (a range-aware state nests its base under ``base``).
+
+    >>> type(detector_from_state(RangeAwareDetector().state_dict())).__name__
+    'RangeAwareDetector'
+    >>> type(detector_from_state(TimeSeriesAnomalyDetector().state_dict())).__name__
+    'TimeSeriesAnomalyDetector'
+    """
+    if "base" in state:
+        return RangeAwareDetector.from_state(state)
+    return TimeSeriesAnomalyDetector.from_state(state)

@@ -29,6 +29,7 @@ from riskstream.evaluation.quality import IncidentScores, score_incidents
 from riskstream.models.aggregates import Aggregator, AggregatorConfig, ClosedWindow
 from riskstream.models.incidents import IncidentConfig, IncidentManager
 from riskstream.models.region_model import RegionScorer, latest_models
+from riskstream.models.ts_range import StreamDetector
 from riskstream.policy import load_policy
 from riskstream.resources import sample_policy_dir
 from riskstream.sim import SimConfig, SimRun, run
@@ -66,14 +67,20 @@ def build_engine(policies_dir: str | os.PathLike[str] | None = None) -> tuple[En
 
 def evaluate_incidents(config: SimConfig | None = None, *, policies_dir: str | None = None,
                        models_dir: str | None = None, aggregator: AggregatorConfig | None = None,
-                       incidents: IncidentConfig | None = None) -> IncidentEval:
-    """Simulate, detect, aggregate, manage incidents, score."""
+                       incidents: IncidentConfig | None = None,
+                       detector: StreamDetector | None = None) -> IncidentEval:
+    """Simulate, detect, aggregate, manage incidents, score.
+
+    ``detector`` is the streaming prototype of the incident series and of the region fallback
+    (default: :class:`~riskstream.models.ts_range.RangeAwareDetector`).
+    """
     t0 = time.perf_counter()
     sim = run(config or SimConfig())
     engine, loaded = build_engine(policies_dir)
     agg = Aggregator(aggregator)
-    mgr = IncidentManager(incidents)
-    scorer = RegionScorer(latest_models(models_dir) if models_dir else {})
+    mgr = IncidentManager(incidents, detector=detector.clone() if detector is not None else None)
+    scorer = RegionScorer(latest_models(models_dir) if models_dir else {},
+                          streaming=detector.clone() if detector is not None else None)
     out: list[IncidentCandidate] = []
     n_windows = 0
 

@@ -14,19 +14,24 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 
 from riskstream.evaluation.nab import StreamingDetector
-from riskstream.models.timeseries import TimeSeriesAnomalyDetector, TimeSeriesConfig
+from riskstream.models.timeseries import TimeSeriesAnomalyDetector
 from riskstream.models.ts_range import RangeAwareConfig, RangeAwareDetector
+
+_BASE = RangeAwareConfig().base
 
 CANDIDATE_CONFIGS: dict[str, RangeAwareConfig] = {
     "default": RangeAwareConfig(),
     "tolerance=0.1": RangeAwareConfig(tolerance=0.1),
     "range_warmup=600": RangeAwareConfig(range_warmup=600),
-    "suppress_rows=75": RangeAwareConfig(base=TimeSeriesConfig(suppress_rows=75)),
+    "suppress_rows=75": RangeAwareConfig(base=replace(_BASE, suppress_rows=75)),
+    "recall_days=3": RangeAwareConfig(base=replace(_BASE, recall_days=3)),
+    "recall_tolerance_s=3600": RangeAwareConfig(base=replace(_BASE, recall_tolerance_s=3600.0)),
 }
-"""The default and one step away along each parameter of the new-extreme rule and the cooldown."""
+"""The default and one step away along each parameter of the new-extreme rule, the cooldown and the daily recall."""
 
 
 def lofo_candidates() -> dict[str, Callable[[], StreamingDetector]]:

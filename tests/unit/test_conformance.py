@@ -548,6 +548,19 @@ MODEL_CASES = [
                                      and c.state_dict() == RangeAwareDetector(m.config).state_dict()),
     ),
     ModelCase(
+        # The defaults, daily recall included: what the region fallback and the incident series run.
+        name="timeseries_range_aware_default",
+        build=RangeAwareDetector,
+        inputs=_series,
+        feed=_ts_feed,
+        scores=lambda out: list(out),
+        save=lambda m, _tmp: orjson.dumps(m.state_dict()),
+        restore=lambda blob, _m: RangeAwareDetector.from_state(orjson.loads(blob)),
+        clone=lambda m: m.clone(),
+        is_fresh_clone=lambda c, m: (c.config == m.config and c.n == 0
+                                     and c.state_dict() == RangeAwareDetector(m.config).state_dict()),
+    ),
+    ModelCase(
         name="aggregates",
         build=lambda: Aggregator(AggregatorConfig(window_minutes=5, allowed_lateness_s=30, price_min_count=3)),
         inputs=processed,

@@ -10,6 +10,7 @@ from riskstream.contracts import IncidentCandidate, encode
 from riskstream.models.aggregates import ClosedWindow, SeriesWindow
 from riskstream.models.incidents import IncidentConfig, IncidentManager, poisson_surprise
 from riskstream.models.timeseries import Threshold, TimeSeriesAnomalyDetector, TimeSeriesConfig
+from riskstream.models.ts_range import RangeAwareConfig
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -181,7 +182,8 @@ def test_state_keeps_custom_prototype_and_threshold() -> None:
     assert c.threshold == Threshold(0.9) and c.prototype.config == proto.config
     legacy = {k: v for k, v in a.state_dict().items() if k not in ("prototype", "threshold")}
     d = IncidentManager.from_state(legacy)
-    assert d.prototype.config == TimeSeriesConfig() and d.threshold == Threshold()
+    # A state from before the prototype was recorded falls back to the default detector (now range-aware).
+    assert d.prototype.config == RangeAwareConfig() and d.threshold == Threshold()
 
 
 def test_poisson_surprise_monotone() -> None:

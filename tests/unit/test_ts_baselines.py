@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from riskstream.models import TimeSeriesAnomalyDetector
+from riskstream.models import RangeAwareDetector, TimeSeriesAnomalyDetector
 from riskstream.models.ts_baselines import LevelBaseline, SeasonalBaseline
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -143,3 +143,24 @@ def test_winsorizing_never_clips_against_a_zero_scale() -> None:
     for i in range(300):
         b.learn(5.0 + (1.0 if i % 2 else -1.0), 0)
     assert b.err > 0.5  # it learnt the new spread instead of clipping it to 0
+
+
+@pytest.mark.parametrize("perturbation", PERTURBATIONS)
+@pytest.mark.parametrize("cadence", list(CADENCES))
+@pytest.mark.parametrize("shape", SHAPES)
+def test_default_detector_scores_and_round_trips_on_every_shape(shape: str, cadence: str, perturbation: str) -> None:
+    # The detector the region fallback and the incident series run (daily recall on), on the same series.
+    step = CADENCES[cadence]
+    rows = list(_series(shape, step, perturbation, _rows(step), noise=1.0))
+    det = RangeAwareDetector()
+    half = len(rows) // 2
+    for t, x in rows[:half]:
+        assert 0.0 <= det.score_one(t, x) <= 1.0
+        det.learn_one(t, x)
+    back = RangeAwareDetector.from_state(json.loads(json.dumps(det.state_dict())))
+    for t, x in rows[half:]:
+        s = det.score_one(t, x)
+        assert 0.0 <= s <= 1.0 and s == back.score_one(t, x)
+        det.learn_one(t, x)
+        back.learn_one(t, x)
+    assert back.state_dict() == det.state_dict()
