@@ -479,7 +479,7 @@ def derived(by: dict[str, Result]) -> dict[str, Any]:
         out["b_glue_cpu_us"] = b.cpu_us - a.cpu_us  # the plain loop's own cost beyond the engine
     if "w1" in by and "w2" in by:
         out["two_workers_vs_one_rate"] = _ratio(by["w2"].rate, by["w1"].rate)
-        out["two_workers_vs_one_cpu_us"] = _ratio(by["w2"].cpu_us, by["w1"].cpu_us)
+        out["two_workers_vs_one_cpu_per_event"] = _ratio(by["w2"].cpu_us, by["w1"].cpu_us)
     return out
 
 
@@ -664,6 +664,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
             "command": command, "events": len(events), "mix": mix, "machine": host, "smoke": args.smoke,
+            "mean_event_bytes": sum(len(v) for *_, v in events) / len(events),
             "cpus": host["cpus"], "python": host["python"], "derived": info,
             "results": [{**asdict(r), "events_per_s": r.rate, "cpu_us_per_event": r.cpu_us,
                          "vs_engine": r.rate / results[0].rate if results[0].rate else None,
