@@ -10,8 +10,10 @@
   incident aggregation through `riskstream.stream.incidents.IncidentRuntime` (``observe`` per
   event, its ``run`` task folding and scoring windows), the follower that feeds enforced actions
   back into the engine (``note_actioned``), and commits only after the outputs are acknowledged:
-  a batch's send futures are awaited together, then its idempotency keys and ledgers are
-  remembered (their changelog records awaited too), then the offsets are committed.
+  a batch's send futures are awaited together, then its idempotency keys are remembered and its
+  keys' and ledgers' changelog records awaited, then its offsets are committed.  Pipelined by one
+  batch: the next batch is processed while the previous one is being acknowledged (commits stay
+  in order; a key enforced in a batch not yet acknowledged is already suppressed).
 
 Both are timed from the first fetched batch to the N-th input event, with ``time.process_time()``
 (the whole bench process: every thread) over the same window.
@@ -161,6 +163,7 @@ class FullLoop:
         self.incidents = IncidentRuntime(settings)
         self.enforced: dict[bytes, bytes] = {}  # idempotency key -> event id (the dedupe table)
         self.ledgers: dict[bytes, bytes] = {}  # seller/creator -> ledger JSON (the ledger table)
+        self.unacked: dict[bytes, bytes] = {}  # enforced in a batch whose outputs are not acknowledged yet
         self.t = {k: _name(settings, k) for k in TOPICS}
         self.changelog = {"enforced": settings.kafka.topic_prefix + "bench-enforced-actions-changelog",
                           "ledgers": settings.kafka.topic_prefix + "bench-violation-ledgers-changelog"}
@@ -185,14 +188,14 @@ class FullLoop:
 
     async def _action(self, futures: list[Awaitable[Any]], pending: dict[bytes, bytes],
                       action: EnforcementAction) -> bool:
-        """Send an action unless its idempotency key was seen (or is pending in this batch)."""
+        """Send an action unless its idempotency key was seen (or enforced in a batch not yet acknowledged)."""
         if action.mode == "enforced":
             key = action.idempotency_key.encode()
-            if key in self.enforced or key in pending:
+            if key in self.enforced or key in self.unacked:
                 self.child(m.DUPLICATES, _region(action.region), _country(action.region)).inc()
                 self.counts["duplicates"] += 1
                 return False
-            pending[key] = action.event_id.encode()  # remembered once the batch is acknowledged
+            pending[key] = self.unacked[key] = action.event_id.encode()  # remembered once acknowledged
         await self._send(futures, self.t["actions"], encode(action), action.entity_id.encode())
         region = _region(action.region)
         self.child(m.ACTIONS, action.action, action.mode, region, _country(action.region)).inc()
@@ -250,17 +253,18 @@ class FullLoop:
         self.counts["signals"] += 1
 
     async def _violation(self, futures: list[Awaitable[Any]], pending: dict[bytes, bytes],
-                         ledgers: dict[bytes, bytes], rec: Any) -> None:
+                         dirty: set[bytes], rec: Any) -> None:
         """Graduated enforcement: the seller's/creator's ledger, escalations through the dedupe."""
         raw: bytes = rec.value or b""
         try:
             action = decode(raw, EnforcementAction)
             key = rec.key or b""
-            current = ledgers.get(key, self.ledgers.get(key))
+            current = self.ledgers.get(key)
             ledger = Ledger.from_json(orjson.loads(current)) if current is not None else None
             new, esc, escalated = self.engine.on_violation(ledger, action)
             if new is not None:
-                ledgers[key] = orjson.dumps(new.to_json())
+                self.ledgers[key] = orjson.dumps(new.to_json())
+                dirty.add(key)
             if esc is not None:
                 self.child(m.ESCALATIONS, esc.subject_type, esc.level, _region(action.region)).inc()
                 self.counts["escalations"] += 1
@@ -314,14 +318,23 @@ class FullLoop:
         started, cpu0 = 0.0, 0.0
         deadline = time.monotonic() + timeout
         try:
+            # Pipelined by one batch: while batch k's outputs are being acknowledged (and then its
+            # keys remembered and its offsets committed, in order), batch k+1 is processed.
+            settling: asyncio.Task[None] | None = None
             while self.counts["inputs"] < n and time.monotonic() < deadline:
                 batch = await consumer.getmany(timeout_ms=200, max_records=1000)
                 if not batch:
                     continue
                 if not started:
                     started, cpu0 = time.perf_counter(), time.process_time()
-                await self._batch(batch)
-                await consumer.commit()  # only after _batch awaited every output's acknowledgement
+                offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+                futures, keys, dirty = await self._process(batch)
+                previous = settling
+                settling = asyncio.create_task(self._settle(previous, futures, keys, dirty, offsets, consumer))
+                if previous is not None:
+                    await previous
+            if settling is not None:
+                await settling
             done = self.counts["inputs"]
             return LoopRun(min(done, n), time.perf_counter() - started, time.process_time() - cpu0,
                            dict(self.counts), done >= n)
@@ -332,28 +345,39 @@ class FullLoop:
             await consumer.stop()
             await self.prod.stop()
 
-    async def _batch(self, batch: dict[TopicPartition, list[Any]]) -> None:
+    async def _process(self, batch: dict[TopicPartition, list[Any]],
+                       ) -> tuple[list[Awaitable[Any]], dict[bytes, bytes], set[bytes]]:
+        """Process a batch; its sends are enqueued, not awaited.  Returns the send futures, the
+        idempotency keys it enforced and the ledgers it changed (both remembered once acknowledged)."""
         futures: list[Awaitable[Any]] = []
-        pending: dict[bytes, bytes] = {}
-        ledgers: dict[bytes, bytes] = {}
+        keys: dict[bytes, bytes] = {}
+        dirty: set[bytes] = set()
         for tp, records in batch.items():
             if tp.topic == self.t["violations"]:
                 for rec in records:
-                    await self._violation(futures, pending, ledgers, rec)
+                    await self._violation(futures, keys, dirty, rec)
             else:
                 for rec in records:
-                    await self._input(futures, pending, rec)
-        # No loss: the outputs are on the broker before the keys are remembered, and the keys'
-        # and ledgers' changelog records are on the broker before the offsets are committed.
+                    await self._input(futures, keys, rec)
+        return futures, keys, dirty
+
+    async def _settle(self, previous: asyncio.Task[None] | None, futures: list[Awaitable[Any]],
+                      keys: dict[bytes, bytes], dirty: set[bytes], offsets: dict[TopicPartition, int],
+                      consumer: AIOKafkaConsumer) -> None:
+        """No loss: the outputs are on the broker before the keys are remembered, the keys' and
+        ledgers' changelog records before the offsets are committed, and batches commit in order."""
         await asyncio.gather(*futures)
         changelog: list[Awaitable[Any]] = []
-        for key, value in pending.items():
+        for key, value in keys.items():
             self.enforced[key] = value
+            self.unacked.pop(key, None)
             await self._send(changelog, self.changelog["enforced"], value, key)
-        for key, value in ledgers.items():
-            self.ledgers[key] = value
-            await self._send(changelog, self.changelog["ledgers"], value, key)
+        for key in dirty:
+            await self._send(changelog, self.changelog["ledgers"], self.ledgers[key], key)
         await asyncio.gather(*changelog)
+        if previous is not None:
+            await previous
+        await consumer.commit(offsets)
 
 
 async def full_loop(settings: Settings, engine: Engine, n: int, timeout: float) -> LoopRun:

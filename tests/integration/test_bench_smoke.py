@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,13 +20,13 @@ from tests.paths import REPO
 pytestmark = pytest.mark.integration
 
 
-def _run(script: str, out: Path, bootstrap: str, *extra: str) -> dict:  # type: ignore[type-arg]
+def _run(script: str, out: Path, bootstrap: str, *extra: str) -> dict[str, Any]:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     proc = subprocess.run([sys.executable, str(REPO / "bench" / script), "--smoke", "--json", str(out), *extra],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "| derived |" in proc.stdout or "| mix |" in proc.stdout  # the markdown table was printed
-    data: dict = json.loads(out.read_text())  # type: ignore[type-arg]
+    data: dict[str, Any] = json.loads(out.read_text())
     return data
 
 
