@@ -2,7 +2,7 @@
 
 Run from the repository root (starts its own Kafka unless KAFKA_BOOTSTRAP_SERVERS is set):
 
-    python bench/bench_latency.py [--seconds 30] [--json bench/results/latency.json] [--smoke]
+    python bench/bench_latency.py [--seconds 60] [--json bench/results/latency.json] [--smoke]
 
 Inputs are listing events from the simulator (`riskstream.sim`): *risky* ones are the listings its
 ground truth labels ``is_risky`` (drawn from runs of the listing scenarios prohibited_surge,
@@ -23,7 +23,7 @@ consumer group (no state carried over between runs):
    action (most benign ones) have no latency.  p50/p95/p99/max over the events with an action.
 3. **max flat-lag rate**: the consumer group's lag (input end offsets minus the group's
    committed offsets, sampled every second) is *flat* when its least-squares slope over the
-   offering's second half is at most 2 % of the offered rate and the last sample is at most 5 s
+   offering's second half is at most 5 % of the offered rate and the last sample is at most 5 s
    of input (Faust commits about every 3 s, so the committed lag is a sawtooth of that size).  Start from the highest flat
    fixed rate (lo) and 120 % of the max rate (hi, assumed not flat), then bisect
    ``--search-steps`` times; the answer is lo, the highest rate seen flat.
@@ -78,7 +78,7 @@ from riskstream.stream.security import client_kwargs
 from riskstream.topology import TOPICS
 
 LISTING_SCENARIOS = ("prohibited_surge", "counterfeit_wave", "missing_certification", "cross_region_spread")
-FLAT_SLOPE = 0.02  # lag may grow by at most 2 % of the offered rate
+FLAT_SLOPE = 0.05  # lag may grow by at most 5 % of the offered rate (the slope of a sawtooth is noisy)
 FLAT_LEVEL_S = 5.0  # and end at most 5 s of input behind (Faust commits every ~3 s: a sawtooth of that size)
 
 
@@ -355,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mixes", default="5,50", help="risky shares in percent (default 5,50)")
     ap.add_argument("--fractions", default="0.25,0.5,0.8", help="of each mix's max rate (default 0.25,0.5,0.8)")
-    ap.add_argument("--seconds", type=float, default=30.0, help="offering time per fixed rate (default 30)")
+    ap.add_argument("--seconds", type=float, default=60.0, help="offering time per fixed rate (default 60)")
     ap.add_argument("--max-events", type=int, default=20_000, help="pre-loaded events for the max rate (default 20000)")
     ap.add_argument("--search-steps", type=int, default=3, help="bisection steps for the flat-lag rate (default 3)")
     ap.add_argument("--policies", type=Path, default=Path("policies"))
