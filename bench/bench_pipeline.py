@@ -91,6 +91,11 @@ class Result:
     def cpu_us(self) -> float:
         return self.cpu_seconds / self.events * 1e6 if self.events else 0.0
 
+    @property
+    def cores(self) -> float:
+        """CPU seconds per wall second: how many cores the measured processes got."""
+        return self.cpu_seconds / self.seconds if self.seconds > 0 else 0.0
+
 
 # --------------------------------------------------------------------------- inputs
 
@@ -480,6 +485,7 @@ def derived(by: dict[str, Result]) -> dict[str, Any]:
     if "w1" in by and "w2" in by:
         out["two_workers_vs_one_rate"] = _ratio(by["w2"].rate, by["w1"].rate)
         out["two_workers_vs_one_cpu_per_event"] = _ratio(by["w2"].cpu_us, by["w1"].cpu_us)
+        out["two_workers_vs_one_cores_used"] = _ratio(by["w2"].cores, by["w1"].cores)
     return out
 
 
@@ -487,10 +493,11 @@ TARGETS = {"worker_vs_b_rate": (">=", 0.5), "worker_vs_raw_rate": (">=", 0.4), "
 
 
 def markdown(results: list[Result], worker: Result | None, derived_: dict[str, Any]) -> str:
-    lines = ["| | measurement | events/s | CPU µs/event | vs worker (events/s) |", "|---|---|---|---|---|"]
+    lines = ["| | measurement | events/s | CPU µs/event | cores used | vs worker (events/s) |",
+             "|---|---|---|---|---|---|"]
     for r in results:
         vs = f"{r.rate / worker.rate:.2f}x" if worker and worker.rate else "-"
-        lines.append(f"| ({r.name}) | {r.label} | {r.rate:,.0f} | {r.cpu_us:,.0f} | {vs} |")
+        lines.append(f"| ({r.name}) | {r.label} | {r.rate:,.0f} | {r.cpu_us:,.0f} | {r.cores:.2f} | {vs} |")
     lines += ["", "| derived | value | target |", "|---|---|---|"]
     for key, value in derived_.items():
         target = TARGETS.get(key)
@@ -666,7 +673,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "command": command, "events": len(events), "mix": mix, "machine": host, "smoke": args.smoke,
             "mean_event_bytes": sum(len(v) for *_, v in events) / len(events),
             "cpus": host["cpus"], "python": host["python"], "derived": info,
-            "results": [{**asdict(r), "events_per_s": r.rate, "cpu_us_per_event": r.cpu_us,
+            "results": [{**asdict(r), "events_per_s": r.rate, "cpu_us_per_event": r.cpu_us, "cores_used": r.cores,
                          "vs_engine": r.rate / results[0].rate if results[0].rate else None,
                          "vs_worker": r.rate / worker.rate if worker.rate else None} for r in results],
         }, indent=2))
