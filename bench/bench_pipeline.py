@@ -60,7 +60,7 @@ from riskstream.detectors.registry import default_registry
 from riskstream.engine import Engine
 from riskstream.policy import load_policy
 from riskstream.policy.load import iter_policy_files
-from riskstream.settings import LimitSettings, Settings
+from riskstream.settings import LimitSettings, PrivacySettings, Settings
 from riskstream.stream.kafka_local import LocalKafka, free_port
 from riskstream.stream.producer import ensure_topics, live_stream, produce
 from riskstream.topology import TOPICS
@@ -123,8 +123,10 @@ def write_policies(texts: dict[str, str], folder: Path) -> Path:
 
 def build_engine(policies: dict[str, str]) -> Engine:
     registry = default_registry()
-    # the benchmark replays a simulated day in the past: no event-age window
-    engine = Engine(registry, limits=LimitSettings(max_event_age_days=None))
+    # The benchmark replays a simulated day in the past: no event-age window.  Outputs are
+    # pseudonymised as the worker's are (it makes a random key when none is configured).
+    engine = Engine(registry, limits=LimitSettings(max_event_age_days=None),
+                    pseudonym_key=PrivacySettings.from_env({}).key)
     for text in policies.values():
         engine.set_policy(load_policy(text, registry))
     return engine

@@ -4,7 +4,7 @@
   event -> await the batch's send futures together -> commit.  What the client library and the
   broker cost with no work at all: the ceiling for any Kafka consumer in Python on this machine.
 * ``full_loop``: the worker's complete work (per-worker state, the default) without Faust: the same
-  engine (decode once, ``Engine.process``), the same outputs (signals, actions, violations, dead
+  engine (decode once, ``Engine.process``, outputs pseudonymised), the same outputs (signals, actions, violations, dead
   letters, escalations), the same Prometheus metrics (children bound once per label tuple), an
   idempotency dedupe dict and a ledger dict, each written to a changelog topic like Faust's tables,
   incident aggregation through `riskstream.stream.incidents.IncidentRuntime` (``observe`` per
