@@ -447,7 +447,8 @@ def markdown(report: dict[str, Any]) -> str:
     for r in report["fixed_rates"]:
         lat = r["latency_ms"]
         cells = [f"{lat[k]:,.0f}" if k in lat else "-" for k in ("p50", "p95", "p99", "max")]
-        lag = "flat" if r["flat"] else f"grows {r['lag_slope_per_s']:,.0f}/s"
+        lag = ("flat" if r["flat"] else f"grows {r['lag_slope_per_s']:,.0f}/s"
+               if r["lag_slope_per_s"] > FLAT_SLOPE * r["offered_per_s"] else f"{r['final_lag']:,.0f} behind")
         lines.append(f"| {r['risky_pct']} % | {r['offered_per_s']:,.0f} | {r['purpose']} | {r['sent']:,} | "
                      f"{lat.get('count', 0):,} | {' | '.join(cells)} | {lag} |")
     return "\n".join(lines)
