@@ -48,7 +48,8 @@ def plan(pipeline: dict[str, Any] | None, latency: dict[str, Any] | None, state:
         src["per-worker rate"] = f"(d) drain rate, {pipeline['command'] if pipeline else ''}"
     else:
         raise SystemExit("no per-worker rate: run bench/bench_pipeline.py or bench/bench_latency.py first")
-    if a.per_worker_rate:
+    if a.per_worker_rate:  # keep the measured surge / normal ratio, if there is one
+        surge = a.per_worker_rate * (surge / normal if surge else a.surge_factor)
         normal = a.per_worker_rate
         src["per-worker rate"] = "--per-worker-rate (given)"
     surge = surge or normal * a.surge_factor
