@@ -44,6 +44,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -54,17 +55,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiokafka import AIOKafkaConsumer
-
-from riskstream.contracts import encode
+from bench.honest_loops import full_loop, raw_loop
 from riskstream.detectors.registry import default_registry
 from riskstream.engine import Engine
 from riskstream.policy import load_policy
 from riskstream.policy.load import iter_policy_files
-from riskstream.settings import LimitSettings, Settings
+from riskstream.settings import LimitSettings, PrivacySettings, Settings
 from riskstream.stream.kafka_local import LocalKafka, free_port
-from riskstream.stream.producer import live_stream, produce, producer
-from riskstream.stream.security import client_kwargs
+from riskstream.stream.producer import ensure_topics, live_stream, produce
 from riskstream.topology import TOPICS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,6 +91,11 @@ class Result:
     def cpu_us(self) -> float:
         return self.cpu_seconds / self.events * 1e6 if self.events else 0.0
 
+    @property
+    def cores(self) -> float:
+        """CPU seconds per wall second: how many cores the measured processes got."""
+        return self.cpu_seconds / self.seconds if self.seconds > 0 else 0.0
+
 
 # --------------------------------------------------------------------------- inputs
 
@@ -120,8 +123,10 @@ def write_policies(texts: dict[str, str], folder: Path) -> Path:
 
 def build_engine(policies: dict[str, str]) -> Engine:
     registry = default_registry()
-    # the benchmark replays a simulated day in the past: no event-age window
-    engine = Engine(registry, limits=LimitSettings(max_event_age_days=None))
+    # The benchmark replays a simulated day in the past: no event-age window.  Outputs are
+    # pseudonymised as the worker's are (it makes a random key when none is configured).
+    engine = Engine(registry, limits=LimitSettings(max_event_age_days=None),
+                    pseudonym_key=PrivacySettings.from_env({}).key)
     for text in policies.values():
         engine.set_policy(load_policy(text, registry))
     return engine
@@ -201,61 +206,19 @@ def profile_engine(events: list[Record], policies: dict[str, str], top: int = 15
     return buf.getvalue()
 
 
-# --------------------------------------------------------------------------- (b) aiokafka loop
+# --------------------------------------------------------------------------- (raw), (b) aiokafka loops
 
 
-async def _aiokafka_loop(settings: Settings, policies: dict[str, str], n: int, timeout: float) -> Result:
-    engine = build_engine(policies)
-    prefix = settings.kafka.topic_prefix
-    kind_of = {prefix + TOPICS[k].name: kind for k, kind in KINDS.items()}
-    out_topic = {k: prefix + TOPICS[k].name for k in ("signals", "actions", "deadletter")}
-    consumer = AIOKafkaConsumer(
-        *kind_of, **client_kwargs(settings), group_id=settings.kafka.app_id,
-        enable_auto_commit=False, auto_offset_reset="earliest",
-    )
-    prod = producer(settings)  # the worker's producer settings: acks=all, idempotent, linger 5 ms
-    await consumer.start()
-    await prod.start()
-    lat: list[float] = []
-    done = signals = actions = 0
-    clock = time.perf_counter
-    started: float | None = None
-    cpu0 = 0.0
-    deadline = time.monotonic() + timeout
-    try:
-        while done < n and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200, max_records=1000)
-            if not batch:
-                continue
-            if started is None:
-                started, cpu0 = clock(), time.process_time()
-            for records in batch.values():
-                for rec in records:
-                    t0 = clock()
-                    out = engine.handle_raw(kind_of[rec.topic], rec.value or b"")
-                    if out.dead_letter is not None:
-                        await prod.send(out_topic["deadletter"], rec.value, key=rec.topic.encode())
-                    for sig in out.signals:
-                        await prod.send(out_topic["signals"], encode(sig), key=sig.entity_id.encode())
-                    for act in out.actions:
-                        await prod.send(out_topic["actions"], encode(act), key=act.entity_id.encode())
-                    lat.append(clock() - t0)
-                    signals += len(out.signals)
-                    actions += len(out.actions)
-                    done += 1
-            await prod.flush()  # at-least-once: outputs are on the broker before the offsets
-            await consumer.commit()
-        elapsed, cpu = clock() - (started or clock()), time.process_time() - cpu0
-    finally:
-        await consumer.stop()
-        await prod.stop()
-    return Result("b", "aiokafka consume -> engine -> produce", done, elapsed, cpu, percentiles(lat),
-                  "per event, handle_raw + send enqueue (flush/commit per batch not included)",
-                  {"signals": signals, "actions": actions, "complete": done >= n})
+def bench_raw(settings: Settings, n: int, timeout: float) -> Result:
+    run = asyncio.run(raw_loop(settings, n, timeout))
+    return Result("raw", "aiokafka consume -> orjson -> produce 1 record", run.events, run.seconds,
+                  run.cpu_seconds, extra={**run.counts, "complete": run.complete})
 
 
-def bench_aiokafka(settings: Settings, policies: dict[str, str], n: int, timeout: float) -> Result:
-    return asyncio.run(_aiokafka_loop(settings, policies, n, timeout))
+def bench_full_loop(settings: Settings, policies: dict[str, str], n: int, timeout: float) -> Result:
+    run = asyncio.run(full_loop(settings, build_engine(policies), n, timeout))
+    return Result("b", "aiokafka + the worker's complete work", run.events, run.seconds, run.cpu_seconds,
+                  extra={**run.counts, "complete": run.complete})
 
 
 # --------------------------------------------------------------------------- (c), (d) subprocesses
@@ -360,33 +323,43 @@ def cpu_time(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def time_consumption(proc: Subprocess, port: int, metric: str, n: int, timeout: float,
-                     poll: float = 0.25) -> tuple[int, float, float, str]:
-    """Poll `metric` from first consumed event to the n-th.
+Sample = tuple[float, float, float]  # (perf_counter, CPU seconds of the processes, metric sum)
 
-    Returns (events timed, wall seconds, CPU seconds of the process, last scrape).  The
+
+def time_consumption(procs: list[tuple[Subprocess, int]], metric: str, n: int, timeout: float,
+                     poll: float = 0.25) -> tuple[int, float, float, str]:
+    """Poll `metric` (summed over the processes) from the first consumed event to the n-th.
+
+    Returns (events timed, wall seconds, CPU seconds of the processes, last scrapes).  The
     moment the n-th event was consumed is interpolated between the last two polls, so
     the poll interval (kept long: a scrape costs the worker CPU) does not bias the rate.
+    When the first poll that sees events already sees most of them (a smoke run of a few
+    hundred), the window starts at the last poll that saw none instead.
     """
     deadline = time.monotonic() + timeout
-    first: tuple[float, float, float] | None = None
-    prev: tuple[float, float, float] | None = None
+    zero: Sample | None = None
+    first: Sample | None = None
+    prev: Sample | None = None
     last_text, sample = "", (time.perf_counter(), 0.0, 0.0)
     while time.monotonic() < deadline:
-        if not proc.alive():
-            raise RuntimeError(f"{proc.log.name} exited early:\n{proc.tail()}")
-        text = scrape(port)
-        sample = (time.perf_counter(), cpu_time(proc.proc.pid), metric_sum(text, metric) or 0.0)
-        if text:
+        for proc, _port in procs:
+            if not proc.alive():
+                raise RuntimeError(f"{proc.log.name} exited early:\n{proc.tail()}")
+        texts = [scrape(port) for _proc, port in procs]
+        text = "\n".join(texts)
+        sample = (time.perf_counter(), sum(cpu_time(p.proc.pid) for p, _ in procs), metric_sum(text, metric) or 0.0)
+        if all(texts):
             last_text = text
-        if sample[2] > 0 and first is None:
-            first = sample
+        if sample[2] <= 0:
+            zero = sample
+        elif first is None:
+            first = zero if zero is not None and sample[2] >= n / 2 else sample
         if sample[2] >= n:
             break
         prev = sample
         time.sleep(poll)
     if first is None:
-        raise RuntimeError(f"nothing consumed in {timeout:.0f}s:\n{proc.tail()}")
+        raise RuntimeError(f"nothing consumed in {timeout:.0f}s:\n{procs[0][0].tail()}")
     end_t, end_cpu, count = sample
     if prev is not None and prev is not first and count >= n > prev[2] and sample[2] > prev[2]:
         frac = (n - prev[2]) / (sample[2] - prev[2])
@@ -396,15 +369,10 @@ def time_consumption(proc: Subprocess, port: int, metric: str, n: int, timeout: 
     return int(count - first[2]), end_t - first[0], end_cpu - first[1], last_text
 
 
-def bench_subprocess(name: str, label: str, argv: list[str], env: dict[str, str], port: int, metric: str,
-                     n: int, timeout: float, log: Path) -> Result:
-    proc = Subprocess(argv, env, log)
-    try:
-        events, seconds, cpu, text = time_consumption(proc, port, metric, n, timeout)
-    finally:
-        proc.stop()
-    result = Result(name, label, events, seconds, cpu, extra={"consumed": int(metric_sum(text, metric) or 0),
-                                                          "complete": (metric_sum(text, metric) or 0) >= n})
+def _result_from(name: str, label: str, timed: tuple[int, float, float, str], metric: str, n: int) -> Result:
+    events, seconds, cpu, text = timed
+    consumed = metric_sum(text, metric) or 0
+    result = Result(name, label, events, seconds, cpu, extra={"consumed": int(consumed), "complete": consumed >= n})
     if metric.startswith("riskstream_"):
         buckets, total, count = histogram(text, "riskstream_processing_seconds")
         if count:
@@ -419,22 +387,147 @@ def bench_subprocess(name: str, label: str, argv: list[str], env: dict[str, str]
     return result
 
 
+def bench_subprocess(name: str, label: str, argv: list[str], env: dict[str, str], port: int, metric: str,
+                     n: int, timeout: float, log: Path) -> Result:
+    proc = Subprocess(argv, env, log)
+    try:
+        timed = time_consumption([(proc, port)], metric, n, timeout)
+    finally:
+        proc.stop()
+    return _result_from(name, label, timed, metric, n)
+
+
+def assigned(port: int, topic: str) -> float:
+    """Partitions of `topic` a worker holds (riskstream_partitions_assigned), 0 when unknown."""
+    for line in scrape(port).splitlines():
+        if line.startswith("riskstream_partitions_assigned{") and f'topic="{topic}"' in line:
+            return float(line.rpartition(" ")[2])
+    return 0.0
+
+
+WORKER_ARGV = [sys.executable, "-m", "riskstream.cli", "worker", "-l", "warn"]
+
+
+def start_group(count: int, bootstrap: str, prefix: str, app_id: str, policy_dir: Path, work: Path,
+                timeout: float, extra_env: dict[str, str] | None = None) -> list[tuple[Subprocess, int]]:
+    """`count` workers in one consumer group on `prefix`'s (created, empty) topics, once the
+    group has settled: every worker holds some of each input topic's partitions and together
+    they hold all of them."""
+    settings = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RISKSTREAM_TOPIC_PREFIX": prefix})
+    asyncio.run(ensure_topics(settings))
+    work.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for i in range(count):
+        port = free_port()
+        env = {**worker_env(bootstrap, prefix, app_id, port, policy_dir, work / f"data{i}"), **(extra_env or {})}
+        procs.append((Subprocess(WORKER_ARGV, env, work / f"worker{i}.log"), port))
+    inputs = [prefix + TOPICS[k].name for k in KINDS]
+    parts = settings.kafka.partitions
+    deadline, settled_since = time.monotonic() + timeout, None
+    try:
+        while time.monotonic() < deadline:
+            for proc, _ in procs:
+                if not proc.alive():
+                    raise RuntimeError(f"{proc.log.name} exited early:\n{proc.tail()}")
+            held = [[assigned(port, t) for t in inputs] for _, port in procs]
+            ok = all(all(h > 0 for h in row) for row in held) and all(
+                sum(row[i] for row in held) == parts for i in range(len(inputs)))
+            if ok:
+                settled_since = settled_since or time.monotonic()
+                if time.monotonic() - settled_since >= 3:  # no rebalance in the last 3 s
+                    return procs
+            else:
+                settled_since = None
+            time.sleep(0.5)
+        raise RuntimeError(f"the group of {count} did not settle in {timeout:.0f}s:\n{procs[-1][0].tail()}")
+    except BaseException:
+        for proc, _ in procs:
+            proc.stop()
+        raise
+
+
+def bench_group(name: str, count: int, bootstrap: str, prefix: str, app_id: str, policy_dir: Path,
+                events: list[Record], timeout: float, work: Path) -> Result:
+    """`count` workers in one group: settle the group, then produce the events, time them decided."""
+    procs = start_group(count, bootstrap, prefix, app_id, policy_dir, work, timeout=90)
+    settings = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RISKSTREAM_TOPIC_PREFIX": prefix})
+    feeder = threading.Thread(target=lambda: asyncio.run(produce(settings, events, progress_every=60)), daemon=True)
+    try:
+        feeder.start()
+        timed = time_consumption(procs, "riskstream_events_decided_total", len(events), timeout)
+    finally:
+        feeder.join(timeout=60)
+        for proc, _ in procs:
+            proc.stop()
+    label = f"{count} worker{'s' if count > 1 else ''}, one group, fed live"
+    result = _result_from(name, label, timed, "riskstream_events_decided_total", len(events))
+    result.extra["workers"] = count
+    return result
+
+
 # --------------------------------------------------------------------------- report
 
 
-def render(results: list[Result], engine_ref: Result, worker_ref: Result) -> str:
-    head = (f"{'':5}{'measurement':43}{'events/s':>9}{'vs (a)':>8}{'vs (d)':>8}"
+def _ratio(x: float, y: float) -> float | None:
+    return x / y if y else None
+
+
+def derived(by: dict[str, Result]) -> dict[str, Any]:
+    """The issue's targets, from this run's measurements (None where a part was not run)."""
+    out: dict[str, Any] = {}
+    d, b, raw, c, a = (by.get(k) for k in ("d", "b", "raw", "c", "a"))
+    if d and b:
+        out["worker_vs_b_rate"] = _ratio(d.rate, b.rate)
+    if d and raw:
+        out["worker_vs_raw_rate"] = _ratio(d.rate, raw.rate)
+    if d and c and a:
+        out["glue_cpu_us"] = d.cpu_us - c.cpu_us - a.cpu_us
+    if b and a:
+        out["b_glue_cpu_us"] = b.cpu_us - a.cpu_us  # the plain loop's own cost beyond the engine
+    if "w1" in by and "w2" in by:
+        out["two_workers_vs_one_rate"] = _ratio(by["w2"].rate, by["w1"].rate)
+        out["two_workers_vs_one_cpu_per_event"] = _ratio(by["w2"].cpu_us, by["w1"].cpu_us)
+        out["two_workers_vs_one_cores_used"] = _ratio(by["w2"].cores, by["w1"].cores)
+    return out
+
+
+TARGETS = {"worker_vs_b_rate": (">=", 0.5), "worker_vs_raw_rate": (">=", 0.4), "glue_cpu_us": ("<=", 20.0)}
+
+
+def markdown(results: list[Result], worker: Result | None, derived_: dict[str, Any]) -> str:
+    lines = ["| | measurement | events/s | CPU µs/event | cores used | vs worker (events/s) |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        vs = f"{r.rate / worker.rate:.2f}x" if worker and worker.rate else "-"
+        lines.append(f"| ({r.name}) | {r.label} | {r.rate:,.0f} | {r.cpu_us:,.0f} | {r.cores:.2f} | {vs} |")
+    lines += ["", "| derived | value | target |", "|---|---|---|"]
+    for key, value in derived_.items():
+        target = TARGETS.get(key)
+        shown = "-" if value is None else (f"{value:.1f} µs" if key.endswith("_us") else f"{value:.2f}x")
+        lines.append(f"| {key} | {shown} | {target[0] + ' ' + str(target[1]) if target else '-'} |")
+    return "\n".join(lines)
+
+
+def render(results: list[Result], engine_ref: Result, worker_ref: Result | None) -> str:
+    head = (f"{'':6}{'measurement':46}{'events/s':>9}{'vs (a)':>8}{'vs (d)':>8}"
             f"{'CPU µs/ev':>11}{'CPU x(a)':>9}   latency µs")
     lines = [head, "-" * len(head)]
     for r in results:
         lat = "  ".join(f"{k} {v:,.0f}" for k, v in r.latency_us.items())
-        lines.append(f"{'(' + r.name + ')':5}{r.label:43}{r.rate:9,.0f}{r.rate / engine_ref.rate:7.2f}x"
-                     f"{r.rate / worker_ref.rate:7.2f}x{r.cpu_us:11,.0f}{r.cpu_us / engine_ref.cpu_us:8.2f}x   {lat}")
+        vs_d = f"{r.rate / worker_ref.rate:7.2f}x" if worker_ref and worker_ref.rate else "      -"
+        vs_a = f"{r.rate / engine_ref.rate:7.2f}x" if engine_ref.rate else "      -"
+        cpu_a = f"{r.cpu_us / engine_ref.cpu_us:8.2f}x" if engine_ref.cpu_us else "       -"
+        lines.append(f"{'(' + r.name + ')':6}{r.label:46}{r.rate:9,.0f}{vs_a}{vs_d}{r.cpu_us:11,.0f}{cpu_a}   {lat}")
     return "\n".join(lines)
 
 
 def say(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "loadavg_at_start": os.getloadavg()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -443,15 +536,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--policies", type=Path, default=Path("policies"), help="policy directory (default policies)")
     ap.add_argument("--json", type=Path, default=None, help="write the results here as JSON")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--timeout", type=float, default=120.0, help="max seconds per Kafka measurement")
-    ap.add_argument("--no-shadow", action="store_true",
-                    help="skip (d'), the worker with every rule in shadow mode")
+    ap.add_argument("--timeout", type=float, default=180.0, help="max seconds per Kafka measurement")
+    ap.add_argument("--shadow", action="store_true",
+                    help="also run (d'), the worker with every rule in shadow mode")
+    ap.add_argument("--no-shadow", action="store_true", help=argparse.SUPPRESS)  # the default now
+    ap.add_argument("--no-scaling", action="store_true", help="skip (w1)/(w2), one vs two workers in one group")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a few hundred events, no (d') and no scaling: checks the harness, not the speed")
     ap.add_argument("--profile", action="store_true", help="also print a cProfile of the engine over the events")
     ap.add_argument("--profile-worker", type=Path, default=None, metavar="OUT.prof",
                     help="run (d) under cProfile and save its profile here ((d)'s rate is then not comparable)")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.events, args.shadow, args.no_scaling = min(args.events, 300), False, True
     command = "python bench/bench_pipeline.py " + " ".join(sys.argv[1:] if argv is None else argv)
     t_start = time.monotonic()
+    host = machine()
     # Leader-election retries on the just-created topics are expected; keep the output readable.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
@@ -471,24 +571,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             broker = LocalKafka(data_dir=work / "kafka").start()
             bootstrap = broker.bootstrap
         run = uuid.uuid4().hex[:8]
-        names = ["b", "c", "d"] + ([] if args.no_shadow else ["s"])
-        prefixes = {name: f"bench{run}{name}." for name in names}
-        for prefix in prefixes.values():
+        names = ["raw", "b", "c", "d"] + (["s"] if args.shadow else [])
+        prefixes = {name: f"bench{run}{name}." for name in [*names, "w1", "w2"]}
+        for name in names:
             t0 = time.perf_counter()
-            s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RISKSTREAM_TOPIC_PREFIX": prefix})
+            s = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RISKSTREAM_TOPIC_PREFIX": prefixes[name]})
             asyncio.run(produce(s, events, progress_every=60))
-            say(f"pre-loaded {len(events)} events under {prefix} in {time.perf_counter() - t0:.1f}s")
+            say(f"pre-loaded {len(events)} events under {prefixes[name]} in {time.perf_counter() - t0:.1f}s")
+
+        def loop_settings(name: str) -> Settings:
+            return Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RISKSTREAM_TOPIC_PREFIX": prefixes[name],
+                                      "RISKSTREAM_APP_ID": f"bench-{run}-{name}",
+                                      "RISKSTREAM_MAX_EVENT_AGE_DAYS": "off"})
 
         say("(a) engine in-process")
         results.append(bench_engine(events, policies))
-
         say("(a+) engine + incident aggregates in-process")
         results.append(bench_engine(events, policies, name="a+", aggregates=True))
-
-        say("(b) aiokafka consume -> engine -> produce")
-        sb = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RISKSTREAM_TOPIC_PREFIX": prefixes["b"],
-                                "RISKSTREAM_APP_ID": f"bench-{run}-b"})
-        results.append(bench_aiokafka(sb, policies, len(events), args.timeout))
+        say("(raw) aiokafka consume -> orjson -> produce one record")
+        results.append(bench_raw(loop_settings("raw"), len(events), args.timeout))
+        say("(b) aiokafka + the worker's complete work")
+        results.append(bench_full_loop(loop_settings("b"), policies, len(events), args.timeout))
 
         def faust_run(name: str, label: str, argv: list[str], metric: str, texts: dict[str, str]) -> Result:
             port = free_port()
@@ -501,20 +604,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.append(faust_run("c", "faust trivial agent (consume, no work)",
                                  [sys.executable, str(NOOP_APP), "worker", "-l", "warn"],
                                  "bench_noop_events_in_total", policies))
-        worker_argv = [sys.executable, "-m", "riskstream.cli", "worker", "-l", "warn"]
         say("(d) riskstream worker")
         profiled = ([sys.executable, "-m", "cProfile", "-o", str(args.profile_worker.resolve()),
-                     *worker_argv[1:]] if args.profile_worker else worker_argv)
+                     *WORKER_ARGV[1:]] if args.profile_worker else WORKER_ARGV)
         worker = faust_run("d", "riskstream worker (faust, subprocess)"
                            + (" UNDER cProfile" if args.profile_worker else ""), profiled,
                            "riskstream_events_decided_total", policies)
         results.append(worker)
-        if not args.no_shadow:
+        if args.shadow:
             say("(d') riskstream worker, every rule in shadow mode")
-            shadow = faust_run("s", "same worker, every rule mode: shadow", worker_argv,
+            shadow = faust_run("s", "same worker, every rule mode: shadow", WORKER_ARGV,
                                "riskstream_events_decided_total", shadow_policies(policies))
             shadow.name = "d'"
             results.append(shadow)
+        if not args.no_scaling:
+            folder = write_policies(policies, work / "w" / "policies")
+            for count in (1, 2):
+                name = f"w{count}"
+                say(f"({name}) {count} worker(s) in one group, events produced once the group settled")
+                results.append(bench_group(name, count, bootstrap, prefixes[name], f"bench-{run}-{name}", folder,
+                                           events, args.timeout, work / name))
 
         say("(a) engine in-process, again (drift check)")
         again = bench_engine(events, policies, name="a'")
@@ -525,12 +634,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             broker.stop()
         shutil.rmtree(work, ignore_errors=True)
 
+    by = {r.name: r for r in results}
+    info = derived(by)
+    host["loadavg_at_end"] = os.getloadavg()
     print(f"$ {command}")
-    print(f"{len(events)} events {mix}; {os.cpu_count()} CPUs; Python {platform.python_version()}; "
+    print(f"{len(events)} events {mix}; {host['cpus']} CPUs; Python {host['python']}; load average "
+          f"{host['loadavg_at_start'][0]:.1f} at start, {host['loadavg_at_end'][0]:.1f} at end; "
           f"total {time.monotonic() - t_start:.0f}s\n")
     versions = ", ".join(f"{r} {p.version}" for r, p in sorted(build_engine(policies).policies().items()))
     print(f"policies: {args.policies} ({versions})\n")
     print(render(results, results[0], worker))
+    print()
+    print(markdown(results, worker, info))
     print(f"\n(a) {results[0].extra['signals']} signals, {results[0].extra['actions']} actions; "
           f"{results[0].extra['events_with_enforced_action']} events carry an enforced action")
     print(f"(a) engine mean µs by kind {results[0].extra['mean_us_by_kind']}")
@@ -547,8 +662,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra_cpu = (worker.cpu_us - sh.cpu_us) * len(events) / 1e6
         print(f"(d) - (d'): {extra_s:+.1f}s wall, {extra_cpu:+.1f}s CPU for {enforced} events with an "
               f"enforced action ({extra_s / enforced * 1e3:+.1f} ms wall, {extra_cpu / enforced * 1e3:+.2f} ms CPU "
-              f"each: awaiting the broker's ack, the violations topic, the ledger and dedupe tables; "
-              f"the difference of two noisy runs)")
+              f"each; the difference of two noisy runs)")
     incomplete = [r.name for r in results if r.extra.get("complete") is False]
     if incomplete:
         print(f"WARNING: timed out before all events were consumed: {incomplete}")
@@ -556,11 +670,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\ncProfile of the engine over the same events (top by own time):")
         print(profile_engine(events, policies))
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "command": command, "events": len(events), "mix": mix, "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "results": [{**asdict(r), "events_per_s": r.rate, "cpu_us_per_event": r.cpu_us,
-                         "vs_engine": r.rate / results[0].rate,
+            "command": command, "events": len(events), "mix": mix, "machine": host, "smoke": args.smoke,
+            "mean_event_bytes": sum(len(v) for *_, v in events) / len(events),
+            "cpus": host["cpus"], "python": host["python"], "derived": info,
+            "results": [{**asdict(r), "events_per_s": r.rate, "cpu_us_per_event": r.cpu_us, "cores_used": r.cores,
+                         "vs_engine": r.rate / results[0].rate if results[0].rate else None,
                          "vs_worker": r.rate / worker.rate if worker.rate else None} for r in results],
         }, indent=2))
     return 0

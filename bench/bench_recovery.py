@@ -1,6 +1,6 @@
 """Table recovery after a SIGKILL, with N keys of detector state (default 1,000,000).
 
-    python bench/bench_recovery.py [--keys 1000000] [--partitions 4]
+    python bench/bench_recovery.py [--keys 1000000] [--partitions 4] [--json bench/results/recovery.json]
 
 Fills the `detector-state` table's changelog topic with N keys (the records a
 worker writes: a StateRecord per `region|detector|state key`), then measures, on
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -97,6 +98,7 @@ def main() -> int:
     ap.add_argument("--keys", type=int, default=1_000_000)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--json", type=Path, default=None, help="also write the rows here (read by bench/capacity.py)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-recovery-"))
     broker = None
@@ -138,6 +140,16 @@ def main() -> int:
     print("|---|---|---|")
     for label, recovery, wall in rows:
         print(f"| {label} | {recovery:.1f} s | {wall:.1f} s |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "command": "python bench/bench_recovery.py " + " ".join(sys.argv[1:]), "keys": args.keys,
+            "partitions": args.partitions, "cpus": os.cpu_count(), "loadavg_at_end": os.getloadavg(),
+            # rows: the new worker (whole changelog), the same worker after SIGKILL, the memory store
+            "cold_seconds": rows[0][1], "cold_to_ready_seconds": rows[0][2],
+            "restart_seconds": rows[1][1], "restart_to_ready_seconds": rows[1][2],
+            "rows": [{"start": label, "recovery_seconds": r, "start_to_ready_seconds": w} for label, r, w in rows],
+        }, indent=2))
     return 0
 
 
