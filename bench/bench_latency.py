@@ -363,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=240.0)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--smoke", action="store_true",
-                    help="5 % and 50 %, one fixed rate each, one search step, a few hundred events")
+                    help="5%% and 50%%, one fixed rate each, one search step, a few hundred events")
     args = ap.parse_args(argv)
     if args.smoke:
         args.fractions, args.seconds, args.max_events, args.search_steps = "0.5", 3.0, 400, 0
