@@ -93,13 +93,12 @@ def child(tree: Path, policies: Path, inputs: Path, mode: str, out: Path) -> Non
     """Run in a subprocess whose sys.path starts with `tree`."""
     import orjson
 
+    import riskstream
     from riskstream.detectors.registry import default_registry
     from riskstream.engine import Engine
     from riskstream.policy import load_policy
     from riskstream.policy.load import iter_policy_files
     from riskstream.settings import LimitSettings
-
-    import riskstream
     assert Path(riskstream.__file__).resolve().is_relative_to(tree.resolve()), riskstream.__file__
     registry = default_registry()
     engine = Engine(registry, limits=LimitSettings(max_event_age_days=None))
@@ -200,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   + ("" if len(outs) == 1 else (" -> identical" if same else
                                                f" -> DIFFERENT from event {row['first_difference']}")), flush=True)
         print()
-        print(f"| tree | best events/s (CPU) | rounds (CPU events/s) |")
+        print("| tree | best events/s (CPU) | rounds (CPU events/s) |")
         print("|---|---|---|")
         for name, xs in rates.items():
             print(f"| {name} | {best[name]:,.0f} | {', '.join(format(x['cpu_per_s'], ',.0f') for x in xs)} |")

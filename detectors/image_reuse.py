@@ -98,6 +98,18 @@ class ImageReuseDetector:
         if not 0 <= params.max_distance < 32 or params.min_other_sellers < 1 or params.max_photos < 1:
             raise ValueError("max_distance must be in [0, 32), min_other_sellers >= 1, max_photos >= 1")
         self.params = params
+        # The decoded form of each country's last state (the hex string it was decoded from, held so
+        # that identity means equality; the hashes as native uint64), so a listing does not decode
+        # the whole index again.  At most one entry per country, `max_photos` x 8 bytes each.
+        self._decoded: dict[str, tuple[str, np.ndarray[Any, np.dtype[np.uint64]]]] = {}
+
+    def _held(self, country: str, hex_held: str) -> np.ndarray[Any, np.dtype[np.uint64]]:
+        cached = self._decoded.get(country)
+        if cached is not None and cached[0] is hex_held:
+            return cached[1]
+        held = np.frombuffer(bytes.fromhex(hex_held), dtype=">u8").astype(np.uint64)
+        self._decoded[country] = (hex_held, held)
+        return held
 
     def state_key(self, event: Event) -> str | None:
         if not isinstance(event, ListingEvent) or event.op == "removed" or not event.image_hashes:
@@ -120,12 +132,12 @@ class ImageReuseDetector:
         sellers: set[str] = set()
         best = 64
         added: list[int] = []
+        held: np.ndarray[Any, np.dtype[np.uint64]] | None = None
         if held_sellers and valid:
-            # One vectorised XOR-and-popcount over the remembered photos per photo of the listing;
-            # the hashes are kept as one hex string, so this is a single decode, not a Python loop.
-            held = np.frombuffer(bytes.fromhex(hex_held), dtype=">u8")
+            # One vectorised XOR-and-popcount over the remembered photos per photo of the listing.
+            held = self._held(event.region, hex_held)
             for h in valid:
-                distances = np.bitwise_count(held ^ np.array(h, dtype=">u8"))
+                distances = np.bitwise_count(held ^ np.uint64(h))
                 close = np.flatnonzero(distances <= p.max_distance)
                 same_seller_same_photo = False
                 for i in close.tolist():
@@ -141,9 +153,17 @@ class ImageReuseDetector:
             added = valid
         if added:
             keep = p.max_photos
-            all_sellers = [*held_sellers, *([event.seller_id] * len(added))]
-            all_hex = hex_held + "".join(f"{h:016x}" for h in added)
-            new_state: State = {"hashes": all_hex[-16 * keep:], "sellers": all_sellers[-keep:]}
+            # Drop the oldest first, then append: one copy of the index, not two.
+            drop = max(0, len(held_sellers) + len(added) - keep)
+            drop_chars = max(0, len(hex_held) + 16 * len(added) - 16 * keep)
+            new_sellers = held_sellers[drop:] + [event.seller_id] * len(added)
+            new_hex = hex_held[drop_chars:] + "".join(f"{h:016x}" for h in added)
+            if len(added) > keep:
+                new_sellers, new_hex = new_sellers[-keep:], new_hex[-16 * keep:]
+            new_state: State = {"hashes": new_hex, "sellers": new_sellers}
+            if held is not None:
+                fresh = np.concatenate((held[drop_chars // 16:], np.array(added, dtype=np.uint64)))[-keep:]
+                self._decoded[event.region] = (new_hex, fresh)
         else:
             new_state = state
         if len(sellers) < p.min_other_sellers:
