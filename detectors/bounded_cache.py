@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from collections import OrderedDict
@@ -44,11 +45,13 @@ class ByteLRU(Generic[K, V]):
         return len(self._data)
 
     def get_or_compute(self, key: K, compute: Callable[[K], V]) -> V:
-        with self._lock:
-            hit = self._data.get(key)
-            if hit is not None:
+        # A hit needs no lock: both dict operations are atomic, and a key another thread evicts in
+        # between is simply computed again.
+        hit = self._data.get(key)
+        if hit is not None:
+            with contextlib.suppress(KeyError):
                 self._data.move_to_end(key)
-                return hit[0]
+            return hit[0]
         value = compute(key)
         size = self._weigh(key, value)
         if size > self.max_entry_bytes:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import operator
 import types
 import typing
 from datetime import UTC, datetime, timedelta
@@ -367,6 +368,23 @@ def check_limits(record: Any, limits: LimitSettings, now: datetime) -> None:
     ...
     riskstream.contracts.InvalidEvent: out_of_range: price: 1e+308 > 100000000000.0
     """
+    fast = _size_plan(type(record))
+    if fast is None or not fast.within(record, limits):
+        _check_sizes(record, limits)
+    price = getattr(record, "price", None)
+    if isinstance(price, float) and not price <= limits.max_price:  # also NaN and inf
+        raise InvalidEvent("out_of_range", f"price: {price} > {limits.max_price}", _clamp_int(price))
+    for name in COUNT_FIELDS:
+        count = getattr(record, name, None)
+        if isinstance(count, int) and count > limits.max_count:
+            raise InvalidEvent("out_of_range", f"{name}: {count} > {limits.max_count}", _clamp_int(count))
+    t = getattr(record, "event_time", None)
+    if isinstance(t, datetime):
+        _check_time(t, getattr(record, "kind", ""), limits, now)
+
+
+def _check_sizes(record: Any, limits: LimitSettings) -> None:
+    """The size limits field by field, in field order: the first field over its limit is the error."""
     for name, is_text in _sized_fields(type(record)):
         value = getattr(record, name)
         if isinstance(value, str):
@@ -388,16 +406,88 @@ def check_limits(record: Any, limits: LimitSettings, now: datetime) -> None:
                 for part in (k, v):
                     if isinstance(part, str) and len(part) > short:
                         raise _too_large(f"{name}[{k[:40]!r}]", len(part), short, "chars")
-    price = getattr(record, "price", None)
-    if isinstance(price, float) and not price <= limits.max_price:  # also NaN and inf
-        raise InvalidEvent("out_of_range", f"price: {price} > {limits.max_price}", _clamp_int(price))
-    for name in COUNT_FIELDS:
-        count = getattr(record, name, None)
-        if isinstance(count, int) and count > limits.max_count:
-            raise InvalidEvent("out_of_range", f"{name}: {count} > {limits.max_count}", _clamp_int(count))
-    t = getattr(record, "event_time", None)
-    if isinstance(t, datetime):
-        _check_time(t, getattr(record, "kind", ""), limits, now)
+
+
+class _SizePlan:
+    """For one input record class: whether a record is within every size limit, in a few C-level passes.
+
+    It only answers "nothing is over": a record it is not sure of goes through
+    `_check_sizes`, which names the first field over its limit.
+    """
+
+    def __init__(self, cls: type[Any]) -> None:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        self.short: list[str] = []
+        self.optional: list[str] = []
+        self.text: list[str] = []
+        self.lists: list[str] = []
+        self.dicts: list[str] = []
+        for name, _is_text in _sized_fields(cls):
+            shape = _shape(hints[name])
+            if shape == "str":
+                (self.text if name in TEXT_FIELDS else self.short).append(name)
+            elif shape == "str?" and name not in TEXT_FIELDS:
+                self.optional.append(name)
+            elif shape == "list":
+                self.lists.append(name)
+            elif shape == "dict":
+                self.dicts.append(name)
+            else:
+                raise TypeError(f"{cls.__name__}.{name}: no size plan for {hints[name]!r}")
+        # attrgetter of two names or more returns a tuple; the "kind" padding makes it two or more.
+        self._short = operator.attrgetter(*self.short, "kind")
+        self._text = operator.attrgetter(*self.text, "kind")
+
+    def within(self, record: Any, limits: LimitSettings) -> bool:
+        short = limits.max_short_chars
+        if max(map(len, self._short(record))) > short:
+            return False
+        if self.text and max(map(len, self._text(record))) > limits.max_text_chars:
+            return False
+        for n in self.optional:
+            v = getattr(record, n)
+            if v is not None and len(v) > short:
+                return False
+        for n in self.lists:
+            items = getattr(record, n)
+            if items and (len(items) > limits.max_list_items or max(map(len, items)) > short):
+                return False
+        for n in self.dicts:
+            d = getattr(record, n)
+            if d and (len(d) > limits.max_attributes or max(map(len, d)) > short
+                      or max(map(len, d.values())) > short):
+                return False
+        return True
+
+
+def _shape(tp: Any) -> str:
+    """"str", "str?" (str or None), "list" (of str), "dict" (str to str) or "other"."""
+    if typing.get_origin(tp) is typing.Annotated:
+        return _shape(typing.get_args(tp)[0])
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is str or (origin is typing.Literal and all(isinstance(a, str) for a in args)):
+        return "str"
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return "str?" if len(rest) == 1 and _shape(rest[0]) == "str" else "other"
+    if origin is list and args and _shape(args[0]) == "str":
+        return "list"
+    if origin is dict and len(args) == 2 and _shape(args[0]) == _shape(args[1]) == "str":
+        return "dict"
+    return "other"
+
+
+_SIZE_PLANS: dict[type[Any], _SizePlan | None] = {}
+
+
+def _size_plan(cls: type[Any]) -> _SizePlan | None:
+    """The input record classes' plans, built on first use; None for any other class."""
+    try:
+        return _SIZE_PLANS[cls]
+    except KeyError:
+        plan = _SizePlan(cls) if cls in EVENT_TYPES.values() else None
+        _SIZE_PLANS[cls] = plan
+        return plan
 
 
 def _clamp_int(x: float) -> int:

@@ -251,14 +251,12 @@ class Engine:
         """`detector` on `event` with the in-process state of `key` (bounded LRU)."""
         skey = (region, detector.id, key)
         state_of = self._state
-        state = state_of.get(skey)
-        if state is None:
-            state = detector.initial_state()
-        else:
-            state_of.move_to_end(skey)
-        state, signals = detector.detect(event, state)
+        # Taken out and put back at the end: what move_to_end and an update do, in two dict operations.
+        state = state_of.pop(skey, None)
+        known = state is not None
+        state, signals = detector.detect(event, detector.initial_state() if state is None else state)
         state_of[skey] = state
-        if len(state_of) > self._max_state_keys:
+        if not known and len(state_of) > self._max_state_keys:
             state_of.popitem(last=False)
         return signals  # type: ignore[no-any-return]
 
