@@ -152,13 +152,19 @@ class ImageReuseDetector:
         added: list[int] = []
         held: np.ndarray[Any, np.dtype[np.uint64]] | None = None
         if count and valid:
-            # One vectorised XOR-and-popcount over the remembered photos per photo of the listing.
             held = self._held(event.region, chunks, skip)
-            for h in valid:
-                distances = np.bitwise_count(held ^ np.uint64(h))
-                close = np.flatnonzero(distances <= p.max_distance)
+            # Every photo of the listing against every remembered one in one pass; most photos are
+            # close to none, and then nothing else is computed.
+            all_distances = np.bitwise_count(np.array(valid, dtype=np.uint64)[:, None] ^ held)
+            near = all_distances <= p.max_distance
+            rows: list[bool] = near.any(axis=1).tolist()
+            for row, h in enumerate(valid):
                 same_seller_same_photo = False
-                for i in close.tolist():
+                if not rows[row]:
+                    added.append(h)
+                    continue
+                distances = all_distances[row]
+                for i in np.flatnonzero(near[row]).tolist():
                     at = i + skip
                     seller = chunks[at // CHUNK][1][at % CHUNK]
                     if seller == event.seller_id:

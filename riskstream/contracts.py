@@ -369,8 +369,22 @@ def check_limits(record: Any, limits: LimitSettings, now: datetime) -> None:
     riskstream.contracts.InvalidEvent: out_of_range: price: 1e+308 > 100000000000.0
     """
     fast = _size_plan(type(record))
-    if fast is None or not fast.within(record, limits):
-        _check_sizes(record, limits)
+    if fast is not None:  # an input record: the same checks, without looking for fields it has not got
+        if not fast.within(record, limits):
+            _check_sizes(record, limits)
+        if fast.price:
+            price = record.price
+            if isinstance(price, float) and not price <= limits.max_price:  # also NaN and inf
+                raise InvalidEvent("out_of_range", f"price: {price} > {limits.max_price}", _clamp_int(price))
+        for name in fast.counts:
+            count = getattr(record, name)
+            if isinstance(count, int) and count > limits.max_count:
+                raise InvalidEvent("out_of_range", f"{name}: {count} > {limits.max_count}", _clamp_int(count))
+        t = record.event_time
+        if isinstance(t, datetime):
+            _check_time(t, record.kind, limits, now)
+        return
+    _check_sizes(record, limits)
     price = getattr(record, "price", None)
     if isinstance(price, float) and not price <= limits.max_price:  # also NaN and inf
         raise InvalidEvent("out_of_range", f"price: {price} > {limits.max_price}", _clamp_int(price))
@@ -434,6 +448,9 @@ class _SizePlan:
                 self.dicts.append(name)
             else:
                 raise TypeError(f"{cls.__name__}.{name}: no size plan for {hints[name]!r}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        self.price = "price" in names  # a float (msgspec converts an integer)
+        self.counts = tuple(n for n in COUNT_FIELDS if n in names)  # int or None
         # attrgetter of two names or more returns a tuple; the "kind" padding makes it two or more.
         self._short = operator.attrgetter(*self.short, "kind")
         self._text = operator.attrgetter(*self.text, "kind")
