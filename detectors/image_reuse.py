@@ -157,7 +157,7 @@ class ImageReuseDetector:
             # close to none, and then nothing else is computed.
             all_distances = np.bitwise_count(np.array(valid, dtype=np.uint64)[:, None] ^ held)
             near = all_distances <= p.max_distance
-            rows: list[bool] = near.any(axis=1).tolist()
+            rows: list[bool] = list(near.any(axis=1))
             for row, h in enumerate(valid):
                 same_seller_same_photo = False
                 if not rows[row]:
