@@ -156,8 +156,8 @@ class ImageReuseDetector:
             # Every photo of the listing against every remembered one in one pass; most photos are
             # close to none, and then nothing else is computed.
             all_distances = np.bitwise_count(np.array(valid, dtype=np.uint64)[:, None] ^ held)
-            near = all_distances <= p.max_distance
-            rows: list[bool] = list(near.any(axis=1))
+            near: np.ndarray[Any, np.dtype[np.bool_]] = all_distances <= p.max_distance
+            rows: list[bool] = np.any(near, axis=1).tolist()
             for row, h in enumerate(valid):
                 same_seller_same_photo = False
                 if not rows[row]:
