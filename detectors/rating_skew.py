@@ -132,4 +132,5 @@ class RatingSkewDetector:
 
 
 def _pack(recent: list[tuple[int, int]], active: set[str]) -> SkewState:
-    return [sum(_BITS[c] for c in active), *(r * 2 + s for r, s in recent)]
+    # Built from a tuple, so the list is allocated at its exact size.
+    return list((sum(_BITS[c] for c in active), *(r * 2 + s for r, s in recent)))
