@@ -95,18 +95,22 @@ class RatingSkewDetector:
         if not isinstance(event, ReviewEvent):
             return state, []  # type: ignore[return-value]  # untouched, whatever it is
         p = self.params
-        held, was_active = unpack(state)
-        recent = [*held, (event.rating, int(self.is_suspect(event)))]
-        recent = recent[-p.last_reviews :]
-        active: list[str] = []
+        if isinstance(state, list):
+            was_active, codes = state[0], state[1:]
+        else:
+            held, codes_active = unpack(state)
+            was_active, codes = sum(_BITS[c] for c in codes_active), [r * 2 + s for r, s in held]
+        codes.append(event.rating * 2 + int(self.is_suspect(event)))
+        codes = codes[-p.last_reviews :]
+        active = 0
         signals: list[Signal] = []
         for code, rating in ((self.INFLATION, 5), (self.BOMBING, 1)):
-            suspect = sum(1 for r, s in recent if r == rating and s)
-            share = suspect / len(recent)
+            suspect = codes.count(rating * 2 + 1)  # suspect reviews with this rating
+            share = suspect / len(codes)
             if suspect < p.min_suspect_extreme or share < p.share_threshold:
                 continue
-            active.append(code)
-            if code in was_active:
+            active |= _BITS[code]
+            if was_active & _BITS[code]:
                 continue
             signals.append(
                 signal(
@@ -119,7 +123,7 @@ class RatingSkewDetector:
                     evidence={
                         "rating": rating,
                         "suspect_extreme": suspect,
-                        "reviews_considered": len(recent),
+                        "reviews_considered": len(codes),
                         "share": round(share, 3),
                         "share_threshold": p.share_threshold,
                         "new_account_days": p.new_account_days,
@@ -128,9 +132,5 @@ class RatingSkewDetector:
                     },
                 )
             )
-        return _pack(recent, set(active)), signals
+        return list((active, *codes)), signals  # from a tuple: allocated at its exact size
 
-
-def _pack(recent: list[tuple[int, int]], active: set[str]) -> SkewState:
-    # Built from a tuple, so the list is allocated at its exact size.
-    return list((sum(_BITS[c] for c in active), *(r * 2 + s for r, s in recent)))

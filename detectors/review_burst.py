@@ -50,8 +50,10 @@ def unpack(state: BurstState | dict[str, Any]) -> tuple[float | None, list[Entry
     """(fired_at, [(t, buyer, review id), ...] sorted) of a state in either form."""
     if isinstance(state, dict):
         return state.get("fired_at"), [tuple(r) for r in state.get("reviews", [])]
-    return state[0], [(t, b) if r is None else (t, b, r)
-                      for t, b, r in zip(state[1::3], state[2::3], state[3::3], strict=True)]
+    ids = state[3::3]
+    if None not in ids:
+        return state[0], list(zip(state[1::3], state[2::3], ids, strict=True))
+    return state[0], [(t, b) if r is None else (t, b, r) for t, b, r in zip(state[1::3], state[2::3], ids, strict=True)]
 
 
 def _pack(fired_at: float | None, reviews: list[Entry]) -> BurstState:
