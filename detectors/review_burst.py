@@ -57,6 +57,11 @@ def unpack(state: BurstState | dict[str, Any]) -> tuple[float | None, list[Entry
 
 
 def _pack(fired_at: float | None, reviews: list[Entry]) -> BurstState:
+    # From a tuple, so the list is allocated at its exact size; entries without an id (the older
+    # form) are padded with None, which only a state read from that form needs.
+    out = list((fired_at, *itertools.chain.from_iterable(reviews)))
+    if len(out) == 1 + 3 * len(reviews):
+        return out
     return list((fired_at, *itertools.chain.from_iterable(r if len(r) > 2 else (*r, None) for r in reviews)))
 
 
