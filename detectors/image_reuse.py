@@ -155,7 +155,8 @@ class ImageReuseDetector:
             held = self._held(event.region, chunks, skip)
             # Every photo of the listing against every remembered one in one pass; most photos are
             # close to none, and then nothing else is computed.
-            all_distances = np.bitwise_count(np.array(valid, dtype=np.uint64)[:, None] ^ held)
+            photos = np.array(valid, dtype=np.uint64)
+            all_distances = np.bitwise_count(photos[:, None] ^ held)
             near: np.ndarray[Any, np.dtype[np.bool_]] = all_distances <= p.max_distance
             rows: list[bool] = np.any(near, axis=1).tolist()
             for row, h in enumerate(valid):
@@ -180,7 +181,10 @@ class ImageReuseDetector:
             new_chunks, new_skip = _append_chunks(chunks, skip, count, added, event.seller_id, p.max_photos)
             new_state: State = {"chunks": new_chunks, "skip": new_skip}
             if held is not None:
-                fresh = np.concatenate((held, np.array(added, dtype=np.uint64)))[-p.max_photos:]
+                new_photos = photos if len(added) == len(valid) else np.array(added, dtype=np.uint64)
+                fresh = np.concatenate((held, new_photos))
+                if len(fresh) > p.max_photos:
+                    fresh = fresh[-p.max_photos:]
                 self._decoded[event.region] = (new_chunks, fresh)
         else:
             new_state = state

@@ -143,10 +143,11 @@ class Engine:
 
         Never raises for bad input.  `now` defaults to the wall clock.
         """
-        decoded = self.decode_raw(kind, raw, now)
-        if decoded.event is None:
-            return decoded
-        return self.process(decoded.event)
+        try:  # decode_raw, without its intermediate Outcome
+            event = decode(raw, EVENT_TYPES[kind], self.limits, now)
+        except InvalidEvent as exc:
+            return Outcome(dead_letter=(exc.reason, exc.detail), measured=exc.measured)
+        return self.process(event)
 
     def decode_raw(self, kind: str, raw: bytes, now: datetime | None = None) -> Outcome:
         """Decode and validate one input within `limits`: the event, or a dead letter's reason."""
