@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from collections import OrderedDict
@@ -44,11 +45,13 @@ class ByteLRU(Generic[K, V]):
         return len(self._data)
 
     def get_or_compute(self, key: K, compute: Callable[[K], V]) -> V:
-        with self._lock:
-            hit = self._data.get(key)
-            if hit is not None:
+        # A hit needs no lock: both dict operations are atomic, and a key another thread evicts in
+        # between is simply computed again.
+        hit = self._data.get(key)
+        if hit is not None:
+            with contextlib.suppress(KeyError):
                 self._data.move_to_end(key)
-                return hit[0]
+            return hit[0]
         value = compute(key)
         size = self._weigh(key, value)
         if size > self.max_entry_bytes:
@@ -70,3 +73,46 @@ class ByteLRU(Generic[K, V]):
 
 def _getsizeof(key: object, value: object) -> int:
     return sys.getsizeof(key) + sys.getsizeof(value)
+
+
+class ShortKeyMemo(Generic[V]):
+    """A memo of a pure ``str -> V`` function for short keys, with no lock and no LRU bookkeeping.
+
+    For the hot path: a category, a brand or a language code is normalised on
+    every event, from a few hundred distinct values.  Keys longer than
+    `max_key_chars` are computed and not kept; when `max_entries` are kept the
+    memo starts again empty.  So it holds at most ``max_entries`` keys of at
+    most ``max_key_chars`` code points each (4 bytes each at worst) and their
+    values, which the caller keeps as small as the key (a normalised form).
+
+    >>> memo: ShortKeyMemo[str] = ShortKeyMemo(str.casefold, max_entries=2, max_key_chars=8)
+    >>> memo("ABC"), memo("ABC"), len(memo)
+    ('abc', 'abc', 1)
+    >>> memo("X" * 9), len(memo)  # too long to keep
+    ('xxxxxxxxx', 1)
+    >>> _ = memo("D"), memo("E"); len(memo)  # full at 2: started again
+    1
+    """
+
+    __slots__ = ("_compute", "_data", "max_entries", "max_key_chars")
+
+    def __init__(self, compute: Callable[[str], V], max_entries: int = 4096, max_key_chars: int = 128) -> None:
+        self._compute = compute
+        self._data: dict[str, V] = {}
+        self.max_entries = max_entries
+        self.max_key_chars = max_key_chars
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __call__(self, key: str) -> V:
+        try:
+            return self._data[key]
+        except KeyError:
+            pass
+        value = self._compute(key)
+        if len(key) <= self.max_key_chars:
+            if len(self._data) >= self.max_entries:
+                self._data = {}
+            self._data[key] = value
+        return value

@@ -26,14 +26,22 @@ from typing import Any, ClassVar, Final
 
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
 from riskstream.detectors.base import Stateless, signal
+from riskstream.detectors.bounded_cache import ShortKeyMemo
 
 SEPARATOR: Final = "/"
 
 
-def normalize_category(category: str) -> str:
-    """``" Weapons / Knives "`` -> ``"weapons/knives"``: case-folded, spaces trimmed per level."""
+def _normalize_category(category: str) -> str:
     parts = (p.strip() for p in category.casefold().split(SEPARATOR))
     return SEPARATOR.join(p for p in parts if p)
+
+
+_CATEGORIES: Final[ShortKeyMemo[str]] = ShortKeyMemo(_normalize_category, max_entries=8192, max_key_chars=128)
+
+
+def normalize_category(category: str) -> str:
+    """``" Weapons / Knives "`` -> ``"weapons/knives"``: case-folded, spaces trimmed per level."""
+    return _CATEGORIES(category)
 
 
 def category_rule_for(category: str, rules: Iterable[str]) -> str | None:
@@ -44,9 +52,12 @@ def category_rule_for(category: str, rules: Iterable[str]) -> str | None:
     >>> category_rule_for("weaponsmith_books", ["weapons"]) is None
     True
     """
-    cat = normalize_category(category)
-    for rule in rules:
-        r = normalize_category(rule)
+    return _rule_for(normalize_category(category), tuple(normalize_category(r) for r in rules))
+
+
+def _rule_for(cat: str, rules: tuple[str, ...]) -> str | None:
+    """`category_rule_for` with the category and the rules already normalized."""
+    for r in rules:
         if r and (cat == r or cat.startswith(r + SEPARATOR)):
             return r
     return None
@@ -87,16 +98,20 @@ class CategoryRulesDetector(Stateless[CategoryRulesParams]):
         self.params = params
         self._licence_keys = tuple(a.casefold() for a in params.licence_attributes)
         self._licence_re = re.compile(params.licence_pattern) if params.licence_pattern else None
+        # Rules normalized once, not per event.
+        self._banned = _normalized(params.banned)
+        self._banned_by_country = {c: _normalized(rs) for c, rs in params.banned_by_country.items()}
+        self._restricted = _normalized(params.restricted)
+        self._restricted_by_country = {c: _normalized(rs) for c, rs in params.restricted_by_country.items()}
 
     def detect(self, event: Event, state: None) -> tuple[None, list[Signal]]:
         if not isinstance(event, ListingEvent) or event.op == "removed":
             return state, []
-        p = self.params
-        banned = self._match(event, p.banned, p.banned_by_country)
+        banned = self._match(event, self._banned, self._banned_by_country)
         if banned is not None:
             rule, country = banned
             return state, [self._signal(event, self.BANNED, 1.0, rule, country, {})]
-        restricted = self._match(event, p.restricted, p.restricted_by_country)
+        restricted = self._match(event, self._restricted, self._restricted_by_country)
         if restricted is None:
             return state, []
         rule, country = restricted
@@ -108,14 +123,16 @@ class CategoryRulesDetector(Stateless[CategoryRulesParams]):
 
     @staticmethod
     def _match(
-        event: ListingEvent, region_wide: tuple[str, ...], by_country: Mapping[str, Iterable[str]]
+        event: ListingEvent, region_wide: tuple[str, ...], by_country: Mapping[str, tuple[str, ...]]
     ) -> tuple[str, str | None] | None:
-        """(matched rule, country or None when region-wide), or None."""
-        country_rules = by_country.get(event.region, ())
-        rule = category_rule_for(event.category, country_rules)
-        if rule is not None:
-            return rule, event.region
-        rule = category_rule_for(event.category, region_wide)
+        """(matched rule, country or None when region-wide), or None.  Rules are normalized."""
+        cat = normalize_category(event.category)
+        country_rules = by_country.get(event.region)
+        if country_rules:
+            rule = _rule_for(cat, country_rules)
+            if rule is not None:
+                return rule, event.region
+        rule = _rule_for(cat, region_wide) if region_wide else None
         return None if rule is None else (rule, None)
 
     def _licence_problem(self, attributes: Mapping[str, str]) -> tuple[str | None, dict[str, Any]]:
@@ -154,3 +171,7 @@ class CategoryRulesDetector(Stateless[CategoryRulesParams]):
             score=score,
             evidence=evidence,
         )
+
+
+def _normalized(rules: Iterable[str]) -> tuple[str, ...]:
+    return tuple(normalize_category(r) for r in rules)

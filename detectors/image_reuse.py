@@ -11,7 +11,10 @@ at least ``min_other_sellers`` *other* sellers seen in the same country.
 State key: the listing's country (``event.region``); state: the most recent
 ``max_photos`` (hash, seller) pairs, oldest evicted first, so the size is
 bounded and a match costs at most ``max_photos`` XOR-and-popcounts per photo
-(one vectorised pass).  The state is kept whole in each worker
+(one vectorised pass).  The pairs are kept in chunks of `CHUNK` photos that
+successive states share (only the last chunk is copied when a photo is
+added, the first dropped when it has aged out), so adding a photo costs the
+same whatever ``max_photos`` is, and the detector stays pure.  The state is kept whole in each worker
 (``local_state``): a country's index is a hot key whose record is too large to
 rewrite per event; spreading it by hash bands is the next step.
 Hashes that are not 64-bit hex are ignored for matching and counted in the
@@ -42,7 +45,11 @@ from riskstream.contracts import Event, EventKind, ListingEvent, Signal
 from riskstream.detectors.base import signal
 
 State = dict[str, Any]
-"""``{"hashes": 16 hex digits per photo, oldest first, "sellers": [seller_id per photo]}``."""
+"""``{"chunks": [[16 hex digits per photo, [seller_id per photo]], ...], "skip": n}``: photos oldest
+first; every chunk but the last holds `CHUNK` photos, and the first `skip` photos of the first chunk have
+aged out.  (The older ``{"hashes", "sellers"}`` and ``{"photos"}`` forms are read too.)"""
+
+CHUNK: Final = 64
 
 _MASK: Final = (1 << 64) - 1
 
@@ -76,11 +83,20 @@ def parse_hash(value: str) -> int | None:
         return None
 
 
-def _unpack(state: State) -> tuple[str, list[str]]:
-    """The state's photos as (hex string, sellers); reads the older ``photos`` list form too."""
+def _chunks(state: State) -> tuple[list[list[Any]], int]:
+    """The state's photos as (chunks, skip); converts the older forms."""
+    if "chunks" in state:
+        return state["chunks"], int(state.get("skip", 0))
     if "photos" in state:
-        return "".join(f"{int(h) & _MASK:016x}" for h, _ in state["photos"]), [str(s) for _, s in state["photos"]]
-    return state.get("hashes", ""), state.get("sellers", [])
+        hexes = "".join(f"{int(h) & _MASK:016x}" for h, _ in state["photos"])
+        sellers = [str(s) for _, s in state["photos"]]
+    else:
+        hexes, sellers = state.get("hashes", ""), list(state.get("sellers", []))
+    return [[hexes[16 * i:16 * (i + CHUNK)], sellers[i:i + CHUNK]] for i in range(0, len(sellers), CHUNK)], 0
+
+
+def _count(chunks: list[list[Any]], skip: int) -> int:
+    return (len(chunks) - 1) * CHUNK + len(chunks[-1][1]) - skip if chunks else 0
 
 
 class ImageReuseDetector:
@@ -98,6 +114,19 @@ class ImageReuseDetector:
         if not 0 <= params.max_distance < 32 or params.min_other_sellers < 1 or params.max_photos < 1:
             raise ValueError("max_distance must be in [0, 32), min_other_sellers >= 1, max_photos >= 1")
         self.params = params
+        # The decoded form of each country's last state (its chunk list, held so that identity means
+        # equality; the photos' hashes as native uint64), so a listing does not decode the whole index
+        # again.  At most one entry per country, `max_photos` x 8 bytes each.
+        self._decoded: dict[str, tuple[list[list[Any]], np.ndarray[Any, np.dtype[np.uint64]]]] = {}
+
+    def _held(self, country: str, chunks: list[list[Any]], skip: int) -> np.ndarray[Any, np.dtype[np.uint64]]:
+        cached = self._decoded.get(country)
+        if cached is not None and cached[0] is chunks:
+            return cached[1]
+        hexes = "".join(c[0] for c in chunks)[16 * skip:]
+        held = np.frombuffer(bytes.fromhex(hexes), dtype=">u8").astype(np.uint64)
+        self._decoded[country] = (chunks, held)
+        return held
 
     def state_key(self, event: Event) -> str | None:
         if not isinstance(event, ListingEvent) or event.op == "removed" or not event.image_hashes:
@@ -105,7 +134,7 @@ class ImageReuseDetector:
         return event.region
 
     def initial_state(self) -> State:
-        return {"hashes": "", "sellers": []}
+        return {"chunks": [], "skip": 0}
 
     def detect(self, event: Event, state: State | None) -> tuple[State, list[Signal]]:
         """`state` None (the engine passes it for events with no key) is a fresh state."""
@@ -114,22 +143,31 @@ class ImageReuseDetector:
         if not isinstance(event, ListingEvent) or self.state_key(event) is None:
             return state, []
         p = self.params
-        hex_held, held_sellers = _unpack(state)
+        chunks, skip = _chunks(state)
+        count = _count(chunks, skip)
         hashes = [parse_hash(h) for h in event.image_hashes]
         valid = list(dict.fromkeys(h for h in hashes if h is not None))
         sellers: set[str] = set()
         best = 64
         added: list[int] = []
-        if held_sellers and valid:
-            # One vectorised XOR-and-popcount over the remembered photos per photo of the listing;
-            # the hashes are kept as one hex string, so this is a single decode, not a Python loop.
-            held = np.frombuffer(bytes.fromhex(hex_held), dtype=">u8")
-            for h in valid:
-                distances = np.bitwise_count(held ^ np.array(h, dtype=">u8"))
-                close = np.flatnonzero(distances <= p.max_distance)
+        held: np.ndarray[Any, np.dtype[np.uint64]] | None = None
+        if count and valid:
+            held = self._held(event.region, chunks, skip)
+            # Every photo of the listing against every remembered one in one pass; most photos are
+            # close to none, and then nothing else is computed.
+            photos = np.array(valid, dtype=np.uint64)
+            all_distances = np.bitwise_count(photos[:, None] ^ held)
+            near: np.ndarray[Any, np.dtype[np.bool_]] = all_distances <= p.max_distance
+            rows: list[bool] = np.any(near, axis=1).tolist()
+            for row, h in enumerate(valid):
                 same_seller_same_photo = False
-                for i in close.tolist():
-                    seller = held_sellers[i]
+                if not rows[row]:
+                    added.append(h)
+                    continue
+                distances = all_distances[row]
+                for i in np.flatnonzero(near[row]).tolist():
+                    at = i + skip
+                    seller = chunks[at // CHUNK][1][at % CHUNK]
                     if seller == event.seller_id:
                         same_seller_same_photo = same_seller_same_photo or int(held[i]) == h
                         continue
@@ -140,10 +178,14 @@ class ImageReuseDetector:
         else:
             added = valid
         if added:
-            keep = p.max_photos
-            all_sellers = [*held_sellers, *([event.seller_id] * len(added))]
-            all_hex = hex_held + "".join(f"{h:016x}" for h in added)
-            new_state: State = {"hashes": all_hex[-16 * keep:], "sellers": all_sellers[-keep:]}
+            new_chunks, new_skip = _append_chunks(chunks, skip, count, added, event.seller_id, p.max_photos)
+            new_state: State = {"chunks": new_chunks, "skip": new_skip}
+            if held is not None:
+                new_photos = photos if len(added) == len(valid) else np.array(added, dtype=np.uint64)
+                fresh = np.concatenate((held, new_photos))
+                if len(fresh) > p.max_photos:
+                    fresh = fresh[-p.max_photos:]
+                self._decoded[event.region] = (new_chunks, fresh)
         else:
             new_state = state
         if len(sellers) < p.min_other_sellers:
@@ -155,3 +197,23 @@ class ImageReuseDetector:
                       "min_distance": best, "max_distance": p.max_distance,
                       "invalid_hashes": len(hashes) - sum(h is not None for h in hashes)},
         )]
+
+
+def _append_chunks(chunks: list[list[Any]], skip: int, count: int, added: list[int], seller: str,
+                   keep: int) -> tuple[list[list[Any]], int]:
+    """New (chunks, skip) with `added` appended and the oldest beyond `keep` dropped; `chunks` untouched."""
+    out = list(chunks)
+    todo = list(added)
+    if out and len(out[-1][1]) < CHUNK:
+        last_hex, last_sellers = out[-1]
+        room = CHUNK - len(last_sellers)
+        take, todo = todo[:room], todo[room:]
+        out[-1] = [last_hex + "".join(f"{h:016x}" for h in take), [*last_sellers, *([seller] * len(take))]]
+    for i in range(0, len(todo), CHUNK):
+        part = todo[i:i + CHUNK]
+        out.append(["".join(f"{h:016x}" for h in part), [seller] * len(part)])
+    skip += max(0, count + len(added) - keep)
+    while out and skip >= len(out[0][1]):
+        skip -= len(out[0][1])
+        out.pop(0)
+    return out, skip

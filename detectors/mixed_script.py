@@ -80,7 +80,13 @@ class MixedScriptDetector(Stateless[MixedScriptParams]):
     def detect(self, event: Event, state: None) -> tuple[None, list[Signal]]:
         if not isinstance(event, ListingEvent) or event.op == "removed":
             return state, []
-        fields = {"title": event.title, "description": event.description, "brand": event.brand or "",
+        brand = event.brand or ""
+        if (event.title.isascii() and event.description.isascii() and brand.isascii()
+                and all(v.isascii() for v in event.attributes.values())
+                and max(len(event.title), len(event.description), len(brand),
+                        *map(len, event.attributes.values())) <= MAX_SCAN_CHARS):
+            return state, []  # every field plain ASCII and read whole: `inspect` finds nothing in any
+        fields = {"title": event.title, "description": event.description, "brand": brand,
                   **{f"attributes.{k}": v for k, v in event.attributes.items()}}
         found: dict[str, TextFindings] = {name: inspect(text) for name, text in fields.items() if text}
         words = [w for f in found.values() for w in (*f.mixed_words, *f.whole_script_words)]

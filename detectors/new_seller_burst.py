@@ -33,6 +33,7 @@ time, so a burst of 200 listings gives one signal, not 180.
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
@@ -40,9 +41,26 @@ from typing import Any, ClassVar, Final
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
 from riskstream.detectors.base import signal
 
-State = dict[str, Any]
-"""``{"recent": [[epoch_seconds, listing_id], ...] (oldest first), "last_fired": epoch_seconds | None,
-"total": listings counted while the seller was new}``."""
+State = list[Any]
+"""``[total, last_fired, t1, listing_id1, t2, listing_id2, ...]``: listings counted while the seller
+was new, the event time (epoch seconds) of the last signal or None, then the held (time, listing id)
+pairs, oldest first, flat.  One flat list rather than a dict of lists: one state per tracked seller,
+and a million sellers are tracked, so it is kept to about 160 bytes for a seller with one listing
+(`bench/bench_memory.py`).  The older ``{"recent": [[t, id], ...], "last_fired", "total"}`` form is
+read too."""
+
+
+def unpack(state: State | dict[str, Any]) -> tuple[int, float | None, list[tuple[float, str]]]:
+    """(total, last_fired, [(time, listing id), ...] oldest first) of a state in either form."""
+    if isinstance(state, dict):
+        return (int(state.get("total", 0)), state.get("last_fired"),
+                [(float(t), str(lid)) for t, lid in state.get("recent", [])])
+    return int(state[0]), state[1], list(zip(state[2::2], state[3::2], strict=True))
+
+
+def _pack(total: int, last_fired: float | None, recent: list[tuple[float, str]]) -> State:
+    # Built from a tuple, so the list is allocated at its exact size (appending over-allocates).
+    return list((total, last_fired, *itertools.chain.from_iterable(recent)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,21 +103,20 @@ class NewSellerBurstDetector:
         return event.seller_id
 
     def initial_state(self) -> State:
-        return {"recent": [], "last_fired": None, "total": 0}
+        return [0, None]
 
-    def detect(self, event: Event, state: State | None) -> tuple[State, list[Signal]]:
+    def detect(self, event: Event, state: State | dict[str, Any] | None) -> tuple[State, list[Signal]]:
         """`state` None (the engine passes it for events with no key) is a fresh state."""
         if state is None:
             state = self.initial_state()
         if not isinstance(event, ListingEvent) or self.state_key(event) is None:
-            return state, []
-        recent: list[list[Any]] = [list(e) for e in state["recent"]]
-        last_fired: float | None = state["last_fired"]
+            return state if isinstance(state, list) else _pack(*unpack(state)), []
+        total, last_fired, recent = unpack(state)
         t = event.event_time.timestamp()
         if any(lid == event.listing_id for _, lid in recent):
-            return state, []
-        total = int(state.get("total", 0)) + 1
-        recent.append([t, event.listing_id])
+            return state if isinstance(state, list) else _pack(total, last_fired, recent), []
+        total += 1
+        recent.append((t, event.listing_id))
         recent.sort(key=lambda e: float(e[0]))
         recent = recent[-(self.params.max_listings + 1) :]
 
@@ -111,16 +128,16 @@ class NewSellerBurstDetector:
         if len(in_window) > self.params.max_listings and cooled:
             signals.append(self._signal(event, in_window, total))
             last_fired = end if last_fired is None else max(end, last_fired)
-        return {"recent": recent, "last_fired": last_fired, "total": total}, signals
+        return _pack(total, last_fired, recent), signals
 
-    def _fullest_window(self, recent: list[list[Any]], t: float) -> list[list[Any]]:
+    def _fullest_window(self, recent: list[tuple[float, str]], t: float) -> list[tuple[float, str]]:
         """The fullest window ``(end - W, end]`` that contains `t`, `recent` sorted by time.
 
         Usually the window ends at `t`; a listing that arrives late in event
         time may instead complete a window that ends at a later listing.
         """
         times = [float(e[0]) for e in recent]
-        best: list[list[Any]] = []
+        best: list[tuple[float, str]] = []
         for j in range(bisect.bisect_left(times, t), len(times)):
             end = times[j]
             if end - self._window >= t:
@@ -135,7 +152,7 @@ class NewSellerBurstDetector:
             return self.params.unknown_age_is_new
         return event.seller_age_days < self.params.max_seller_age_days
 
-    def _signal(self, event: ListingEvent, in_window: list[list[Any]], total: int) -> Signal:
+    def _signal(self, event: ListingEvent, in_window: list[tuple[float, str]], total: int) -> Signal:
         p = self.params
         age = event.seller_age_days
         # Younger sellers are riskier: 1.0 on day 0, falling towards 0.5 at the age limit.

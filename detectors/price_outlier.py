@@ -59,6 +59,7 @@ from ddsketch.mapping import LogarithmicMapping
 
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
 from riskstream.detectors.base import signal
+from riskstream.detectors.bounded_cache import ShortKeyMemo
 from riskstream.detectors.category_rules import normalize_category
 from riskstream.detectors.text import TermMatcher, normalize
 from riskstream.regions import region_of
@@ -124,15 +125,20 @@ class PriceOutlierDetector:
         self._mapping = LogarithmicMapping(params.relative_accuracy)
         self._watched = {normalize(b) for b in params.watched_brands} - {""}
         self._title_brands = TermMatcher(params.watched_brands)
+        # Pure functions of their argument, memoised for the hot path (bounded: see ShortKeyMemo).
+        self._brand_norm: ShortKeyMemo[str] = ShortKeyMemo(normalize, max_entries=4096, max_key_chars=128)
+        self._log_values: dict[int, float] = {}  # bucket key -> log of its value (<= ~2k keys: prices are bounded)
 
     # ------------------------------------------------------------------ contract
 
     def state_key(self, event: Event) -> str | None:
         if not isinstance(event, ListingEvent) or event.op == "removed" or event.price <= 0:
             return None
-        brand = self._brand(event)
-        if brand is None:
+        if self._brand(event) is None:
             return None
+        return self._key(event)
+
+    def _key(self, event: ListingEvent) -> str:
         scope = (region_of(event.region) or event.region) if self.params.pool_countries else event.region
         return "|".join((scope, event.currency, normalize_category(event.category)))
 
@@ -143,10 +149,11 @@ class PriceOutlierDetector:
         """`state` None (the engine passes it for events with no key) is a fresh state."""
         if state is None:
             state = self.initial_state()
-        if not isinstance(event, ListingEvent) or self.state_key(event) is None:
+        if not isinstance(event, ListingEvent) or event.op == "removed" or event.price <= 0:
             return state, []
         brand = self._brand(event)
-        assert brand is not None  # state_key is not None
+        if brand is None:  # state_key is None
+            return state, []
         p = self.params
         signals: list[Signal] = []
         count = float(state["count"])
@@ -154,26 +161,31 @@ class PriceOutlierDetector:
         n, mean_log, m2 = (brands[brand][0], brands[brand][1], brands[brand][3]) if brand in brands else (0.0, 0.0, 0.0)
         if count >= p.min_count:
             prior = self._quantile(state, 0.5)
-            prior_var = self._log_variance(state)
             k = p.prior_weight
             w = n + k if n + k > 0 else 1.0
             mu = (n * mean_log + k * math.log(prior)) / w
-            var = (m2 + k * prior_var) / w
             estimate = math.exp(mu)
-            # Far below on both scales: a fraction of the price, and `z_score` spreads below it, so a
-            # brand selling cheap and dear products (t-shirts and jackets) is not flagged for the cheap ones.
-            floor = min(p.ratio, math.exp(-p.z_score * math.sqrt(var)))
-            if event.price < floor * estimate:
-                signals.append(self._signal(event, estimate, count, prior, n))
+            # The floor below is at most `ratio` (and x * estimate is monotone in x), so a price at or
+            # above ratio * estimate cannot fire: the prior's variance, a pass over every bucket, is
+            # only needed for the few prices below it.
+            if event.price < p.ratio * estimate:
+                prior_var = self._log_variance(state)
+                var = (m2 + k * prior_var) / w
+                # Far below on both scales: a fraction of the price, and `z_score` spreads below it, so a
+                # brand selling cheap and dear products (t-shirts and jackets) is not flagged for the cheap ones.
+                floor = min(p.ratio, math.exp(-p.z_score * math.sqrt(var)))
+                if event.price < floor * estimate:
+                    signals.append(self._signal(event, estimate, count, prior, n))
         if not signals and event.op == "created":
             state = self._learn(state, event.price)
             state = self._learn_brand(state, brand, event.price)
         return state, signals
 
     def _learn_brand(self, state: State, brand: str, price: float) -> State:
-        brands = {b: list(v) for b, v in state.get("brands", {}).items()}
+        # A shallow copy: the other brands' lists are shared with the old state, never written to.
+        brands = dict(state.get("brands", {}))
         seq = int(state.get("seq", 0)) + 1
-        n, mean_log, _, m2 = (brands[brand] + [0.0])[:4] if brand in brands else [0.0, 0.0, 0, 0.0]
+        n, mean_log, _, m2 = ([*brands[brand], 0.0])[:4] if brand in brands else [0.0, 0.0, 0, 0.0]
         x = math.log(price)
         if self.params.decay_at_count and n + 1 > self.params.decay_at_count:
             n, m2 = n / 2, m2 / 2
@@ -217,9 +229,18 @@ class PriceOutlierDetector:
         total = sum(bins)
         if total <= 0:
             return 0.0
-        logs = [math.log(self._mapping.value(state["offset"] + i)) for i in range(len(bins))]
+        offset: int = state["offset"]
+        logs = [self._log_value(offset + i) for i in range(len(bins))]
         mean = sum(c * x for c, x in zip(bins, logs, strict=True)) / total
         return sum(c * (x - mean) ** 2 for c, x in zip(bins, logs, strict=True)) / total
+
+    def _log_value(self, key: int) -> float:
+        found = self._log_values.get(key)
+        if found is None:
+            found = math.log(self._mapping.value(key))
+            if len(self._log_values) < 65536:
+                self._log_values[key] = found
+        return found
 
     def _quantile(self, state: State, q: float) -> float:
         """DDSketch's quantile rule over the state's bins."""
@@ -237,12 +258,12 @@ class PriceOutlierDetector:
     def _brand(self, event: ListingEvent) -> str | None:
         p = self.params
         if event.brand and event.brand.strip():
-            brand = normalize(event.brand)
+            brand = self._brand_norm(event.brand)
             return brand if brand and (p.all_brands or brand in self._watched) else None
         if p.brand_from_title and self._title_brands.size:
             found = self._title_brands.find(event.title)
             if found:
-                return normalize(found[0])
+                return self._brand_norm(found[0])
         return None
 
     def _signal(self, event: ListingEvent, median: float, count: float, prior: float, brand_n: float) -> Signal:

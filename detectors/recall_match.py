@@ -28,6 +28,7 @@ a changed one does, and one re-sent with no usable terms is withdrawn.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
@@ -38,7 +39,11 @@ from riskstream.detectors.text import TermMatcher, normalize, normalize_all
 
 State = dict[str, Any]
 """``{"recalls": {recall_id: {"terms", "brand", "hazard", "authority", "time"}},
-"listings": {listing_id: normalised text}}``; times are epoch seconds."""
+"index": {bucket: {listing_id: [seq, normalised text]}}, "seq": last seq, "live": listings held}``;
+times are epoch seconds.  The older ``"listings": {listing_id: normalised text}`` form (oldest first) is
+read too."""
+
+BUCKETS: Final = 64
 
 _DAY: Final = 86_400.0
 
@@ -128,7 +133,7 @@ class RecallMatchDetector:
         return None
 
     def initial_state(self) -> State:
-        return {"recalls": {}, "listings": {}}
+        return {"recalls": {}, "index": {}, "seq": 0, "live": 0}
 
     def detect(self, event: Event, state: State | None) -> tuple[State, list[Signal]]:
         """`state` None (the engine passes it for events with no key) is a fresh state."""
@@ -143,16 +148,27 @@ class RecallMatchDetector:
     # ------------------------------------------------------------------ listings
 
     def _on_listing(self, event: ListingEvent, state: State) -> tuple[State, list[Signal]]:
-        listings: dict[str, str] = dict(state["listings"])
-        listings.pop(event.listing_id, None)
+        index, seq, live = _index_of(state)
+        index = dict(index)  # the outer map; buckets are copied only where they change
+        lid = event.listing_id
+        bucket = _bucket(lid)
+        if lid in index.get(bucket, ()):
+            index[bucket] = {k: v for k, v in index[bucket].items() if k != lid}
+            live -= 1
         recalls = self._active(state["recalls"], event.event_time.timestamp())
         if event.op == "removed":
-            return {"recalls": recalls, "listings": listings}, []
+            return _state(recalls, index, seq, live), []
         text = self._index_text(event)
         if self.params.max_listings:
-            listings[event.listing_id] = text
-            while len(listings) > self.params.max_listings:
-                del listings[next(iter(listings))]
+            seq += 1
+            index[bucket] = {**index.get(bucket, {}), lid: [seq, text]}
+            live += 1
+            while live > self.params.max_listings:
+                # The oldest listing is the first of its bucket (each bucket is in seq order).
+                oldest = min((b for b in index if index[b]), key=lambda b: next(iter(index[b].values()))[0])
+                first = next(iter(index[oldest]))
+                index[oldest] = {k: v for k, v in index[oldest].items() if k != first}
+                live -= 1
 
         signals = []
         if recalls:
@@ -166,7 +182,7 @@ class RecallMatchDetector:
                 r = recalls[rid]
                 if self._brand_ok(r, text):
                     signals.append(self._signal(event, event.listing_id, rid, r, terms, "listing"))
-        return {"recalls": recalls, "listings": listings}, signals
+        return _state(recalls, index, seq, live), signals
 
     def _index_text(self, event: ListingEvent) -> str:
         raw = " \n ".join((event.title, event.description, event.brand or "", *event.attributes.values()))
@@ -194,13 +210,14 @@ class RecallMatchDetector:
             recalls[event.recall_id] = record
             while len(recalls) > self.params.max_recalls:
                 del recalls[min(recalls, key=lambda rid: float(recalls[rid]["time"]))]
-        new_state = {"recalls": recalls, "listings": state["listings"]}
+        index, seq, live = _index_of(state)
+        new_state = _state(recalls, index, seq, live)
         if not terms or (old is not None and old["terms"] == terms and old["brand"] == brand):
             return new_state, []
 
         matcher = _matcher(tuple(terms), self.params.min_squashed)
         signals = []
-        for lid, text in state["listings"].items():
+        for lid, text in indexed_listings(state).items():
             found = matcher.find(text)
             if found and self._brand_ok(record, text):
                 signals.append(self._signal(event, lid, event.recall_id, record, found, "recall"))
@@ -244,3 +261,42 @@ class RecallMatchDetector:
                 "trigger": trigger,
             },
         )
+
+
+def _bucket(listing_id: str) -> str:
+    """A listing's bucket: a stable hash (not Python's, which differs per process), as a JSON key."""
+    return str(zlib.crc32(listing_id.encode("utf-8", "surrogatepass")) % BUCKETS)
+
+
+def _index_of(state: State) -> tuple[dict[str, dict[str, list[Any]]], int, int]:
+    """(buckets, last seq, live listings); converts the older flat ``listings`` form."""
+    if "index" in state:
+        return state["index"], int(state["seq"]), int(state["live"])
+    index: dict[str, dict[str, list[Any]]] = {}
+    flat: dict[str, str] = state.get("listings", {})
+    for seq, (lid, text) in enumerate(flat.items(), start=1):
+        index.setdefault(_bucket(lid), {})[lid] = [seq, text]
+    return index, len(flat), len(flat)
+
+
+def _state(recalls: dict[str, dict[str, Any]], index: dict[str, dict[str, list[Any]]], seq: int,
+           live: int) -> State:
+    return {"recalls": recalls, "index": index, "seq": seq, "live": live}
+
+
+def indexed_listings(state: State) -> dict[str, str]:
+    """The listings a state indexes, listing id -> normalised text, oldest first.
+
+    >>> d = RecallMatchDetector(RecallMatchParams(max_listings=2))
+    >>> from riskstream.contracts import ListingEvent, parse_time
+    >>> state = d.initial_state()
+    >>> for lid in ("a", "b", "c"):
+    ...     state, _ = d.detect(ListingEvent(event_id=lid, event_time=parse_time("2026-01-01T00:00:00Z"),
+    ...         region="ES", op="created", listing_id=lid, seller_id="s", category="toys", title=f"toy {lid}",
+    ...         price=1.0, currency="EUR"), state)
+    >>> indexed_listings(state)
+    {'b': 'toy b', 'c': 'toy c'}
+    """
+    index, _, _ = _index_of(state)
+    entries = sorted((v[0], lid, v[1]) for bucket in index.values() for lid, v in bucket.items())
+    return {lid: text for _, lid, text in entries}

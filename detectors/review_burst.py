@@ -29,6 +29,7 @@ review id) entries, pruned to one window behind the newest review.
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
@@ -36,9 +37,32 @@ from typing import Any, ClassVar, Final
 from riskstream.contracts import Event, EventKind, ReviewEvent, Signal
 from riskstream.detectors.base import signal
 
-BurstState = dict[str, Any]
-"""``{"reviews": [[epoch_seconds, buyer_id, review_id], ...] (sorted), "fired_at": float | None}``;
-``fired_at`` is the time the current burst was first seen."""
+BurstState = list[Any]
+"""``[fired_at, t1, buyer_id1, review_id1, t2, ...]``: the time the current burst was first seen (or
+None), then (epoch seconds, buyer id, review id) per tracked review, sorted, flat: one list per listing
+(`bench/bench_memory.py`).  The older ``{"reviews": [[t, buyer, review id], ...], "fired_at"}`` form
+is read too (its entries may lack the review id: None here)."""
+
+Entry = tuple[Any, ...]  # (t, buyer) or (t, buyer, review id)
+
+
+def unpack(state: BurstState | dict[str, Any]) -> tuple[float | None, list[Entry]]:
+    """(fired_at, [(t, buyer, review id), ...] sorted) of a state in either form."""
+    if isinstance(state, dict):
+        return state.get("fired_at"), [tuple(r) for r in state.get("reviews", [])]
+    ids = state[3::3]
+    if None not in ids:
+        return state[0], list(zip(state[1::3], state[2::3], ids, strict=True))
+    return state[0], [(t, b) if r is None else (t, b, r) for t, b, r in zip(state[1::3], state[2::3], ids, strict=True)]
+
+
+def _pack(fired_at: float | None, reviews: list[Entry]) -> BurstState:
+    # From a tuple, so the list is allocated at its exact size; entries without an id (the older
+    # form) are padded with None, which only a state read from that form needs.
+    out = list((fired_at, *itertools.chain.from_iterable(reviews)))
+    if len(out) == 1 + 3 * len(reviews):
+        return out
+    return list((fired_at, *itertools.chain.from_iterable(r if len(r) > 2 else (*r, None) for r in reviews)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,30 +96,27 @@ class ReviewBurstDetector:
         return event.listing_id if isinstance(event, ReviewEvent) else None
 
     def initial_state(self) -> BurstState:
-        return {"reviews": [], "fired_at": None}
+        return [None]
 
-    def detect(self, event: Event, state: BurstState) -> tuple[BurstState, list[Signal]]:
+    def detect(self, event: Event, state: BurstState | dict[str, Any]) -> tuple[BurstState, list[Signal]]:
         if not isinstance(event, ReviewEvent):
-            return state, []
+            return state, []  # type: ignore[return-value]  # untouched, whatever it is
         t = event.event_time.timestamp()
-        reviews: list[list[Any]] = [list(r) for r in state.get("reviews", [])]
+        fired_at, reviews = unpack(state)
         if any(len(r) > 2 and r[2] == event.review_id for r in reviews):
-            return state, []  # redelivered
-        bisect.insort(reviews, [t, event.buyer_id, event.review_id])
+            return (state if isinstance(state, list) else _pack(fired_at, reviews)), []  # redelivered
+        bisect.insort(reviews, (t, event.buyer_id, event.review_id))
         # Prune behind the newest time seen: a late event older than that cannot
         # join a window that is still open.
         horizon = reviews[-1][0] - self._window
         reviews = [r for r in reviews if r[0] >= horizon][-self.params.max_tracked :]
-        fired_at: float | None = state.get("fired_at")
-        new_state: BurstState = {"reviews": reviews, "fired_at": fired_at}
 
         start, n, buyers = self._busiest_window(reviews, t)
         k = self.params.max_reviews
         if n <= k:
-            return new_state, []
+            return _pack(fired_at, reviews), []
         ongoing = fired_at is not None and abs(t - fired_at) < self._window
-        if not ongoing:
-            new_state["fired_at"] = t
+        new_state = _pack(fired_at if ongoing else t, reviews)
         evidence = {
             "reviews_in_window": n,
             "distinct_buyers": buyers,
@@ -117,7 +138,7 @@ class ReviewBurstDetector:
             for rid in ids
         ]
 
-    def _busiest_window(self, reviews: list[list[Any]], t: float) -> tuple[float, int, int]:
+    def _busiest_window(self, reviews: list[Entry], t: float) -> tuple[float, int, int]:
         """Start, review count and distinct buyers of the fullest W-window containing `t`.
 
         For events in order that is simply the window ending at `t`; a late

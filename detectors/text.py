@@ -155,6 +155,8 @@ def bounded(text: str) -> str:
     """The part of `text` that is read: at most `MAX_SCAN_CHARS`, lone surrogates replaced."""
     if len(text) > MAX_SCAN_CHARS:
         text = text[:MAX_SCAN_CHARS]
+    if text.isascii():  # no surrogate can be in it, and isascii is a flag, not a scan
+        return text
     return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
@@ -442,6 +444,8 @@ def inspect(text: str) -> TextFindings:
     True
     """
     truncated = len(text) > MAX_SCAN_CHARS
+    if text.isascii():  # bidi controls and invisible characters are all outside ASCII
+        return _TRUNCATED if truncated else _CLEAN
     raw = bounded(text)
     overrides = len(_OVERRIDES.findall(raw))
     invisible = len(_INVISIBLE_IN_WORD.findall(raw))
@@ -459,6 +463,10 @@ def inspect(text: str) -> TextFindings:
         elif unconfuse(tok, dominant)[1] == "whole":
             whole[tok] = None
     return TextFindings(tuple(mixed), tuple(whole), overrides, invisible, truncated)
+
+
+_CLEAN: Final = TextFindings()
+_TRUNCATED: Final = TextFindings(truncated=True)
 
 
 # ------------------------------------------------------------------ matching

@@ -76,6 +76,16 @@ class Prepared:
 class _Compiled:
     policy: Policy
     by_kind: dict[str, list[Any]]  # event kind -> detector instances (mode is the policy's business)
+    # Built once per policy, read per event: per kind, (detector, its state_key, partitioned?) in
+    # policy order; and (kind, detector id) -> detector for `step`, instead of a scan per call.
+    plan: dict[str, tuple[tuple[Any, Any, bool], ...]] = field(default_factory=dict)
+    by_id: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for kind, detectors in self.by_kind.items():
+            self.plan[kind] = tuple((d, d.state_key, not getattr(d, "local_state", False)) for d in detectors)
+            for d in detectors:
+                self.by_id.setdefault((kind, d.id), d)
 
 
 class Engine:
@@ -133,10 +143,11 @@ class Engine:
 
         Never raises for bad input.  `now` defaults to the wall clock.
         """
-        decoded = self.decode_raw(kind, raw, now)
-        if decoded.event is None:
-            return decoded
-        return self.process(decoded.event)
+        try:  # decode_raw, without its intermediate Outcome
+            event = decode(raw, EVENT_TYPES[kind], self.limits, now)
+        except InvalidEvent as exc:
+            return Outcome(dead_letter=(exc.reason, exc.detail), measured=exc.measured)
+        return self.process(event)
 
     def decode_raw(self, kind: str, raw: bytes, now: datetime | None = None) -> Outcome:
         """Decode and validate one input within `limits`: the event, or a dead letter's reason."""
@@ -150,23 +161,39 @@ class Engine:
 
         The same three steps the stream layer runs across partitions
         (``prepare``, ``step`` per partitioned detector, ``finish``), here with
-        the state in a local, bounded dict (the in-process harness and tests).
+        the state in a local, bounded dict (the in-process harness and tests),
+        without the intermediate records: the signals come out in the same
+        order (stateless and per-worker detectors first, then the partitioned
+        ones, each in policy order).
         """
-        prepared = self.prepare(event)
-        if prepared.dead_letter is not None:
-            return Outcome(event=event, dead_letter=prepared.dead_letter)
-        signals = list(prepared.signals)
-        for det_id, key in prepared.steps:
-            skey = (region_of(event.region) or "", det_id, key)
-            state = self._state.get(skey)
-            if state is not None:
-                self._state.move_to_end(skey)
-            state, found = self.step(event, det_id, state)
-            self._state[skey] = state
-            if len(self._state) > self._max_state_keys:
-                self._state.popitem(last=False)
-            signals.extend(found)
-        return self.finish(event, signals)
+        group = region_of(event.region)
+        compiled = self._regions.get(group) if group else None
+        if compiled is None:
+            return Outcome(event=event, dead_letter=("no_policy", f"no active policy for region {group!r}"))
+        assert group is not None
+        signals: list[Signal] = []
+        steps: list[tuple[Any, str]] | None = None
+        # Two passes, as prepare + step: stateless and per-worker detectors first, so the signals and
+        # the order in which state keys are touched (the LRU's eviction order) are what they were.
+        for detector, state_key, partitioned in compiled.plan.get(event.kind, ()):
+            key = state_key(event)
+            if key is None:
+                found = detector.detect(event, None)[1]
+            elif partitioned:
+                if steps is None:
+                    steps = []
+                steps.append((detector, key))
+                continue
+            else:
+                found = self._detect_keyed(group, detector, event, key)
+            if found:
+                signals.extend(found)
+        if steps is not None:
+            for detector, key in steps:
+                found = self._detect_keyed(group, detector, event, key)
+                if found:
+                    signals.extend(found)
+        return self._decide(event, compiled, signals)
 
     def prepare(self, event: Event) -> Prepared:
         """Run the stateless and broadcast-state detectors; list the partitioned steps still to run.
@@ -179,22 +206,22 @@ class Engine:
         compiled = self._regions.get(group) if group else None
         if compiled is None:
             return Prepared(event=event, dead_letter=("no_policy", f"no active policy for region {group!r}"))
+        assert group is not None
         signals: list[Signal] = []
         steps: list[tuple[str, str]] = []
-        for detector in compiled.by_kind.get(event.kind, ()):
-            key = detector.state_key(event)
-            if key is not None and not getattr(detector, "local_state", False):
+        for detector, state_key, partitioned in compiled.plan.get(event.kind, ()):
+            key = state_key(event)
+            if key is not None and partitioned:
                 steps.append((detector.id, key))
             else:
-                signals.extend(self._run(group or "", detector, event))
+                signals.extend(self._run(group, detector, event, key))
         return Prepared(event=event, signals=signals, steps=steps)
 
     def step(self, event: Event, det_id: str, state: Any) -> tuple[Any, list[Signal]]:
         """One partitioned detector on one event, with the state its key owns (None: a new key)."""
         group = region_of(event.region)
         compiled = self._regions.get(group) if group else None
-        detector = next((d for d in compiled.by_kind.get(event.kind, ()) if d.id == det_id), None) \
-            if compiled is not None else None
+        detector = compiled.by_id.get((event.kind, det_id)) if compiled is not None else None
         if detector is None:  # the policy changed in between: the detector no longer runs here
             return state, []
         new, signals = detector.detect(event, detector.initial_state() if state is None else state)
@@ -206,28 +233,33 @@ class Engine:
         compiled = self._regions.get(group) if group else None
         if compiled is None:
             return Outcome(event=event, dead_letter=("no_policy", f"no active policy for region {group!r}"))
+        return self._decide(event, compiled, signals)
+
+    def _decide(self, event: Event, compiled: _Compiled, signals: list[Signal]) -> Outcome:
         actions = decide(signals, compiled.policy, event) if signals else []
         if self._pseudonym_key is not None:
             signals = [pseudonymize(s, self._pseudonym_key) for s in signals]
             actions = [pseudonymize(a, self._pseudonym_key) for a in actions]
         return Outcome(event=event, signals=signals, actions=actions)
 
-    def _run(self, region: str, detector: Any, event: Event) -> Iterable[Signal]:
-        key = detector.state_key(event)
+    def _run(self, region: str, detector: Any, event: Event, key: str | None) -> Iterable[Signal]:
         if key is None:
             _, signals = detector.detect(event, None)
             return list(signals)
+        return list(self._detect_keyed(region, detector, event, key))
+
+    def _detect_keyed(self, region: str, detector: Any, event: Event, key: str) -> list[Signal]:
+        """`detector` on `event` with the in-process state of `key` (bounded LRU)."""
         skey = (region, detector.id, key)
-        state = self._state.get(skey)
-        if state is None:
-            state = detector.initial_state()
-        else:
-            self._state.move_to_end(skey)
-        state, signals = detector.detect(event, state)
-        self._state[skey] = state
-        if len(self._state) > self._max_state_keys:
-            self._state.popitem(last=False)
-        return list(signals)
+        state_of = self._state
+        # Taken out and put back at the end: what move_to_end and an update do, in two dict operations.
+        state = state_of.pop(skey, None)
+        known = state is not None
+        state, signals = detector.detect(event, detector.initial_state() if state is None else state)
+        state_of[skey] = state
+        if not known and len(state_of) > self._max_state_keys:
+            state_of.popitem(last=False)
+        return signals  # type: ignore[no-any-return]
 
     # ---------------------------------------------------------------- feedback into detector state
 

@@ -95,3 +95,39 @@ def test_limits_read_from_the_environment() -> None:
                                      "RISKSTREAM_MAX_EVENT_LEAD_DAYS": "0.5", "RISKSTREAM_MAX_PRICE": "1e6"})
     assert (limits.max_record_bytes, limits.max_text_chars, limits.max_event_lead_days, limits.max_price) == (
         1000, 50, 0.5, 1e6)
+
+
+def test_the_fast_size_check_agrees_with_the_field_by_field_one() -> None:
+    """`check_limits` skips the field-by-field pass when a few C-level passes show nothing is over."""
+    import random
+
+    from riskstream.contracts import EVENT_TYPES, InvalidEvent, _check_sizes, _size_plan, decode
+
+    rng = random.Random(5)
+    pools = {
+        "listing": lambda n: listing(title="t" * n(), description="d" * n(), brand=rng.choice([None, "b" * n()]),
+                                     attributes={"k" * n(): "v" * n() for _ in range(n() % 5)},
+                                     certifications=["c" * n() for _ in range(n() % 4)],
+                                     image_hashes=["h" * n() for _ in range(n() % 4)], category="c" * (1 + n())),
+        "review": lambda n: orjson.dumps({"event_id": "e" * (1 + n()), "event_time": NOW.isoformat(), "region": "DE",
+                                          "review_id": "r", "listing_id": "l", "buyer_id": "b", "rating": 3,
+                                          "text": "x" * n(), "language": "en", "verified_purchase": True,
+                                          "account_age_days": 1, "seller_id": rng.choice([None, "s" * n()])}),
+    }
+    seen = {True: 0, False: 0}
+    for _ in range(400):
+        kind = rng.choice(sorted(pools))
+        raw = pools[kind](lambda: rng.randrange(0, 14))
+        record = decode(raw, EVENT_TYPES[kind])
+        limits = LimitSettings(max_text_chars=rng.randrange(7, 14), max_short_chars=rng.randrange(8, 14),
+                               max_list_items=rng.randrange(1, 4), max_attributes=rng.randrange(1, 4))
+        plan = _size_plan(type(record))
+        assert plan is not None
+        try:
+            _check_sizes(record, limits)
+            over = False
+        except InvalidEvent:
+            over = True
+        assert plan.within(record, limits) is not over
+        seen[over] += 1
+    assert min(seen.values()) > 50  # both outcomes were exercised

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from riskstream.contracts import ContentEvent, ListingEvent, Signal, parse_time
-from riskstream.detectors.new_seller_burst import NewSellerBurstDetector, NewSellerBurstParams
+from riskstream.detectors.new_seller_burst import NewSellerBurstDetector, NewSellerBurstParams, unpack
 
 T0 = parse_time("2026-03-01T10:00:00+07:00")
 K3 = NewSellerBurstParams(max_seller_age_days=7, max_listings=3, window_minutes=10, cooldown_minutes=10)
@@ -113,8 +113,9 @@ def test_redelivery_and_updates_do_not_count() -> None:
 def test_memory_is_constant_per_seller() -> None:
     d = NewSellerBurstDetector(K3)
     state, _ = run(d, [listing(i, i * 7.0) for i in range(1000)])
-    assert len(state["recent"]) == K3.max_listings + 1
-    assert state["total"] == 1000
+    total, _, recent = unpack(state)
+    assert len(recent) == K3.max_listings + 1
+    assert total == 1000
 
 
 def test_state_round_trips_through_json_and_input_is_not_mutated() -> None:
@@ -136,7 +137,16 @@ def test_state_key_is_the_seller_and_other_kinds_are_ignored() -> None:
     assert d.detect(content, d.initial_state()) == (d.initial_state(), [])
     assert d.detect(content, None)[1] == []  # the engine passes None for events without a key
     state, _ = d.detect(listing(0, 0), None)
-    assert state["recent"] == [[T0.timestamp(), "l0"]] and state["total"] == 1
+    assert unpack(state) == (1, None, [(T0.timestamp(), "l0")])
+
+
+def test_state_in_the_older_form_is_read() -> None:
+    d = NewSellerBurstDetector(K3)
+    state, _ = run(d, [listing(i, i) for i in range(3)])
+    total, last_fired, recent = unpack(state)
+    older = {"recent": [[t, lid] for t, lid in recent], "last_fired": last_fired, "total": total}
+    for probe in (listing(3, 3), listing(1, 1)):  # a new listing, and one held already
+        assert d.detect(probe, older) == d.detect(probe, state)
 
 
 @pytest.mark.parametrize("bad", [{"max_listings": 0}, {"window_minutes": 0}, {"cooldown_minutes": -1}])

@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from riskstream.contracts import ReviewEvent, Signal, parse_time
-from riskstream.detectors.rating_skew import RatingSkewDetector, RatingSkewParams
+from riskstream.detectors.rating_skew import RatingSkewDetector, RatingSkewParams, unpack
 
 T0 = parse_time("2026-03-01T10:00:00Z")
 
@@ -93,7 +93,7 @@ def test_evidence_and_entity() -> None:
 def test_window_bounds_state() -> None:
     d = RatingSkewDetector(RatingSkewParams(last_reviews=7))
     st, _ = run(d, [MID] * 100)
-    assert len(st["recent"]) == 7
+    assert len(unpack(st)[0]) == 7
 
 
 def test_state_round_trips_and_input_is_not_mutated() -> None:
@@ -119,3 +119,12 @@ def test_invalid_params_are_refused(bad: dict[str, Any]) -> None:
 def test_params_load_from_policy_data() -> None:
     p = msgspec.convert({"new_account_days": 14, "count_unverified": False}, RatingSkewParams)
     assert (p.new_account_days, p.count_unverified, p.last_reviews) == (14, False, 20)
+
+
+def test_state_in_the_older_form_is_read() -> None:
+    st, _ = run(DEFAULT, [MID] * 3 + [NEW5] * 5)
+    recent, active = unpack(st)
+    assert active == {"rating_inflation"}
+    older = {"recent": [[r, s] for r, s in recent], "active": sorted(active)}
+    for i, row in enumerate((NEW5, MID, NEW1)):
+        assert DEFAULT.detect(review(100 + i, row), older) == DEFAULT.detect(review(100 + i, row), st)

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from riskstream.contracts import Event, ListingEvent, RecallNotice, ReviewEvent, Signal, parse_time
-from riskstream.detectors.recall_match import RecallMatchDetector, RecallMatchParams
+from riskstream.detectors.recall_match import RecallMatchDetector, RecallMatchParams, indexed_listings
 
 T0 = parse_time("2026-03-01T10:00:00Z")
 
@@ -101,7 +101,7 @@ def test_backfill_finds_only_live_matching_listings() -> None:
     ]
     state, out = run(d, events)
     assert [s.entity_id for s in out[-1]] == ["a", "d"]
-    assert set(state["listings"]) == {"a", "b", "d"}
+    assert set(indexed_listings(state)) == {"a", "b", "d"}
 
 
 def test_redelivered_recall_does_not_rescan_but_a_changed_one_does() -> None:
@@ -148,7 +148,7 @@ def test_index_is_bounded_and_evicts_oldest() -> None:
     state, out = run(d, [
         listing("a", "baby rocker"), listing("b", "baby rocker"), listing("c", "baby rocker"), recall(),
     ])
-    assert list(state["listings"]) == ["b", "c"]
+    assert list(indexed_listings(state)) == ["b", "c"]
     assert [s.entity_id for s in out[-1]] == ["b", "c"]
 
 
@@ -168,7 +168,7 @@ def test_recall_without_terms_matches_nothing() -> None:
 def test_text_is_cut_at_a_word_boundary() -> None:
     d = RecallMatchDetector(RecallMatchParams(max_text_chars=20))
     state, _ = run(d, [listing("a", "alpha beta gamma delta epsilon")])
-    assert state["listings"]["a"] == "alpha beta gamma"
+    assert indexed_listings(state)["a"] == "alpha beta gamma"
 
 
 @pytest.mark.parametrize(
@@ -204,7 +204,7 @@ def test_ignores_other_event_kinds() -> None:
     assert d.detect(review, state) == (state, [])
     assert d.detect(review, None)[1] == []  # the engine passes None for events without a key
     fresh, _ = d.detect(listing("a", "Baby rocker"), None)
-    assert fresh == {"recalls": {}, "listings": {"a": "baby rocker"}}
+    assert fresh["recalls"] == {} and indexed_listings(fresh) == {"a": "baby rocker"}
 
 
 @pytest.mark.parametrize("bad", [{"max_listings": -1}, {"max_recalls": 0}, {"recall_ttl_days": -1}])
@@ -216,3 +216,24 @@ def test_rejects_bad_params(bad: dict[str, Any]) -> None:
 def test_params_load_from_plain_policy_data() -> None:
     params = msgspec.convert({"max_listings": 10, "recall_ttl_days": 90}, RecallMatchParams)
     assert (params.max_listings, params.recall_ttl_days, params.max_recalls) == (10, 90.0, 2000)
+
+
+def test_state_in_the_older_flat_form_is_read_as_the_same_index() -> None:
+    d = RecallMatchDetector(RecallMatchParams(max_listings=3))
+    events: list[Event] = [listing(lid, "baby rocker", minutes=i) for i, lid in enumerate("abc")]
+    state, _ = run(d, events)
+    flat = {"recalls": state["recalls"], "listings": indexed_listings(state)}  # what earlier versions kept
+    assert list(flat["listings"]) == ["a", "b", "c"]
+    for ev in (recall(minutes=5), listing("d", "baby rocker", minutes=5), listing("b", op="removed", minutes=5)):
+        new_from_flat, out_flat = d.detect(ev, flat)
+        new, out = d.detect(ev, state)
+        assert out_flat == out
+        assert indexed_listings(new_from_flat) == indexed_listings(new)
+
+
+def test_index_cost_is_one_bucket_not_the_whole_index() -> None:
+    d = RecallMatchDetector(RecallMatchParams(max_listings=10_000))
+    state, _ = run(d, [listing(f"l{i}", "wooden train") for i in range(2000)])
+    new, _ = d.detect(listing("l-new", "wooden train"), state)
+    shared = sum(new["index"][b] is state["index"][b] for b in state["index"])
+    assert shared == len(state["index"]) - 1  # every bucket but the one the listing went into

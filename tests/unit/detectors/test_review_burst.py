@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from riskstream.contracts import ContentEvent, ReviewEvent, Signal, parse_time
-from riskstream.detectors.review_burst import ReviewBurstDetector, ReviewBurstParams
+from riskstream.detectors.review_burst import ReviewBurstDetector, ReviewBurstParams, unpack
 
 T0 = parse_time("2026-03-01T10:00:00Z")
 
@@ -75,16 +75,16 @@ def test_evidence_counts_distinct_buyers() -> None:
 def test_state_is_bounded_and_pruned() -> None:
     d = ReviewBurstDetector(ReviewBurstParams(max_reviews=3, window_minutes=10, max_tracked=5))
     st, _ = run(d, [i * 0.1 for i in range(50)])
-    assert len(st["reviews"]) == 5
+    assert len(unpack(st)[1]) == 5
     st, _ = run(d, [100.0], st)  # a review 90 minutes later prunes all older ones
-    assert [r[0] for r in st["reviews"]] == [(T0 + timedelta(minutes=100)).timestamp()]
+    assert [r[0] for r in unpack(st)[1]] == [(T0 + timedelta(minutes=100)).timestamp()]
 
 
 def test_late_event_older_than_window_is_dropped() -> None:
     d = ReviewBurstDetector(ReviewBurstParams(max_reviews=1, window_minutes=10))
     st, out = run(d, [60, 0])
     assert out == [[], []]
-    assert len(st["reviews"]) == 1
+    assert len(unpack(st)[1]) == 1
 
 
 def test_state_round_trips_through_json() -> None:
@@ -123,3 +123,15 @@ def test_invalid_params_are_refused(bad: dict[str, Any]) -> None:
 def test_params_load_from_policy_data() -> None:
     p = msgspec.convert({"max_reviews": 4, "window_minutes": 30}, ReviewBurstParams)
     assert (p.max_reviews, p.window_minutes, p.max_tracked) == (4, 30, 200)
+
+
+def test_state_in_the_older_form_is_read() -> None:
+    d = ReviewBurstDetector(ReviewBurstParams(max_reviews=3, window_minutes=10))
+    st, _ = run(d, [0, 1, 2])
+    fired_at, reviews = unpack(st)
+    older = {"reviews": [list(r) for r in reviews], "fired_at": fired_at}
+    assert d.detect(review(3, 9), older) == d.detect(review(3, 9), st)
+    assert d.detect(review(1, 1), older) == d.detect(review(1, 1), st)  # redelivered
+    no_ids = {"reviews": [list(r[:2]) for r in reviews], "fired_at": fired_at}  # entries without review ids
+    _, out = d.detect(review(3, 9), no_ids)
+    assert [s.entity_id for s in out] == ["r9"]

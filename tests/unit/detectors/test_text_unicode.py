@@ -140,4 +140,6 @@ def test_image_state_is_bounded() -> None:
     state = d.initial_state()
     for i in range(20):
         state, _ = d.detect(photo_listing(i, f"s{i}", f"{i * 7919:016x}"), state)
-    assert len(state["sellers"]) == 5 and len(state["hashes"]) == 5 * 16
+    sellers = [s for chunk in state["chunks"] for s in chunk[1]][state["skip"]:]
+    hexes = "".join(chunk[0] for chunk in state["chunks"])[16 * state["skip"]:]
+    assert sellers == [f"s{i}" for i in range(15, 20)] and len(hexes) == 5 * 16
