@@ -137,6 +137,9 @@ class Rule:
     The signal (detector ``rule:<id>``, code ``reason``, score ``score``) goes
     through the same decision layer as a detector's: weighted into the
     noisy-or, ``action`` mapped for its reason, decided in its ``mode``'s lane.
+    ``score`` defaults to 0.5: alone, a rule reaches only its own action and the
+    ``flag`` threshold; it takes more findings to push the risk score to
+    ``hold`` or ``remove``.
     ``countries`` (empty: every country of the region) and ``kind`` index the
     rule at compile time, so a rule that cannot apply to an event costs nothing.
     ``legal`` is the statement-of-reasons ground of an EU restriction (it may
@@ -151,7 +154,7 @@ class Rule:
     countries: tuple[CountryCode, ...] = ()
     enabled: bool = True
     weight: Unit = 1.0
-    score: Unit = 1.0
+    score: Unit = 0.5
     description: str = ""
     legal: LegalBasis | None = None
 
