@@ -342,7 +342,7 @@ def test_a_published_policy_with_an_invalid_rule_is_refused_whole() -> None:
         "condition: has(seller.age_days) && seller.agedays < 7 && signals.count > 0")
     assert runtime.apply_document(orjson.dumps({"region": "EU", "yaml": text})) == "invalid_policy"
     assert engine.policy("EU") is before
-    with pytest.raises(PolicyError, match="unknown field 'seller.agedays'"):
+    with pytest.raises(PolicyError, match=r"unknown field 'seller\.agedays'"):
         load_policy(text, REG)
 
 
