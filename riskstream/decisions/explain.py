@@ -127,10 +127,10 @@ def explain(event: Event, policy: Policy, registry: Registry) -> Explanation:
     rules = tuple(compiled.judge(event, signals))
     hits = compiled.evaluate(event, signals)
     for s in hits:
-        rule = policy.rules[s.evidence["rule"]]
-        fired.append(Firing(detector=s.detector, mode=rule.mode, weight=rule.weight, code=s.code,
+        own = policy.rules[s.evidence["rule"]]
+        fired.append(Firing(detector=s.detector, mode=own.mode, weight=own.weight, code=s.code,
                             score=s.score, entity=f"{s.entity_type}:{s.entity_id}",
-                            mapped_action=rule.action, evidence=s.evidence))
+                            mapped_action=own.action, evidence=s.evidence))
     signals = [*signals, *hits]
     return Explanation(
         rules=rules,
