@@ -48,6 +48,7 @@ from riskstream.detectors.base import signal
 from riskstream.detectors.text import TermMatcher, normalize
 from riskstream.policy.model import RULE_PREFIX, Policy, Rule
 from riskstream.policy.rule_check import Path, check_condition, tokens
+from riskstream.policy.rule_fast import FastPath
 from riskstream.regions import REGIONS
 
 _POSITION: Final = re.compile(r"<input>:(\d+):(\d+):\s*(.*)", re.S)
@@ -133,12 +134,13 @@ class Bucket:
         self._seller = {p.split(".", 1)[1] for p in paths if p.startswith("seller.")}
         self._text = {p.split(".", 1)[1] for p in paths if p.startswith("text.")}
         self._price = any(p.startswith("price.") for p in paths)
-        self._signals = any(p.startswith("signals.") for p in paths)
+        self._signals = {p.split(".", 1)[1] for p in paths if p.startswith("signals.")}
         self._terms = {name: matchers[name] for p in paths if p.startswith("terms.")
                        for name in [p.split(".", 1)[1]] if name in matchers}
         self._all_terms = any(p == "terms" for p in paths)  # terms["name"]
         if self._all_terms:
             self._terms = dict(matchers)
+        self.fast = FastPath([r.rule.condition for r in self.rules])
         self.program = compile_condition("[" + ", ".join(f"({r.rule.condition})" for r in self.rules) + "]") \
             if len(self.rules) > 1 else (self.rules[0].program if self.rules else None)
 
@@ -150,10 +152,10 @@ class Bucket:
         if self._seller:
             seller: dict[str, Any] = {}
             age = getattr(event, "seller_age_days", None)
-            if age is not None:
+            if age is not None and "age_days" in self._seller:
                 seller["age_days"] = age
             sid = getattr(event, "seller_id", None)
-            if sid is not None:
+            if sid is not None and "id" in self._seller:
                 seller["id"] = sid
             ctx["seller"] = seller
         if self._text or self._terms:
@@ -171,13 +173,42 @@ class Bucket:
                     price["ratio_to_baseline"] = event.price / float(median)
             ctx["price"] = price
         if self._signals:
-            ctx["signals"] = {
-                "codes": [s.code for s in signals],
-                "detectors": sorted({s.detector for s in signals}),
-                "max_score": max((s.score for s in signals), default=0.0),
-                "count": len(signals),
-            }
+            want = self._signals
+            sig: dict[str, Any] = {}
+            if "codes" in want:
+                sig["codes"] = [s.code for s in signals]
+            if "detectors" in want:
+                sig["detectors"] = sorted({s.detector for s in signals})
+            if "max_score" in want:
+                sig["max_score"] = max((s.score for s in signals), default=0.0)
+            if "count" in want:
+                sig["count"] = len(signals)
+            ctx["signals"] = sig
         return ctx
+
+    def matches(self, event: Event, signals: Sequence[Signal]) -> tuple[list[CompiledRule], dict[str, Any], int]:
+        """The hot path: the rules that match, the context, how many erred.
+
+        The fast path (``riskstream.policy.rule_fast``) settles every rule one of
+        whose simple conjuncts is false, and every rule made only of simple
+        conjuncts; CEL judges the rest, each with only the values it reads.
+        """
+        ctx = self.context(event, signals)
+        matched, undecided = self.fast.run(ctx)
+        errors = 0
+        if undecided:
+            shared = cel.Context(variables=ctx) if len(undecided) > 3 else None
+            for i in undecided:
+                r = self.rules[i]
+                try:
+                    value = r.program.execute(shared if shared is not None else _only(ctx, r.paths))
+                except Exception:  # CEL raises KeyError/TypeError/RuntimeError: no match, counted
+                    errors += 1
+                    continue
+                if value is True:
+                    matched.append(i)
+            matched.sort()
+        return [self.rules[i] for i in matched], ctx, errors
 
     def judge(self, event: Event, signals: Sequence[Signal]) -> tuple[list[RuleResult], dict[str, Any]]:
         """Every rule of the bucket on one event (matched or not), with the context they saw."""
@@ -190,6 +221,9 @@ class Bucket:
                         for r, v in zip(self.rules, values, strict=True)], ctx
             except Exception:  # one rule erred: judge them one by one (rare)
                 pass
+        return self._one_by_one(ctx)
+
+    def _one_by_one(self, ctx: dict[str, Any]) -> tuple[list[RuleResult], dict[str, Any]]:
         out = []
         for r in self.rules:
             try:
@@ -201,6 +235,22 @@ class Bucket:
         return out, ctx
 
 
+def _only(ctx: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
+    """The part of a context that these paths read (converting values into CEL is the cost)."""
+    out: dict[str, Any] = {}
+    for p in paths:
+        root, _, field = p.partition(".")
+        if root not in ctx:
+            continue
+        if not field:
+            out[root] = ctx[root]
+            continue
+        sub = out.setdefault(root, {})
+        if field in ctx[root]:
+            sub[field] = ctx[root][field]
+    return out
+
+
 def _resolve(ctx: dict[str, Any], path: str) -> Any:
     root, _, field = path.partition(".")
     value = ctx.get(root)
@@ -209,35 +259,90 @@ def _resolve(ctx: dict[str, Any], path: str) -> Any:
     return "(absent)"
 
 
-class CompiledRules:
-    """A policy's rules, compiled and indexed by (event kind, country)."""
+def required_category(src: str) -> str | None:
+    """The category a condition requires outright (a top-level ``event.category == "x" && ...``), if any.
 
-    def __init__(self, policy: Policy, rules: Sequence[CompiledRule]) -> None:
+    Only a conjunct of the whole condition counts: with a top-level ``||`` or
+    ``?:`` nothing is required.
+
+    >>> required_category('event.category == "toys" && event.price < 5.0')
+    'toys'
+    >>> required_category('event.category == "toys" || event.price < 5.0') is None
+    True
+    """
+    toks = tokens(src)
+    depth = 0
+    conjuncts: list[list[str]] = [[]]
+    for t in toks:
+        if t.text in ("(", "[", "{"):
+            depth += 1
+        elif t.text in (")", "]", "}"):
+            depth -= 1
+        elif depth == 0 and t.text in ("||", "?"):
+            return None
+        elif depth == 0 and t.text == "&&":
+            conjuncts.append([])
+            continue
+        conjuncts[-1].append(t.text)
+    for c in conjuncts:
+        if len(c) != 5:
+            continue
+        if c[:4] == ["event", ".", "category", "=="]:
+            lit = c[4]
+        elif c[1:] == ["==", "event", ".", "category"]:
+            lit = c[0]
+        else:
+            continue
+        if len(lit) >= 2 and lit[0] in ("'", '"') and lit[-1] == lit[0] and "\\" not in lit:
+            return lit[1:-1]
+    return None
+
+
+class CompiledRules:
+    """A policy's rules, compiled and indexed by (event kind, country, category).
+
+    A rule is indexed under the category its condition requires outright
+    (``required_category``) or, requiring none, under every category: an
+    event meets only the rules that can match it.  Categories no rule names
+    share one bucket (event categories are input, so the index stays bounded).
+    """
+
+    def __init__(self, policy: Policy, rules: Sequence[CompiledRule], *, by_category: bool = True) -> None:
         self.policy = policy
         self.rules = {r.id: r for r in rules}
         matchers = {name: TermMatcher(terms) for name, terms in policy.term_lists.items()}
         countries = sorted(REGIONS.get(policy.region, ()))
+        required = {r.id: required_category(r.rule.condition) if by_category else None for r in rules}
+        categories = sorted({c for c in required.values() if c is not None})
         shared: dict[tuple[str, ...], Bucket] = {}
-        self._index: dict[tuple[str, str], Bucket] = {}
+        self._index: dict[tuple[str, str, str | None], Bucket] = {}
         for kind in ("listing", "review", "content"):
             for country in countries:
-                ids = tuple(r.id for r in rules if r.rule.enabled and r.rule.kind == kind
-                            and (not r.rule.countries or country in r.rule.countries))
-                if not ids:
-                    continue
-                if ids not in shared:
-                    shared[ids] = Bucket([self.rules[i] for i in ids], matchers)
-                self._index[(kind, country)] = shared[ids]
+                scoped = [r for r in rules if r.rule.enabled and r.rule.kind == kind
+                          and (not r.rule.countries or country in r.rule.countries)]
+                for category in (None, *categories):
+                    ids = tuple(r.id for r in scoped if required[r.id] in (None, category))
+                    if not ids:
+                        continue
+                    if ids not in shared:
+                        shared[ids] = Bucket([self.rules[i] for i in ids], matchers)
+                    self._index[(kind, country, category)] = shared[ids]
+        self._categories = frozenset(categories)
         self.errors = 0
         """Rule evaluations that raised (counted; the rule did not match)."""
 
+    def _bucket(self, event: Event) -> Bucket | None:
+        category = getattr(event, "category", None)
+        key = category if category in self._categories else None
+        return self._index.get((event.kind, event.region, key))
+
     def applicable(self, event: Event) -> tuple[CompiledRule, ...]:
-        bucket = self._index.get((event.kind, event.region))
+        bucket = self._bucket(event)
         return bucket.rules if bucket is not None else ()
 
     def judge(self, event: Event, signals: Sequence[Signal]) -> list[RuleResult]:
         """Each applicable rule's verdict with the values of the paths it read (for explain)."""
-        bucket = self._index.get((event.kind, event.region))
+        bucket = self._bucket(event)
         if bucket is None:
             return []
         results, ctx = bucket.judge(event, signals)
@@ -246,24 +351,18 @@ class CompiledRules:
 
     def evaluate(self, event: Event, signals: Sequence[Signal]) -> list[Signal]:
         """The signals of the rules that match ``event`` (given the detectors' ``signals``)."""
-        bucket = self._index.get((event.kind, event.region))
+        bucket = self._bucket(event)
         if bucket is None:
             return []
-        results, ctx = bucket.judge(event, signals)
-        out: list[Signal] = []
-        for res in results:
-            if res.error is not None:
-                self.errors += 1
-            if not res.matched:
-                continue
-            compiled = self.rules[res.id]
-            entity_type, entity_id = _entity(event)
-            out.append(signal(
-                RULE_PREFIX + res.id, event, code=compiled.rule.reason, entity_type=entity_type,
-                entity_id=entity_id, score=compiled.rule.score,
-                evidence={"rule": res.id, "values": {p: _resolve(ctx, p) for p in compiled.paths}},
-            ))
-        return out
+        matched, ctx, errors = bucket.matches(event, signals)
+        self.errors += errors
+        if not matched:
+            return []
+        entity_type, entity_id = _entity(event)
+        return [signal(RULE_PREFIX + r.id, event, code=r.rule.reason, entity_type=entity_type,
+                       entity_id=entity_id, score=r.rule.score,
+                       evidence={"rule": r.id, "values": {p: _resolve(ctx, p) for p in r.paths}})
+                for r in matched]
 
 
 def referenced_paths(src: str) -> tuple[str, ...]:
@@ -287,9 +386,13 @@ def compile_rule(rule_id: str, rule: Rule) -> CompiledRule:
     return CompiledRule(rule_id, rule, compile_condition(rule.condition), referenced_paths(rule.condition))
 
 
-def compile_rules(policy: Policy) -> CompiledRules:
-    """Every rule of ``policy``, compiled and indexed (the loader has checked them)."""
-    return CompiledRules(policy, [compile_rule(rid, r) for rid, r in policy.rules.items()])
+def compile_rules(policy: Policy, *, by_category: bool = True) -> CompiledRules:
+    """Every rule of ``policy``, compiled and indexed (the loader has checked them).
+
+    ``by_category=False`` leaves the category out of the index (benchmarks, tests).
+    """
+    return CompiledRules(policy, [compile_rule(rid, r) for rid, r in policy.rules.items()],
+                         by_category=by_category)
 
 
 __all__ = ["Bucket", "CompiledRule", "CompiledRules", "Path", "RuleResult", "RuleSyntaxError",

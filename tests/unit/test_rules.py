@@ -359,3 +359,44 @@ def test_rules_read_content_and_review_fields() -> None:
                                reason="bomb", action="flag", kind="review")})
     [hit] = compile_rules(pol).evaluate(review(), [])
     assert (hit.entity_type, hit.entity_id) == ("review", "rv1")
+
+
+# --------------------------------------------------------------------------- the fast path agrees with CEL
+
+
+FAST_CASES = [
+    'event.category == "toys" && event.price < 20.0 && has(seller.age_days) && seller.age_days < 400',
+    'event.price >= 10 && event.price != 12.5 && !("CE" in event.certifications)',
+    '"prohibited_item" in signals.codes || event.price > 900.0',
+    'size(event.certifications) == 0 && event.category != "home"',
+    'text.normalized.contains("train") && event.op == "created"',
+    'event.title.startsWith("W") && event.brand == null',
+    "seller.age_days < 30 && event.price < 50.0",  # unguarded: errs where the age is absent
+    '10.0 > event.price && "toys" == event.category && (seller.age_days > 3)',
+    'event.brand == "Glowra" && event.attributes["condition"] == "new"',
+    "signals.count > 0 && signals.max_score >= 0.8",
+]
+
+
+def test_the_fast_path_gives_exactly_the_verdicts_of_cel() -> None:
+    from riskstream.sim import SimConfig, run
+
+    eu = load_policy(sample_policy_dir() / "eu.yaml", REG)
+    engine = Engine(REG)
+    engine.set_policy(eu)
+    pol = policy({f"c{i}": Rule(condition=c, reason=f"c{i}", action="flag") for i, c in enumerate(FAST_CASES)})
+    for c in FAST_CASES:
+        assert not condition_problems(c, "listing", []), c
+    rules = compile_rules(pol, by_category=False)
+    sim = run(SimConfig(seed=3, duration_hours=2))
+    events = [r for _, _, r in sim.events if isinstance(r, ListingEvent) and r.region in ("DE", "FR", "IT")]
+    events += [dataclasses.replace(e, seller_age_days=None, brand=None) for e in events[:50]]
+    assert len(events) > 100
+    decided = 0
+    for ev in events:
+        sigs = list(engine.prepare(ev).signals)
+        by_cel = {r.id for r in rules.judge(ev, sigs) if r.matched}
+        by_fast = {s.evidence["rule"] for s in rules.evaluate(ev, sigs)}
+        assert by_fast == by_cel, (ev, sigs)
+        decided += len(by_cel)
+    assert decided > 0 and rules.errors > 0  # both matches and errors were exercised
