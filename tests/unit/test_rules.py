@@ -400,3 +400,19 @@ def test_the_fast_path_gives_exactly_the_verdicts_of_cel() -> None:
         assert by_fast == by_cel, (ev, sigs)
         decided += len(by_cel)
     assert decided > 0 and rules.errors > 0  # both matches and errors were exercised
+
+
+def test_rules_requiring_a_category_meet_only_listings_of_that_category() -> None:
+    pol = policy({
+        "toys": Rule(condition='event.category == "toys" && event.price < 5.0', reason="a", action="flag"),
+        "toys_or": Rule(condition='event.category == "toys" || event.price < 1.0', reason="b", action="flag"),
+        "any": Rule(condition="event.price < 5.0", reason="c", action="flag"),
+    })
+    rules = compile_rules(pol)
+    assert [r.id for r in rules.applicable(listing(category="toys"))] == ["toys", "toys_or", "any"]
+    assert [r.id for r in rules.applicable(listing(category="cosmetics"))] == ["toys_or", "any"]
+    assert [r.id for r in rules.applicable(listing(category="never-named"))] == ["toys_or", "any"]
+    assert [s.code for s in rules.evaluate(listing(category="toys", price=3.0), [])] == ["a", "b", "c"]
+    assert [s.code for s in rules.evaluate(listing(category="home", price=3.0), [])] == ["c"]
+    unindexed = compile_rules(pol, by_category=False)
+    assert len(unindexed.applicable(listing(category="cosmetics"))) == 3
