@@ -41,6 +41,7 @@ from typing import Any, Final
 from riskstream.policy.rule_check import DERIVED, EVENT_FIELDS, ROOTS, Token, tokens
 
 MISSING: Final = object()
+_UNSET: Final = object()
 _NUM: Final = frozenset({int, float})
 _CMP: Final = frozenset({"==", "!=", "<", "<=", ">", ">="})
 _STR_METHODS: Final = {"contains": "{lit} in {v}", "startsWith": "{v}.startswith({lit})",
@@ -60,6 +61,8 @@ def _types() -> dict[str, set[str]]:
 
 
 _PATH_TYPES: Final = _types()
+LAZY: Final = frozenset({"text", "terms"})
+"""Roots whose values are computed on first use (``lazy(root, field)``): normalising text costs."""
 V: Final = "\x00"  # the placeholder for the value in a test expression
 
 
@@ -144,6 +147,10 @@ def simple(c: list[Token]) -> tuple[str, str, str] | None:
         return p, f"{V} is True", f"{V} is False"
     if texts[:1] == ["!"] and (p := _path(c[1:])) is not None and "bool" in _PATH_TYPES[p]:
         return p, f"{V} is False", f"{V} is True"
+    # !(simple)
+    if len(c) >= 4 and texts[0] == "!" and texts[1] == "(" and texts[-1] == ")" and _balanced(c[2:-1]) \
+            and (inner := simple(c[2:-1])) is not None:
+        return inner[0], inner[2], inner[1]
     # has(PATH)
     if texts[:2] == ["has", "("] and texts[-1] == ")" and (p := _path(c[2:-1])) is not None:
         return p, f"{V} is not MISSING", f"{V} is MISSING"
@@ -190,17 +197,23 @@ class FastPath:
 
     def __init__(self, conditions: Sequence[str]) -> None:
         paths: dict[str, str] = {}  # path -> local variable name
-        lines = ["def run(ctx):", "    matched = []", "    undecided = []"]
+        lazies: dict[str, str] = {}  # lazy path -> local variable name, computed on first use
+        lines = ["def run(ctx, lazy):", "    matched = []", "    undecided = []"]
         body: list[str] = []
         for i, src in enumerate(conditions):
             parts = conjuncts(src)
             decided = [simple(c) for c in parts] if parts is not None else []
             false_tests, true_tests = [], []
-            for d in decided:
-                if d is None:
-                    continue
+            # cheap tests first: a lazy value (the normalised text, term hits) is computed
+            # only for an event that passed every other simple test of some rule
+            for d in sorted((d for d in decided if d is not None), key=lambda d: d[0].split(".")[0] in LAZY):
                 p, dt, df = d
-                name = paths.setdefault(p, f"x{len(paths)}")
+                if p.split(".")[0] in LAZY:
+                    root, field = p.split(".")
+                    local = lazies.setdefault(p, f"z{len(lazies)}")
+                    name = f"({local} if {local} is not UNSET else ({local} := lazy({root!r}, {field!r})))"
+                else:
+                    name = paths.setdefault(p, f"x{len(paths)}")
                 false_tests.append("(" + df.replace(V, name) + ")")
                 true_tests.append("(" + dt.replace(V, name) + ")")
             all_simple = parts is not None and all(d is not None for d in decided)
@@ -219,8 +232,17 @@ class FastPath:
         for p, name in paths.items():
             root, field = p.split(".")
             lines.append(f"    {name} = r_{root}.get({field!r}, MISSING)")
+        for name in lazies.values():
+            lines.append(f"    {name} = UNSET")
         lines += [*body, "    return matched, undecided"]
         self.source = "\n".join(lines)
-        namespace: dict[str, Any] = {"MISSING": MISSING, "_NUM": _NUM}
+        namespace: dict[str, Any] = {"MISSING": MISSING, "UNSET": _UNSET, "_NUM": _NUM}
         exec(compile(self.source, "<rules fast path>", "exec"), namespace)
-        self.run: Callable[[dict[str, Any]], tuple[list[int], list[int]]] = namespace["run"]
+        self._run: Callable[..., tuple[list[int], list[int]]] = namespace["run"]
+
+    def run(self, ctx: dict[str, Any], lazy: Callable[[str, str], Any] | None = None) -> tuple[list[int], list[int]]:
+        """(matched, undecided) rule indexes; ``lazy(root, field)`` supplies the lazy roots' values."""
+        if lazy is None:
+            def lazy(root: str, field: str) -> Any:
+                return (ctx.get(root) or {}).get(field, MISSING)
+        return self._run(ctx, lazy)

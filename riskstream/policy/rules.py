@@ -48,7 +48,7 @@ from riskstream.detectors.base import signal
 from riskstream.detectors.text import TermMatcher, normalize
 from riskstream.policy.model import RULE_PREFIX, Policy, Rule
 from riskstream.policy.rule_check import Path, check_condition, tokens
-from riskstream.policy.rule_fast import FastPath
+from riskstream.policy.rule_fast import MISSING, FastPath
 from riskstream.regions import REGIONS
 
 _POSITION: Final = re.compile(r"<input>:(\d+):(\d+):\s*(.*)", re.S)
@@ -144,8 +144,12 @@ class Bucket:
         self.program = compile_condition("[" + ", ".join(f"({r.rule.condition})" for r in self.rules) + "]") \
             if len(self.rules) > 1 else (self.rules[0].program if self.rules else None)
 
-    def context(self, event: Event, signals: Sequence[Signal]) -> dict[str, Any]:
-        """What the bucket's rules read, and nothing else (converting values into CEL costs)."""
+    def context(self, event: Event, signals: Sequence[Signal], *, lazy: bool = False) -> dict[str, Any]:
+        """What the bucket's rules read, and nothing else (converting values into CEL costs).
+
+        With ``lazy``, the text and the term hits (normalising a text is the
+        costly part) are left out; ``materialize`` adds them when a rule needs them.
+        """
         ctx: dict[str, Any] = {}
         if self._event:
             ctx["event"] = {name: get(event) for name, get in self._event}
@@ -158,13 +162,8 @@ class Bucket:
             if sid is not None and "id" in self._seller:
                 seller["id"] = sid
             ctx["seller"] = seller
-        if self._text or self._terms:
-            raw = _event_text(event)
-            if self._text:
-                ctx["text"] = {"normalized": normalize(raw) if "normalized" in self._text else "",
-                               "length": len(raw)}
-            if self._terms:
-                ctx["terms"] = {name: m.find(raw) for name, m in self._terms.items()}
+        if not lazy:
+            self.materialize(ctx, event)
         if self._price:
             price: dict[str, Any] = {}
             for s in signals:
@@ -186,6 +185,16 @@ class Bucket:
             ctx["signals"] = sig
         return ctx
 
+    def materialize(self, ctx: dict[str, Any], event: Event) -> None:
+        """Add the text and term hits to a lazy context (once)."""
+        if "text" in ctx or "terms" in ctx or not (self._text or self._terms):
+            return
+        raw = _event_text(event)
+        if self._text:
+            ctx["text"] = {"normalized": normalize(raw) if "normalized" in self._text else "", "length": len(raw)}
+        if self._terms:
+            ctx["terms"] = {name: m.find(raw) for name, m in self._terms.items()}
+
     def matches(self, event: Event, signals: Sequence[Signal]) -> tuple[list[CompiledRule], dict[str, Any], int]:
         """The hot path: the rules that match, the context, how many erred.
 
@@ -193,10 +202,16 @@ class Bucket:
         whose simple conjuncts is false, and every rule made only of simple
         conjuncts; CEL judges the rest, each with only the values it reads.
         """
-        ctx = self.context(event, signals)
-        matched, undecided = self.fast.run(ctx)
+        ctx = self.context(event, signals, lazy=True)
+
+        def lazy(root: str, field: str) -> Any:
+            self.materialize(ctx, event)
+            return ctx.get(root, {}).get(field, MISSING)
+
+        matched, undecided = self.fast.run(ctx, lazy)
         errors = 0
         if undecided:
+            self.materialize(ctx, event)
             shared = cel.Context(variables=ctx) if len(undecided) > 3 else None
             for i in undecided:
                 r = self.rules[i]
