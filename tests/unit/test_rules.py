@@ -416,3 +416,46 @@ def test_rules_requiring_a_category_meet_only_listings_of_that_category() -> Non
     assert [s.code for s in rules.evaluate(listing(category="home", price=3.0), [])] == ["c"]
     unindexed = compile_rules(pol, by_category=False)
     assert len(unindexed.applicable(listing(category="cosmetics"))) == 3
+
+
+def test_diff_and_the_cli_name_rule_changes(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from riskstream.cli.main import main
+    from riskstream.policy import diff_policies
+
+    eu = load_policy(sample_policy_dir() / "eu.yaml", REG)
+    rule = eu.rules["new_seller_with_findings"]
+    new = dataclasses.replace(eu, version="2026.12.1", rules={
+        **eu.rules, "new_seller_with_findings": dataclasses.replace(rule, mode="enforced")})
+    assert "rule new_seller_with_findings: mode shadow -> enforced" in diff_policies(eu, new)
+    fewer = dataclasses.replace(eu, rules={})
+    assert "rule removed: new_seller_with_findings" in diff_policies(eu, fewer)
+
+    bad = tmp_path / "eu.yaml"
+    bad.write_text((sample_policy_dir() / "eu.yaml").read_text().replace(
+        "seller.age_days < 7 && signals.count > 0", "seller.age_days < 7 && signals.cnt > 0"))
+    result = CliRunner().invoke(main, ["policy", "validate", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:" in result.output and "unknown field 'signals.cnt'" in result.output
+
+
+def test_backtest_counts_rule_actions_against_the_policy_in_force(tmp_path: Any) -> None:
+    from riskstream.evaluation.backtest import backtest, read_events
+    from riskstream.sim import SimConfig, default_scenarios, run, write_run
+
+    sim = run(SimConfig(seed=2, duration_hours=11, events_per_hour=300,
+                        scenarios=default_scenarios("review_farm")))
+    events_path, _ = write_run(sim, tmp_path / "day.jsonl")
+    old = tmp_path / "us-old.yaml"
+    text = (sample_policy_dir() / "us.yaml").read_text()
+    old.write_text(text[: text.index("\n# Rules:")] + text[text.index("\ndecision:"):])  # the policy without rules
+    assert not load_policy(old, REG).rules
+    rep = backtest(sample_policy_dir() / "us.yaml", read_events(events_path), in_force=old, labels=sim.labels)
+    rows = {(r.contributor, r.mode): r for r in rep.rows}
+    farm = rows[("rule:five_star_from_fresh_unverified", "shadow")]
+    assert farm.in_force == 0 and farm.candidate > 0
+    assert farm.precision is not None and farm.precision > 0.5 and farm.recall is not None
+    assert "rule:five_star_from_fresh_unverified" in rep.render()
+    # detectors are the same in both policies: the same number of actions
+    assert all(r.in_force == r.candidate for r in rep.rows if not r.contributor.startswith("rule:"))
