@@ -39,9 +39,8 @@ import dataclasses
 import functools
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path as FilePath
 from typing import Any, Final
-
-import cel
 
 from riskstream.contracts import ContentEvent, EntityType, Event, ListingEvent, ReviewEvent, Signal
 from riskstream.detectors.base import signal
@@ -50,6 +49,44 @@ from riskstream.policy.model import RULE_PREFIX, Policy, Rule
 from riskstream.policy.rule_check import Path, check_condition, tokens
 from riskstream.policy.rule_fast import MISSING, FastPath
 from riskstream.regions import REGIONS
+
+
+def _load_cel() -> Any:
+    """The CEL extension module, without the package's ``__init__``.
+
+    ``import cel`` also imports the package's command-line tool (typer, rich,
+    prompt_toolkit): 0.4 s at every start of a worker or of ``riskstream``.
+    The compiled module alone is what rules need; the package layout is pinned
+    by the dependency range (``common-expression-language>=0.10,<0.11``), and
+    anything unexpected falls back to the plain import.
+    """
+    import importlib.machinery
+    import importlib.util
+    import sys
+
+    if "cel" in sys.modules:
+        return sys.modules["cel"]
+    try:
+        spec = importlib.util.find_spec("cel")
+        folder = next(iter(spec.submodule_search_locations or ())) if spec is not None else None
+        if folder is not None:
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = FilePath(folder) / f"cel{suffix}"
+                if path.exists():
+                    ext = importlib.util.spec_from_file_location("cel.cel", path)
+                    if ext is not None and ext.loader is not None:
+                        module = importlib.util.module_from_spec(ext)
+                        ext.loader.exec_module(module)
+                        if hasattr(module, "compile") and hasattr(module, "Context"):
+                            return module
+    except (ImportError, OSError, StopIteration):
+        pass
+    import cel
+
+    return cel
+
+
+cel: Any = _load_cel()
 
 _POSITION: Final = re.compile(r"<input>:(\d+):(\d+):\s*(.*)", re.S)
 
