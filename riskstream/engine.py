@@ -45,6 +45,7 @@ from riskstream.contracts import (
 from riskstream.decisions import Escalation, Ledger, apply, decide, pseudonymize, subject_of
 from riskstream.detectors.base import Registry
 from riskstream.policy.model import Policy
+from riskstream.policy.rules import CompiledRules, compile_rules
 from riskstream.regions import region_of
 from riskstream.settings import LimitSettings
 
@@ -76,6 +77,7 @@ class Prepared:
 class _Compiled:
     policy: Policy
     by_kind: dict[str, list[Any]]  # event kind -> detector instances (mode is the policy's business)
+    rules: CompiledRules  # the policy's own rules, indexed by (kind, country)
     # Built once per policy, read per event: per kind, (detector, its state_key, partitioned?) in
     # policy order; and (kind, detector id) -> detector for `step`, instead of a scan per call.
     plan: dict[str, tuple[tuple[Any, Any, bool], ...]] = field(default_factory=dict)
@@ -112,22 +114,28 @@ class Engine:
         by_kind: dict[str, list[Any]] = {}
         old = self._regions.get(policy.region)
         for det_id in policy.enabled_detectors():
-            rule = policy.rule(det_id)
-            assert rule is not None
+            rule = policy.detectors[det_id]
             cls = self.registry.get(det_id)
             params = rule.params if rule.params is not None else cls.Params()
             detector = cls(params)
             for kind in cls.kinds:
                 by_kind.setdefault(kind, []).append(detector)
             if old is not None:
-                old_rule = old.policy.rule(det_id)
-                if old_rule is None or old_rule.params != rule.params:
+                old_rule = old.policy.detectors.get(det_id)
+                if old_rule is None or not old_rule.enabled or old_rule.params != rule.params:
                     self._drop_state(policy.region, det_id)
-        self._regions[policy.region] = _Compiled(policy, by_kind)
+        # Rules compile here, once per policy load (conditions are cached by text, so the
+        # loader's validation already paid for the CEL parse).
+        self._regions[policy.region] = _Compiled(policy, by_kind, compile_rules(policy))
 
     def policy(self, region: str) -> Policy | None:
         compiled = self._regions.get(region)
         return compiled.policy if compiled else None
+
+    def rules(self, region: str) -> CompiledRules | None:
+        """The compiled rules of a region's active policy."""
+        compiled = self._regions.get(region)
+        return compiled.rules if compiled else None
 
     def policies(self) -> dict[str, Policy]:
         return {r: c.policy for r, c in self._regions.items()}
@@ -228,7 +236,11 @@ class Engine:
         return new, list(signals)
 
     def finish(self, event: Event, signals: list[Signal]) -> Outcome:
-        """Decide the event's actions from all of its signals."""
+        """Decide the event's actions from all of its signals and the policy's rules.
+
+        The rules see the detectors' signals for this event; a rule that matches
+        adds its own signal (detector ``rule:<id>``), decided with the others.
+        """
         group = region_of(event.region)
         compiled = self._regions.get(group) if group else None
         if compiled is None:
@@ -236,6 +248,9 @@ class Engine:
         return self._decide(event, compiled, signals)
 
     def _decide(self, event: Event, compiled: _Compiled, signals: list[Signal]) -> Outcome:
+        hits = compiled.rules.evaluate(event, signals)
+        if hits:
+            signals = [*signals, *hits]
         actions = decide(signals, compiled.policy, event) if signals else []
         if self._pseudonym_key is not None:
             signals = [pseudonymize(s, self._pseudonym_key) for s in signals]

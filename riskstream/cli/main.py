@@ -259,6 +259,28 @@ def policy_explain(event_file: Path, policy_dir: Path | None) -> None:
     click.echo(explain(event, pol, reg).render())
 
 
+@policy.command("backtest")
+@click.argument("candidate", type=click.Path(exists=True, path_type=Path))
+@click.option("--events", "events_file", required=True, type=click.Path(exists=True, path_type=Path),
+              help="A simulator JSONL file or a recorded topic range (one event object per line).")
+@click.option("--in-force", type=click.Path(path_type=Path), default=None,
+              help="The policy to compare with (default: the region's file in the policy directory).")
+@click.option("--labels", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Labels (default: the simulator's FILE.labels.json beside the events, if there).")
+def policy_backtest(candidate: Path, events_file: Path, in_force: Path | None, labels: Path | None) -> None:
+    """Per rule and detector: actions CANDIDATE would take on the events vs the policy in force."""
+    from riskstream.detectors.registry import default_registry
+    from riskstream.evaluation.backtest import backtest, read_events
+    from riskstream.policy import load_policy
+    from riskstream.sim import labels_path_for, read_labels
+
+    region = load_policy(candidate, default_registry()).region
+    in_force = in_force or _settings().policies.directory / f"{region.lower()}.yaml"
+    lpath = labels or labels_path_for(events_file)
+    labelset = read_labels(lpath) if lpath.exists() else None
+    click.echo(backtest(candidate, read_events(events_file), in_force=in_force, labels=labelset).render())
+
+
 @policy.command("statement")
 @click.argument("action_file", type=click.Path(exists=True, path_type=Path))
 @click.option("--policy-dir", type=click.Path(path_type=Path), default=None)

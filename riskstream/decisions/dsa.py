@@ -79,6 +79,8 @@ def _facts(action: EnforcementAction, basis: LegalBasis, policy: Policy) -> str:
         ev = sig.get("evidence", {})
         found = ev.get("terms") or ev.get("missing") or ev.get("matched_rule") or ev.get("codes")
         detail = f" ({', '.join(map(str, found)) if isinstance(found, list) else found})" if found else ""
+        if ev.get("rule") and not found:
+            detail = f" (marketplace rule {ev['rule']})"
         if ev.get("recall_id"):
             detail = f" (recall {ev['recall_id']}){detail}"
         parts.append(f"{sig.get('code')}{detail}")

@@ -1,4 +1,7 @@
-"""Why would this event be actioned?  Run a policy's detectors on one event and say.
+"""Why would this event be actioned?  Run a policy's detectors and rules on one event and say.
+
+Each rule that applies to the event's kind and country is shown matched or
+not, with the values of the fields its condition read.
 
 Explain is stateless: every detector starts from a fresh state, so a
 detector that needs history (bursts, baselines) explains only what a first
@@ -30,6 +33,7 @@ from riskstream.contracts import ActionKind, EnforcementAction, Event, Mode, Sig
 from riskstream.decisions.decide import decide
 from riskstream.detectors.base import Registry
 from riskstream.policy.model import Policy
+from riskstream.policy.rules import RuleResult, compile_rules
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +64,10 @@ class Explanation:
     """Enabled detectors that do not read this kind of event, or are missing from the registry."""
     signals: tuple[Signal, ...]
     actions: tuple[EnforcementAction, ...]
+    rules: tuple[RuleResult, ...] = ()
+    """Every rule that applies to this event's kind and country, matched or not, with what it read."""
+    rules_not_applicable: int = 0
+    policy: Policy | None = None
 
     def render(self) -> str:
         lines = [f"event {self.event_id} ({self.event_kind}, {self.country}) "
@@ -68,6 +76,20 @@ class Explanation:
             ev = ", ".join(f"{k}={v!r}" for k, v in sorted(f.evidence.items()) if k in _SHOWN)
             lines.append(f"  fired {f.detector} [{f.mode}] {f.code} score={f.score:.2f} "
                          f"-> {f.mapped_action or '(thresholds)'}  {ev}".rstrip())
+        for r in self.rules:
+            rule = self.policy.rules[r.id] if self.policy is not None else None
+            mode = f" [{rule.mode}]" if rule is not None else ""
+            seen = "  ".join(f"{k}={v!r}" for k, v in r.values.items())
+            if r.error is not None:
+                verdict = f"error ({r.error}): counts as no match"
+            elif r.matched and rule is not None:
+                verdict = f"matched {rule.reason} -> {rule.action}"
+            else:
+                verdict = "no match"
+            lines.append(f"  rule {r.id}{mode} {verdict}  {seen}".rstrip())
+        if self.rules_not_applicable:
+            lines.append(f"  ({self.rules_not_applicable} rule(s) not for {self.event_kind} events in "
+                         f"{self.country}: not evaluated)")
         for a in self.actions:
             lines.append(f"  {a.entity_type} {a.entity_id}: risk {a.risk_score:.2f} -> {a.action} "
                          f"({a.mode}) reasons={','.join(a.reason_codes)}")
@@ -101,7 +123,19 @@ def explain(event: Event, policy: Policy, registry: Registry) -> Explanation:
             fired.append(Firing(detector=det_id, mode=rule.mode, weight=rule.weight, code=s.code,
                                 score=s.score, entity=f"{s.entity_type}:{s.entity_id}",
                                 mapped_action=rule.actions.get(s.code), evidence=s.evidence))
+    compiled = compile_rules(policy)
+    rules = tuple(compiled.judge(event, signals))
+    hits = compiled.evaluate(event, signals)
+    for s in hits:
+        own = policy.rules[s.evidence["rule"]]
+        fired.append(Firing(detector=s.detector, mode=own.mode, weight=own.weight, code=s.code,
+                            score=s.score, entity=f"{s.entity_type}:{s.entity_id}",
+                            mapped_action=own.action, evidence=s.evidence))
+    signals = [*signals, *hits]
     return Explanation(
+        rules=rules,
+        rules_not_applicable=sum(1 for r in policy.rules.values() if r.enabled) - len(rules),
+        policy=policy,
         event_id=event.event_id,
         event_kind=event.kind,
         country=event.region,

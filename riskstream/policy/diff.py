@@ -116,4 +116,21 @@ def diff_policies(old: Policy, new: Policy) -> list[str]:
     _diff_values("decision", _plain(old.decision), _plain(new.decision), out)
     _diff_values("enforcement", _plain(old.enforcement), _plain(new.enforcement), out)
     _diff_values("legal", _plain(old.legal), _plain(new.legal), out)
+    _diff_values("term_lists", _plain(old.term_lists), _plain(new.term_lists), out)
+    for rid in sorted(set(old.rules) - set(new.rules)):
+        out.append(f"rule removed: {rid}")
+    for rid in sorted(set(new.rules) - set(old.rules)):
+        r = new.rules[rid]
+        out.append(f"rule added: {rid} ({r.mode}{'' if r.enabled else ', disabled'}, {r.kind}, "
+                   f"{r.reason} -> {r.action}): {r.condition}")
+    for rid in sorted(set(old.rules) & set(new.rules)):
+        a, b = old.rules[rid], new.rules[rid]
+        if a.mode != b.mode:
+            out.append(f"rule {rid}: mode {a.mode} -> {b.mode}")
+        if a.enabled != b.enabled:
+            out.append(f"rule {rid}: {'enabled' if b.enabled else 'disabled'}")
+        if a.condition != b.condition:
+            out.append(f"rule {rid}: condition {a.condition!r} -> {b.condition!r}")
+        _diff_values(f"rule {rid}", {k: v for k, v in _plain(a).items() if k not in ("mode", "enabled", "condition")},
+                     {k: v for k, v in _plain(b).items() if k not in ("mode", "enabled", "condition")}, out)
     return out

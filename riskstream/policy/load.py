@@ -103,6 +103,9 @@ class _Doc:
     data: Any
     keys: dict[JsonPath, tuple[int, int]]
     values: dict[JsonPath, tuple[int, int]]
+    scalars: dict[JsonPath, tuple[int, int, str | None]] = dataclasses.field(default_factory=dict)
+    """Per string scalar: start and end index in the text and the YAML style (to place rule errors)."""
+    text: str = ""
 
     def where(self, path: JsonPath, *, prefer_key: bool = True) -> tuple[int, int]:
         """Position of ``path``: its key if it has one, else its value; else the nearest parent."""
@@ -161,6 +164,7 @@ def _build(
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), doc, issues) for i, item in enumerate(node.value)]
     assert isinstance(node, yaml.ScalarNode)
+    doc.scalars[path] = (node.start_mark.index, node.end_mark.index, node.style)
     return _scalar(node)
 
 
@@ -223,13 +227,13 @@ def _parse(text: str, filename: str) -> tuple[_Doc | None, list[PolicyIssue]]:
         return None, [PolicyIssue(filename, 1, 1, f"invalid YAML: {exc}")]
     if root is None:
         return None, [PolicyIssue(filename, 1, 1, "empty policy file")]
-    doc = _Doc(None, {}, {})
+    doc = _Doc(None, {}, {}, {}, text)
     raw: list[tuple[JsonPath, str, tuple[int, int]]] = []
     data = _build(root, (), doc, raw)
     issues = [PolicyIssue(filename, line, col, msg, path=p) for p, msg, (line, col) in raw]
     if not isinstance(data, dict):
         issues.append(PolicyIssue(filename, *_pos(root), "a policy file must be a mapping"))
-    return _Doc(data, doc.keys, doc.values), issues
+    return _Doc(data, doc.keys, doc.values, doc.scalars, text), issues
 
 
 # --------------------------------------------------------------------------- schema
@@ -424,6 +428,10 @@ def _semantic_issues(doc: _Doc, registry: Registry, filename: str) -> list[Polic
                     issue(path, f"detector {det_id!r} does not declare its codes and {code!r} is not "
                                 f"among the codes it seems to emit ({', '.join(sorted(known))})", "warning")
 
+    rules = data.get("rules")
+    for rule in (rules.values() if isinstance(rules, dict) else ()):
+        if isinstance(rule, dict) and isinstance(rule.get("reason"), str):
+            emitted.add(rule["reason"])
     legal = data.get("legal")
     legal = legal if isinstance(legal, dict) else {}
     if data.get("region") == "EU":
@@ -439,6 +447,102 @@ def _semantic_issues(doc: _Doc, registry: Registry, filename: str) -> list[Polic
         if emitted and code not in emitted:
             issue(("legal", code), f"legal entry {code!r} is not mapped by any detector's actions",
                   "warning")
+    return out
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def _in_scalar(doc: _Doc, path: JsonPath, offset: int) -> tuple[int, int]:
+    """File line:col of character ``offset`` of the string scalar at ``path``.
+
+    Plain, quoted and folded scalars join their source lines with one space,
+    a literal block (``|``) with a newline; escapes in quoted scalars are not
+    unfolded (a position after one is off by the escape's length).
+    """
+    span = doc.scalars.get(path)
+    if span is None:
+        return doc.where(path, prefer_key=False)
+    start, end, style = span
+    src = doc.text[start:end]
+    line0 = doc.text.count("\n", 0, start) + 1
+    col0 = start - (doc.text.rfind("\n", 0, start) + 1) + 1
+    segments: list[tuple[int, int, str]] = []  # (line, col of first char, text)
+    lines = src.split("\n")
+    if style in ("|", ">"):
+        body = lines[1:]
+        indent = min((len(x) - len(x.lstrip(" ")) for x in body if x.strip()), default=0)
+        for k, x in enumerate(body):
+            if x.strip():
+                segments.append((line0 + 1 + k, indent + 1, x[indent:]))
+    else:
+        skip = 1 if style in ('"', "'") else 0
+        for k, x in enumerate(lines):
+            if k == 0:
+                segments.append((line0, col0 + skip, x[skip:]))
+            else:
+                stripped = x.lstrip(" \t")
+                if stripped:
+                    segments.append((line0 + k, len(x) - len(stripped) + 1, stripped))
+    pos = 0
+    for line, col, text in segments:
+        if offset <= pos + len(text):
+            return line, col + max(0, offset - pos)
+        pos += len(text) + 1
+    return segments[-1][0] if segments else line0, col0
+
+
+def _rule_issues(doc: _Doc, filename: str) -> list[PolicyIssue]:
+    """Each rule's condition compiled and checked; scopes and EU grounds; every problem at its place."""
+    from riskstream.policy.rules import condition_problems
+
+    data = doc.data
+    rules = data.get("rules")
+    if not isinstance(rules, dict):
+        return []
+    out: list[PolicyIssue] = []
+    region = data.get("region")
+    countries = REGIONS.get(region, frozenset()) if isinstance(region, str) else frozenset()
+    term_lists = data.get("term_lists")
+    names = sorted(term_lists) if isinstance(term_lists, dict) else []
+    legal = data.get("legal") if isinstance(data.get("legal"), dict) else {}
+    for rid, rule in rules.items():
+        base: JsonPath = ("rules", rid)
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", rid):
+            line, col = doc.where(base)
+            out.append(PolicyIssue(filename, line, col, f"rule id {rid!r} must be lower_snake_case "
+                                                        "(it is a metric label)", path=base))
+        if not isinstance(rule, dict):
+            continue
+        kind = rule.get("kind", "listing")
+        cond = rule.get("condition")
+        if isinstance(cond, str) and cond.strip() and kind in ("listing", "review", "content"):
+            for line, col, offset, msg in condition_problems(cond, kind, names):
+                if offset is None:  # CEL's own line:col inside the condition
+                    offset = sum(len(x) + 1 for x in cond.split("\n")[: line - 1]) + col - 1
+                fl, fc = _in_scalar(doc, (*base, "condition"), offset)
+                out.append(PolicyIssue(filename, fl, fc, f"rules.{rid}.condition: {msg}",
+                                       path=(*base, "condition")))
+        scope = rule.get("countries")
+        if isinstance(scope, list) and countries:
+            for k, c in enumerate(scope):
+                if isinstance(c, str) and c not in countries:
+                    line, col = doc.where((*base, "countries", k), prefer_key=False)
+                    out.append(PolicyIssue(filename, line, col, f"rules.{rid}.countries: {c!r} is not in "
+                                                                f"region {region}", path=(*base, "countries", k)))
+        action, reason = rule.get("action"), rule.get("reason")
+        if (region == "EU" and action in _RESTRICTIVE and rule.get("enabled", True) is not False
+                and rule.get("legal") is None and reason not in legal):
+            line, col = doc.where((*base, "action"))
+            out.append(PolicyIssue(filename, line, col,
+                                   f"rules.{rid}: action {action!r} restricts in the EU but neither the rule "
+                                   f"nor legal.{reason} gives its ground (a statement of reasons needs one)",
+                                   path=(*base, "action")))
+        if isinstance(rule.get("legal"), dict) and isinstance(legal.get(reason), dict) \
+                and rule["legal"] != legal[reason]:
+            line, col = doc.where((*base, "legal"))
+            out.append(PolicyIssue(filename, line, col, f"rules.{rid}.legal differs from legal.{reason}: "
+                                                        "one reason code has one ground", path=(*base, "legal")))
     return out
 
 
@@ -501,7 +605,9 @@ def _convert(doc: _Doc, registry: Registry, filename: str) -> tuple[Policy | Non
         return None, out
     if out:
         return None, out
-    return dataclasses.replace(policy, detectors=rules), out
+    # A rule's own legal ground becomes its reason code's (the statement of reasons looks there).
+    legal = {**{r.reason: r.legal for r in policy.rules.values() if r.legal is not None}, **policy.legal}
+    return dataclasses.replace(policy, detectors=rules, legal=legal), out
 
 
 # --------------------------------------------------------------------------- API
@@ -528,6 +634,7 @@ def check(text: str, registry: Registry, filename: str = "<text>") -> tuple[Poli
         return None, issues
     issues += _schema_issues(doc, _cached_schema(tuple(sorted(registry.detectors.items()))), registry, filename)
     issues += _semantic_issues(doc, registry, filename)
+    issues += _rule_issues(doc, filename)
     policy: Policy | None = None
     if not any(i.severity == "error" for i in issues):
         policy, more = _convert(doc, registry, filename)

@@ -27,6 +27,13 @@ import msgspec
 
 from riskstream.contracts import ActionKind, Mode
 
+RULE_PREFIX: Final = "rule:"
+"""A rule's hits are signals whose ``detector`` is ``rule:<id>``: its metric label and feedback key."""
+RuleKind = Literal["listing", "review", "content"]
+ReasonCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+CountryCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
+MAX_CONDITION_CHARS: Final = 2000
+
 RegionName = Literal["EU", "UK", "US", "SEA"]
 Ground = Literal["illegal_content", "incompatible_content"]
 Scope = Literal["union", "country"]
@@ -124,6 +131,40 @@ class LegalBasis:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """A policy manager's own rule: a CEL condition that, when true, raises a signal.
+
+    The signal (detector ``rule:<id>``, code ``reason``, score ``score``) goes
+    through the same decision layer as a detector's: weighted into the
+    noisy-or, ``action`` mapped for its reason, decided in its ``mode``'s lane.
+    ``score`` defaults to 0.5: alone, a rule reaches only its own action and the
+    ``flag`` threshold; it takes more findings to push the risk score to
+    ``hold`` or ``remove``.
+    ``countries`` (empty: every country of the region) and ``kind`` index the
+    rule at compile time, so a rule that cannot apply to an event costs nothing.
+    ``legal`` is the statement-of-reasons ground of an EU restriction (it may
+    instead sit under the policy's ``legal`` for the reason code).
+    """
+
+    condition: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_CONDITION_CHARS)]
+    reason: ReasonCode
+    action: ActionKind
+    mode: Mode = "shadow"
+    kind: RuleKind = "listing"
+    countries: tuple[CountryCode, ...] = ()
+    enabled: bool = True
+    weight: Unit = 1.0
+    score: Unit = 0.5
+    description: str = ""
+    legal: LegalBasis | None = None
+
+    @property
+    def actions(self) -> dict[str, ActionKind]:
+        """The same shape as a detector's ``actions``: this rule's reason code -> its action."""
+        return {self.reason: self.action}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
     """A region's whole policy, as loaded from ``policies/<region>.yaml``."""
 
@@ -136,10 +177,16 @@ class Policy:
     decision: DecisionThresholds = dataclasses.field(default_factory=DecisionThresholds)
     enforcement: EnforcementPolicy = dataclasses.field(default_factory=EnforcementPolicy)
     legal: dict[str, LegalBasis] = dataclasses.field(default_factory=dict)
+    term_lists: dict[str, tuple[NonEmpty, ...]] = dataclasses.field(default_factory=dict)
+    """Named term lists that rules test (``terms.<name>``), matched like the detectors' terms."""
+    rules: dict[str, Rule] = dataclasses.field(default_factory=dict)
+    """The policy managers' rules, by id (see ``riskstream.policy.rules``)."""
 
-    def rule(self, detector: str) -> DetectorPolicy | None:
-        """The detector's rule if the policy names it and it is enabled."""
-        rule = self.detectors.get(detector)
+    def rule(self, detector: str) -> DetectorPolicy | Rule | None:
+        """The detector's (or ``rule:<id>``'s) rule if the policy names it and it is enabled."""
+        rule: DetectorPolicy | Rule | None = self.detectors.get(detector)
+        if rule is None and detector.startswith(RULE_PREFIX):
+            rule = self.rules.get(detector[len(RULE_PREFIX):])
         return rule if rule is not None and rule.enabled else None
 
     def enabled_detectors(self) -> list[str]:
