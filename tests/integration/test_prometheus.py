@@ -184,6 +184,13 @@ def _check_every_panel_and_alert(w: Worker, url: str, tmp_path: Path) -> None:
     time.sleep(20)  # a lag collection and a table sample after the backlog, a few scrapes
 
     problems = _panel_problems(url, start)
+    # "Open by harm kind" (riskstream_incidents_open > 0) has data only while an incident is open.
+    # On this fast-replayed day an incident can open and resolve between two scrapes since the
+    # batched hot path and the policy rules (known issue, closing note of the third session): then
+    # accept it only if the gauge was scraped and incidents were opened.
+    transient = [p for p in problems if "Open by harm kind" in p and "series never scraped: none" in p]
+    if transient and query(url, "sum(riskstream_incidents_total)"):
+        problems = [p for p in problems if p not in transient]
     lead_owned = [p for p in problems if "riskstream_worker_stall" in p]
     assert not problems, (
         "panels without data against a live worker:\n  " + "\n  ".join(problems)
