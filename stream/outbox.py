@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.errors import MessageSizeTooLargeError
 
 from riskstream.stream import metrics as m
 
@@ -58,9 +58,8 @@ class _Pending:
 
 
 def _permanent(exc: BaseException) -> bool:
-    return isinstance(exc, MessageSizeTooLargeError) or (
-        isinstance(exc, KafkaError) and not getattr(exc, "retriable", True)
-        and not isinstance(exc, asyncio.TimeoutError))
+    """Only a record too large for the topic is refused for good; anything else is sent again."""
+    return isinstance(exc, MessageSizeTooLargeError)
 
 
 class Outbox:

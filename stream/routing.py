@@ -52,11 +52,7 @@ class Envelope:
 
     @classmethod
     def load(cls, raw: bytes, event_types: dict[str, type[Any]]) -> Envelope:
-        obj = orjson.loads(raw)
-        kind = obj["k"]
-        return cls(kind=kind, event=from_obj(obj["e"], event_types[kind]),
-                   signals=[from_obj(s, Signal) for s in obj["s"]],
-                   steps=[(d, k) for d, k in obj["st"]], record_time=obj.get("t"))
+        return cls._from(orjson.loads(raw), event_types)
 
     @classmethod
     def load_many(cls, raw: bytes, event_types: dict[str, type[Any]]) -> list[Envelope]:
