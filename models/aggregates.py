@@ -343,7 +343,7 @@ class Aggregator:
         if acc is None:
             acc = self._open[(region, start)] = _WindowAcc()
         acc.events += 1
-        self._account(acc, event, sigs, list(actions))
+        self._account(acc, event, sigs, enforced_removals(actions))
         if self._max_ts is None or ts > self._max_ts:
             self._max_ts = ts
             return self._close(ts - self.config.allowed_lateness_s)
@@ -353,8 +353,20 @@ class Aggregator:
         """Close every open window (end of a bounded stream)."""
         return self._close(math.inf)
 
-    def _account(self, acc: _WindowAcc, event: Event, sigs: list[Signal], actions: list[EnforcementAction]
-                 ) -> None:
+    def account_window(self, region: str, start: int, items: Iterable[tuple[Event, Sequence[Signal], int]],
+                       late: int = 0) -> ClosedWindow:
+        """One whole window at once: ``items`` (event, signals, enforced removals) in the order given.
+
+        The two-phase path (`riskstream.models.region_windows`) calls it when a region window is
+        complete; the running memory (listings, product aliases, prices) moves on as in :meth:`add`.
+        """
+        acc = _WindowAcc()
+        for event, sigs, removals in items:
+            acc.events += 1
+            self._account(acc, event, list(sigs), removals)
+        return self._emit(region, start, acc, late)
+
+    def _account(self, acc: _WindowAcc, event: Event, sigs: list[Signal], removals: int) -> None:
         cfg = self.config
         brand: str | None = None
         listing_ids: list[str] = []
@@ -394,7 +406,7 @@ class Aggregator:
             cat.content_posts += 1
         else:
             return
-        cat.enforced_removals += sum(1 for a in actions if a.mode == "enforced" and a.action in ("remove", "hold"))
+        cat.enforced_removals += removals
         cat.signals += len(sigs)
         cat.safety_complaints += sum(1 for s in sigs if s.code == "safety_complaint")
         cat.restricted_promotions += sum(1 for s in sigs if s.code.startswith("promotes_"))
@@ -548,6 +560,11 @@ class Aggregator:
         agg._alias = OrderedDict((k, v) for k, v in state["alias"])
         agg._price = {k: (float(m), float(v), int(n)) for k, m, v, n in state["price"]}
         return agg
+
+
+def enforced_removals(actions: Iterable[EnforcementAction]) -> int:
+    """Enforced ``remove`` / ``hold`` actions among an event's actions (shadow ones never count)."""
+    return sum(1 for a in actions if a.mode == "enforced" and a.action in ("remove", "hold"))
 
 
 def _aggregate_signal(event: ListingEvent, ratio: float) -> Signal:

@@ -48,7 +48,7 @@ from sklearn.ensemble import IsolationForest
 
 from riskstream.models.aggregates import FEATURES, ClosedWindow
 from riskstream.models.timeseries import Threshold
-from riskstream.models.ts_range import RangeAwareDetector, StreamDetector
+from riskstream.models.ts_range import RangeAwareDetector, StreamDetector, detector_from_state
 
 TRUSTED_TYPES: Final[frozenset[str]] = frozenset({
     "sklearn.ensemble._iforest.IsolationForest",
@@ -244,3 +244,14 @@ class RegionScorer:
                 det.learn_one(w.end, x)
             out.append(RegionScore(w.region, best, "streaming", self._stream_threshold(best)))
         return out
+
+    def region_state(self, region: str) -> dict[str, Any]:
+        """The streaming fallback's learned state for one region (JSON-able; empty with a forest)."""
+        return {name: det.state_dict() for (r, name), det in sorted(self._streams.items()) if r == region}
+
+    def restore_region(self, region: str, state: dict[str, Any]) -> None:
+        """Put back what :meth:`region_state` returned (the region's owner keeps it in its table)."""
+        for key in [k for k in self._streams if k[0] == region]:
+            del self._streams[key]
+        for name, obj in state.items():
+            self._streams[(region, name)] = detector_from_state(obj)

@@ -95,6 +95,12 @@ TOPICS: Final[dict[str, TopicSpec]] = {
                   "Internal: an event with all of its signals, keyed by event id, so one owner decides "
                   "its actions and remembers their idempotency keys.",
                   record_note="detection envelope (input bytes, all signals)")),
+        ("aggregates", TopicSpec("risk.aggregates.v1", "policy region", dict, DAY_MS, False,
+                  "decide_events agent (and its watermark heartbeat)", "merge_aggregates",
+                  "Internal: partial incident aggregates of one risk.decide.v1 partition (compact facts of "
+                  "its decided events and its watermark), keyed by region so one owner merges a region's "
+                  "windows, closes each once and runs its incident manager.",
+                  record_note="partial (source partition, watermark, idle, facts)")),
         ("feedback", TopicSpec("moderation.feedback.v1", "action_id", c.ModerationFeedback, 30 * DAY_MS, False,
                   "moderation tool", "track_feedback",
                   "Moderator outcomes: confirmed, overturned, appeal granted.")),

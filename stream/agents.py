@@ -51,6 +51,7 @@ from riskstream.settings import Settings
 from riskstream.stream import metrics as m
 from riskstream.stream.control import PolicyRuntime
 from riskstream.stream.faust_fixes import set_current_event
+from riskstream.stream.incident_agents import IncidentStages
 from riskstream.stream.incidents import IncidentRuntime
 from riskstream.stream.metrics import Tally
 from riskstream.stream.outbox import Outbox
@@ -133,6 +134,7 @@ class Pipeline:
         self.policies = PolicyRuntime(self.registry, self.engine)
         self.policies_ready = asyncio.Event()
         self.incidents = IncidentRuntime(settings)
+        self.incident_stages: IncidentStages | None = None
         self.rule_stats = _RuleStats()
         self.enforced_keys: Any = None
         self.ledgers: Any = None
@@ -163,9 +165,15 @@ class Pipeline:
             agents += [(self.detect_keyed, topics.detect), (self.decide_events, topics.decide)]
         for fun, topic in agents:
             app.agent(topic, name=f"riskstream.{fun.__name__}", concurrency=1)(fun)
-        app.task(self.detect_incidents)
+        if self.settings.partitioned_state:  # two-phase incident aggregates (stream/incident_agents.py)
+            self.incident_stages = IncidentStages(self)
+            self.incident_stages.register()
+            consumed_extra = [self.topics.aggregates]
+        else:
+            app.task(self.detect_incidents)
+            consumed_extra = []
         app.task(self.follow_control_topics)
-        consumed = [t.get_topic_name() for _, t in agents]
+        consumed = [t.get_topic_name() for _, t in agents] + [t.get_topic_name() for t in consumed_extra]
         self.watchdog = Watchdog(app, consumed, self.settings.kafka.bootstrap_servers, self.settings.kafka.app_id,
                                  self.settings.stall_seconds, kafka=client_kwargs(self.settings))
         app.task(self.watchdog.run)
@@ -250,7 +258,9 @@ class Pipeline:
             m.observe_end_to_end(kind, record_time, now)
         batch.outbox.count_sent()
         batch.tally.flush()
-        if batch.decided:
+        if batch.decided and self.incident_stages is not None:
+            self.incident_stages.observed(batch.decided)
+        elif batch.decided:
             self.incidents.observe_many(batch.decided)
         m.child(m.BATCH_EVENTS, (agent,)).observe(n_events)
 
@@ -379,6 +389,8 @@ class Pipeline:
                         await self._dead_letter_into(batch, msg, env.dump(), "processing_error",
                                                      f"{type(exc).__name__}: {exc}")
             await self._send_hops(batch)
+            if agent == "decide" and self.incident_stages is not None:
+                await self.incident_stages.send_partials(batch)
             await self._complete(batch, agent, n)
 
     async def detect_keyed(self, stream: Any) -> None:

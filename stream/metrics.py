@@ -204,6 +204,20 @@ INCIDENT_BACKLOG_DROPPED = Counter(
     "Outcomes not folded into the incident aggregates because the incident task fell behind.",
     registry=REGISTRY,
 )
+INCIDENT_PARTIALS = Counter(
+    "riskstream_incident_partials_total",
+    "Partial-aggregate records (facts and watermarks of one source partition) sent to the region merge.",
+    ["kind"], registry=REGISTRY,
+)
+INCIDENT_WINDOWS_CLOSED = Counter(
+    "riskstream_incident_windows_closed_total",
+    "Region windows the region merge closed and scored (each exactly once).", ["region"], registry=REGISTRY,
+)
+INCIDENT_LATE_FACTS = Counter(
+    "riskstream_incident_late_facts_total",
+    "Decided events that reached the region merge after their window closed (replays included), not counted.",
+    ["region"], registry=REGISTRY,
+)
 MODEL_SCORE = Histogram(
     "riskstream_model_score", "Region model scores of closed windows (0 normal .. 1 anomalous).",
     ["region", "source"], registry=REGISTRY,

@@ -51,4 +51,5 @@ class Topics:
         self.feedback = self.by_key["feedback"]
         self.detect = self.by_key["detect"]
         self.decide = self.by_key["decide"]
+        self.aggregates = self.by_key["aggregates"]
         self.violations = self.by_key["violations"]

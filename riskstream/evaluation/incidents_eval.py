@@ -1,7 +1,8 @@
-"""Incident-level evaluation: the simulator's stream through Engine, Aggregator and IncidentManager.
+"""Incident-level evaluation: the simulator's stream through Engine, region windows and IncidentManager.
 
-Everything runs in-process, in event order, exactly as the stream layer would
-call it; the incident candidates are then scored against the run's scenarios
+Everything runs in-process, in event order, through the same two-phase region
+merge the stream layer runs (`riskstream.models.region_windows`, one source),
+with one incident manager per region, as the region's owner keeps it; the incident candidates are then scored against the run's scenarios
 with :func:`riskstream.evaluation.quality.score_incidents`.
 
 Run it: ``python -m riskstream.evaluation.incidents_eval [--policies DIR] [--models DIR]``.
@@ -26,9 +27,10 @@ from riskstream.contracts import IncidentCandidate
 from riskstream.detectors.registry import default_registry
 from riskstream.engine import Engine
 from riskstream.evaluation.quality import IncidentScores, score_incidents
-from riskstream.models.aggregates import Aggregator, AggregatorConfig, ClosedWindow
+from riskstream.models.aggregates import AggregatorConfig, ClosedWindow
 from riskstream.models.incidents import IncidentConfig, IncidentManager
 from riskstream.models.region_model import RegionScorer, latest_models
+from riskstream.models.region_windows import InProcessWindows, MergeConfig
 from riskstream.models.ts_range import StreamDetector
 from riskstream.policy import load_policy
 from riskstream.resources import sample_policy_dir
@@ -77,8 +79,11 @@ def evaluate_incidents(config: SimConfig | None = None, *, policies_dir: str | N
     t0 = time.perf_counter()
     sim = run(config or SimConfig())
     engine, loaded = build_engine(policies_dir)
-    agg = Aggregator(aggregator)
-    mgr = IncidentManager(incidents, detector=detector.clone() if detector is not None else None)
+    agg_cfg = aggregator or AggregatorConfig()
+    ignored = frozenset().union(*(p.shadow_rule_detectors() for p in engine.policies().values()))
+    agg = InProcessWindows(MergeConfig(window_s=agg_cfg.window_minutes * 60,
+                                       allowed_lateness_s=agg_cfg.allowed_lateness_s), agg_cfg, ignored)
+    managers: dict[str, IncidentManager] = {}
     scorer = RegionScorer(latest_models(models_dir) if models_dir else {},
                           streaming=detector.clone() if detector is not None else None)
     out: list[IncidentCandidate] = []
@@ -88,6 +93,10 @@ def evaluate_incidents(config: SimConfig | None = None, *, policies_dir: str | N
         nonlocal n_windows
         n_windows += len(windows)
         for w, rs in zip(windows, scorer.score(windows), strict=True):
+            mgr = managers.get(w.region)
+            if mgr is None:
+                mgr = managers[w.region] = IncidentManager(
+                    incidents, detector=detector.clone() if detector is not None else None)
             out.extend(mgr.process(w, rs))
 
     for _topic, _key, record in sim.events:

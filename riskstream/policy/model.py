@@ -189,6 +189,10 @@ class Policy:
             rule = self.rules.get(detector[len(RULE_PREFIX):])
         return rule if rule is not None and rule.enabled else None
 
+    def shadow_rule_detectors(self) -> frozenset[str]:
+        """``rule:<id>`` of the rules in shadow mode: their hits are not counted in incident aggregates."""
+        return frozenset(RULE_PREFIX + rid for rid, r in self.rules.items() if r.mode == "shadow")
+
     def enabled_detectors(self) -> list[str]:
         return sorted(d for d, r in self.detectors.items() if r.enabled)
 

@@ -1,0 +1,266 @@
+"""Incidents with partitioned state: partial aggregates per decide partition, merged per region.
+
+Phase 1 (in ``decide_events``): each decided event becomes a compact fact
+(`riskstream.models.region_windows.fact_of`); a batch's facts go out as one
+record per (source partition, region) on ``risk.aggregates.v1``, keyed by
+region, in the batch's outbox, so they are on the broker before the batch's
+inputs are acknowledged (a SIGKILL replays them, never loses them).  Every
+``HEARTBEAT_S`` each worker also sends, for each decide partition it owns,
+the partition's watermark and whether it is idle to every region.
+
+Phase 2 (``merge_aggregates``, one owner per region): partials merge into the
+region's pending windows in the ``incident-state`` table (facts keyed by event
+id: a replayed partial changes nothing); a window closes once, when every
+decide partition's watermark is past its end plus the allowed lateness (an
+idle partition, silent for ``IDLE_S``, stops holding windows back) and
+``HOLD_S`` of wall time has passed.  The closed window is scored with the
+region model (in a thread) and goes through the region's incident manager,
+whose state is in the same table; candidates go to ``risk.incidents.v1``
+keyed by incident id.  Incident ids come from (region, harm, cluster, onset),
+so one surge opens one incident whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+from aiokafka.partitioner import murmur2
+
+from riskstream.contracts import IncidentCandidate, encode
+from riskstream.engine import Outcome
+from riskstream.models.aggregates import AggregatorConfig, ClosedWindow
+from riskstream.models.incidents import IncidentManager
+from riskstream.models.region_windows import MergeConfig, RegionWindows, SourceClock, fact_of
+from riskstream.regions import REGIONS, region_of
+from riskstream.stream import metrics as m
+from riskstream.stream.faust_fixes import set_current_event
+from riskstream.stream.incidents import IncidentRuntime
+
+if TYPE_CHECKING:
+    from riskstream.stream.agents import Pipeline
+
+log = logging.getLogger("riskstream.incidents")
+
+HEARTBEAT_S: Final = 2.0  # how often a worker reports its decide partitions' watermarks
+IDLE_S: Final = 30.0  # a decide partition (or one event kind in it) silent this long no longer holds windows
+HOLD_S: Final = 3.0  # wall time a window waits after the watermark passed it (events still in a hop)
+PARTIAL_RECORD_BYTES: Final = 256 * 1024
+
+
+def _pack(obj: Any) -> bytes:
+    return zlib.compress(orjson.dumps(obj), 1)
+
+
+def _unpack(raw: bytes | None) -> Any:
+    return orjson.loads(zlib.decompress(raw)) if raw is not None else None
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a bare key (as ``Pipeline._forward`` routes)."""
+    return int((murmur2(key.encode()) & 0x7FFFFFFF) % partitions)
+
+
+class IncidentStages:
+    """Both phases, wired onto the pipeline's app (see the module docstring)."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.p = pipeline
+        settings = pipeline.settings
+        self.parts = settings.kafka.partitions
+        minutes = max(1, settings.models.window_seconds // 60)
+        self.agg_config = AggregatorConfig(window_minutes=minutes)
+        self.merge_config = MergeConfig(window_s=minutes * 60, allowed_lateness_s=self.agg_config.allowed_lateness_s,
+                                        sources=self.parts, hold_s=HOLD_S)
+        self.clocks: dict[int, SourceClock] = {}
+        # Models, the model-version metrics and the open-incidents gauge, as the per-worker runtime has them.
+        self.runtime: IncidentRuntime = pipeline.incidents
+        self.state: Any = None
+
+    def register(self) -> None:
+        app = self.p.app
+        self.state = app.Table("incident-state", default=None, key_type=bytes, value_type=bytes,
+                               partitions=self.parts)
+        app.agent(self.p.topics.aggregates, name="riskstream.merge_aggregates", concurrency=1)(self.merge_aggregates)
+        app.task(self.send_watermarks)
+
+    # ------------------------------------------------------------ phase 1
+
+    def _ignored(self, region: str) -> Collection[str]:
+        policy = self.p.engine.policy(region)
+        return policy.shadow_rule_detectors() if policy is not None else ()
+
+    async def send_partials(self, batch: Any) -> None:
+        """The batch's decided events as facts, one record per (decide partition, region), into its outbox."""
+        if not batch.decided:
+            return
+        groups: dict[tuple[int, str], list[bytes]] = {}
+        for outcome in batch.decided:
+            event = outcome.event
+            region = region_of(event.region) if event is not None else None
+            if event is None or region is None:
+                continue
+            src = partition_of(event.event_id, self.parts)
+            fact = fact_of(event, outcome.signals, outcome.actions, self._ignored(region))
+            groups.setdefault((src, region), []).append(orjson.dumps(fact))
+        now = time.monotonic()
+        for (src, region), facts in sorted(groups.items()):
+            clock = self._clock(src, now)
+            # The watermark before this batch: a lower bound that these facts cannot have passed.
+            head = orjson.dumps({"src": src, "wm": clock.watermark(now), "idle": False})[:-1]
+            chunk: list[bytes] = []
+            size = 0
+            for i, f in enumerate(facts):
+                chunk.append(f)
+                size += len(f) + 1
+                if size >= PARTIAL_RECORD_BYTES or i == len(facts) - 1:
+                    value = head + b',"facts":[' + b",".join(chunk) + b"]}"
+                    await batch.outbox.add(self.p.names["aggregates"], region.encode(), value,
+                                           partition=partition_of(region, self.parts))
+                    batch.tally.inc(m.INCIDENT_PARTIALS, "facts")
+                    chunk, size = [], 0
+
+    def observed(self, decided: list[Outcome]) -> None:
+        """After the batch's outputs (its partials included) are on the broker: move the clocks on."""
+        now = time.monotonic()
+        for outcome in decided:
+            event = outcome.event
+            if event is not None:
+                self._clock(partition_of(event.event_id, self.parts), now).see(
+                    event.kind, event.event_time.timestamp(), now)
+
+    def _clock(self, src: int, now: float) -> SourceClock:
+        clock = self.clocks.get(src)
+        if clock is None:
+            clock = self.clocks[src] = SourceClock(IDLE_S)
+            clock.touch(now)  # a partition just taken over is not idle before IDLE_S has passed
+        return clock
+
+    def _owned(self) -> list[int]:
+        try:
+            assignment = self.p.app.consumer.assignment()
+        except Exception:  # consumer not started yet
+            return []
+        name = self.p.names["decide"]
+        return sorted(tp.partition for tp in assignment if tp.topic == name)
+
+    async def send_watermarks(self) -> None:
+        """Heartbeat: every owned decide partition's watermark (and idleness) to every region."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                now = time.monotonic()
+                outbox = self.p._outbox()
+                for src in self._owned():
+                    clock = self._clock(src, now)
+                    value = orjson.dumps({"src": src, "wm": clock.watermark(now), "idle": clock.idle(now),
+                                          "facts": []})
+                    for region in REGIONS:
+                        await outbox.add(self.p.names["aggregates"], region.encode(), value,
+                                         partition=partition_of(region, self.parts))
+                        m.INCIDENT_PARTIALS.labels("watermark").inc()
+                await outbox.flush()
+                outbox.count_sent()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("watermark heartbeat failed; retrying")
+
+    # ------------------------------------------------------------ phase 2
+
+    async def merge_aggregates(self, stream: Any) -> None:
+        """Partials -> merged region windows -> scored once -> incident manager -> candidates."""
+        settings = self.p.settings
+        async for events in stream.take_events(settings.batch_events, within=settings.batch_seconds):
+            by_region: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
+            batch = self.p._outbox()
+            for source in events:
+                msg = source.message
+                raw: bytes = msg.value or b""
+                region = (msg.key or b"").decode("utf-8", errors="replace")
+                try:
+                    partial = orjson.loads(raw)
+                    if region not in REGIONS or not isinstance(partial, dict) or "src" not in partial:
+                        raise ValueError(f"not a partial for a policy region (key {region!r})")
+                except Exception as exc:
+                    await self._dead_letter(batch, msg, raw, f"{type(exc).__name__}: {exc}")
+                    continue
+                by_region.setdefault(region, []).append((source, partial))
+            for region, items in sorted(by_region.items()):
+                try:
+                    await self._merge_region(region, items, batch)
+                except Exception as exc:  # a bug must not stop the merge: the region's records go to dead letters
+                    log.exception("region merge failed for %s", region)
+                    m.ERRORS.labels("merge_aggregates").inc()
+                    for source, partial in items:
+                        await self._dead_letter(batch, source.message, orjson.dumps(partial),
+                                                f"{type(exc).__name__}: {exc}")
+            await batch.flush()
+            batch.count_sent()
+            if time.monotonic() - self.runtime._last_model_check > 30:
+                self.runtime._last_model_check = time.monotonic()
+                self.runtime.reload_models()
+
+    async def _dead_letter(self, outbox: Any, msg: Any, raw: bytes, detail: str) -> None:
+        from riskstream.stream.agents import _dead_letter  # the pipeline's dead-letter record
+
+        dl = _dead_letter(msg.topic, msg.partition, msg.offset, raw, "processing_error", detail)
+        await outbox.add(self.p.names["deadletter"], msg.topic.encode(), encode(dl))
+        m.DEAD_LETTERS.labels(msg.topic, "processing_error").inc()
+
+    def _load(self, region: str) -> RegionWindows:
+        return RegionWindows.from_state(region, _unpack(self.state.get(f"{region}|windows".encode())), None,
+                                        self.merge_config, self.agg_config)
+
+    async def _merge_region(self, region: str, items: list[tuple[Any, dict[str, Any]]], outbox: Any) -> None:
+        last = items[-1][0]
+        set_current_event(last)  # reads and writes of this region's state use its partition
+        rw = self._load(region)
+        late = sum(rw.merge(partial) for _, partial in items)
+        if late:
+            m.INCIDENT_LATE_FACTS.labels(region).inc(late)
+        now = time.monotonic()
+        closed: list[ClosedWindow] = []
+        if rw.ready(now):
+            rw.aggregator = RegionWindows.from_state(
+                region, None, _unpack(self.state.get(f"{region}|context".encode())),
+                self.merge_config, self.agg_config).aggregator
+            closed = rw.close(now)
+        if closed:
+            await self._score_and_manage(region, closed, outbox)
+            set_current_event(last)
+            self.state[f"{region}|context".encode()] = _pack(rw.context_state())
+        self.state[f"{region}|windows".encode()] = _pack(rw.window_state())
+
+    async def _score_and_manage(self, region: str, windows: list[ClosedWindow], outbox: Any) -> None:
+        saved = _unpack(self.state.get(f"{region}|manager".encode()))
+        manager = IncidentManager.from_state(saved["manager"]) if saved else IncidentManager()
+        scorer = self.runtime.scorer
+        scorer.restore_region(region, saved["scorer"] if saved else {})
+        scores = await asyncio.to_thread(scorer.score, windows)
+        candidates: list[IncidentCandidate] = []
+        for window, score in zip(windows, scores, strict=True):
+            m.INCIDENT_WINDOWS_CLOSED.labels(region).inc()
+            labels = (m.region_label(score.region), m.source_label(score.source))
+            m.MODEL_SCORE.labels(*labels).observe(score.score)
+            if score.anomalous:
+                m.MODEL_ANOMALOUS_WINDOWS.labels(*labels).inc()
+            candidates.extend(manager.process(window, score))
+        for candidate in candidates:
+            await outbox.add(self.p.names["incidents"], candidate.incident_id.encode(), encode(candidate))
+        # The candidates are on the broker before the state that produced them is written: a crash in
+        # between closes the same windows again and re-sends the same records (same event ids).
+        refused = await outbox.flush()
+        if refused:
+            log.error("%d record(s) refused for good by the broker while closing %s windows", len(refused), region)
+        for candidate in candidates:
+            m.count_incident(candidate)
+            self.runtime.open_gauge.record(candidate)
+        self.state[f"{region}|manager".encode()] = _pack(
+            {"manager": manager.state_dict(), "scorer": scorer.region_state(region)})
+
