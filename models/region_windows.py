@@ -50,6 +50,7 @@ from typing import Any, Final
 import orjson
 
 from riskstream.contracts import (
+    EVENT_TYPES,
     ContentEvent,
     EnforcementAction,
     Event,
@@ -62,8 +63,9 @@ from riskstream.contracts import (
 from riskstream.models.aggregates import Aggregator, AggregatorConfig, ClosedWindow, enforced_removals
 from riskstream.regions import region_of
 
+_COUNTED: Final = frozenset({"listing", "review", "content"})  # the kinds decided on risk.decide.v1
 _EVIDENCE_KEYS: Final = ("recall_id", "matched_terms", "terms")  # what the aggregates read of evidence
-_KINDS: Final[dict[str, type[Any]]] = {"listing": ListingEvent, "review": ReviewEvent, "content": ContentEvent}
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +257,7 @@ class RegionWindows:
 
 
 def _decode(fact: dict[str, Any]) -> tuple[Event, list[Signal], int]:
-    event = from_obj(fact["e"], _KINDS[fact["k"]])
+    event = from_obj(fact["e"], EVENT_TYPES[fact["k"]])
     return event, [from_obj(s, Signal) for s in fact["s"]], int(fact["r"])
 
 
@@ -293,7 +295,8 @@ class InProcessWindows:
     def add(self, event: Event, signals: Sequence[Signal] = (), actions: Iterable[EnforcementAction] = ()
             ) -> list[ClosedWindow]:
         region = region_of(event.region)
-        if region is None:
+        # Recalls are broadcast to every worker, not decided on a partition: the stream never counts them.
+        if region is None or event.kind not in _COUNTED:
             return []
         self._max_ts = max(self._max_ts, event.event_time.timestamp())
         self._region(region).merge({"src": 0, "wm": self._max_ts,
