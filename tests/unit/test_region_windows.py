@@ -13,12 +13,16 @@ from riskstream.contracts import IncidentCandidate, ListingEvent, Signal, parse_
 from riskstream.evaluation.incidents_eval import build_engine
 from riskstream.models.aggregates import ClosedWindow
 from riskstream.models.incidents import IncidentManager
-from riskstream.models.region_windows import InProcessWindows, MergeConfig, RegionWindows, SourceClock, fact_of
+from riskstream.models.region_windows import (
+    InProcessWindows,
+    MergeConfig,
+    RegionWindows,
+    SourceClock,
+    fact_of,
+)
 from riskstream.regions import region_of
 from riskstream.resources import sample_policy_dir
 from riskstream.sim import SimConfig, default_scenarios, run
-
-CFG = MergeConfig(window_s=600, allowed_lateness_s=120, sources=3, hold_s=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +87,7 @@ def test_the_in_process_path_gives_the_incidents_of_the_split_merge(facts: list[
     inproc = InProcessWindows(MergeConfig(allowed_lateness_s=120))
     windows: list[ClosedWindow] = []
     for f in facts:
-        event, sigs, removals = _decode(f)
+        event, sigs, _removals = _decode(f)
         windows.extend(inproc.add(event, sigs, []))
     windows.extend(inproc.flush())
     merged = _merged(_split(facts, 7))
