@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -250,8 +250,7 @@ class RegionWindows:
             rw.pending = {int(s): {f["id"]: f for f in facts} for s, facts in windows["pending"]}
             rw.sources = {int(s): (_unnum(wm), bool(idle)) for s, wm, idle in windows["sources"]}
             rw.closed_through = _unnum(windows["closed_through"])
-            # Hold times are wall-clock times of the process that wrote them: start the hold again.
-            rw.eligible = {}
+            rw.eligible = {int(s): float(t) for s, t in windows["eligible"]}  # wall-clock times (time.time())
             rw.late = int(windows["late"])
         return rw
 
@@ -279,10 +278,12 @@ class InProcessWindows:
     """
 
     def __init__(self, config: MergeConfig | None = None, aggregator: AggregatorConfig | None = None,
-                 ignored: Collection[str] = ()) -> None:
+                 ignored: Collection[str] = (), *, ignored_for: Callable[[str], Collection[str]] | None = None
+                 ) -> None:
         self.config = dataclasses.replace(config or MergeConfig(), sources=1, hold_s=0.0)
         self.aggregator_config = aggregator
         self.ignored = ignored
+        self.ignored_for = ignored_for  # region -> detectors whose signals are left out (shadow rules)
         self.regions: dict[str, RegionWindows] = {}
         self._max_ts = -math.inf
 
@@ -298,9 +299,10 @@ class InProcessWindows:
         # Recalls are broadcast to every worker, not decided on a partition: the stream never counts them.
         if region is None or event.kind not in _COUNTED:
             return []
+        ignored = self.ignored_for(region) if self.ignored_for is not None else self.ignored
         self._max_ts = max(self._max_ts, event.event_time.timestamp())
         self._region(region).merge({"src": 0, "wm": self._max_ts,
-                                    "facts": [fact_of(event, signals, actions, self.ignored)]})
+                                    "facts": [fact_of(event, signals, actions, ignored)]})
         out: list[ClosedWindow] = []
         for name in sorted(self.regions):
             rw = self.regions[name]

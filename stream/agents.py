@@ -133,7 +133,7 @@ class Pipeline:
                         "per-process key and differ between workers and restarts")
         self.policies = PolicyRuntime(self.registry, self.engine)
         self.policies_ready = asyncio.Event()
-        self.incidents = IncidentRuntime(settings)
+        self.incidents = IncidentRuntime(settings, ignored=self._shadow_rules)
         self.incident_stages: IncidentStages | None = None
         self.rule_stats = _RuleStats()
         self.enforced_keys: Any = None
@@ -143,6 +143,11 @@ class Pipeline:
         self.names = {key: topic.get_topic_name() for key, topic in topics.by_key.items()}
         self._by_name = {topic.get_topic_name(): topic for topic in topics.by_key.values()}
         self._partitions = settings.kafka.partitions
+
+    def _shadow_rules(self, region: str) -> frozenset[str]:
+        """A region's shadow rules (``rule:<id>``): their hits are left out of the incident aggregates."""
+        policy = self.engine.policy(region)
+        return policy.shadow_rule_detectors() if policy is not None else frozenset()
 
     # ------------------------------------------------------------ wiring
 

@@ -26,7 +26,6 @@ import asyncio
 import logging
 import time
 import zlib
-from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -91,10 +90,6 @@ class IncidentStages:
 
     # ------------------------------------------------------------ phase 1
 
-    def _ignored(self, region: str) -> Collection[str]:
-        policy = self.p.engine.policy(region)
-        return policy.shadow_rule_detectors() if policy is not None else ()
-
     async def send_partials(self, batch: Any) -> None:
         """The batch's decided events as facts, one record per (decide partition, region), into its outbox."""
         if not batch.decided:
@@ -106,7 +101,7 @@ class IncidentStages:
             if event is None or region is None:
                 continue
             src = partition_of(event.event_id, self.parts)
-            fact = fact_of(event, outcome.signals, outcome.actions, self._ignored(region))
+            fact = fact_of(event, outcome.signals, outcome.actions, self.p._shadow_rules(region))
             groups.setdefault((src, region), []).append(orjson.dumps(fact))
         now = time.monotonic()
         for (src, region), facts in sorted(groups.items()):
@@ -224,7 +219,7 @@ class IncidentStages:
         late = sum(rw.merge(partial) for _, partial in items)
         if late:
             m.INCIDENT_LATE_FACTS.labels(region).inc(late)
-        now = time.monotonic()
+        now = time.time()  # wall clock: the hold survives a restart (it is kept in the table)
         closed: list[ClosedWindow] = []
         if rw.ready(now):
             rw.aggregator = RegionWindows.from_state(
@@ -232,6 +227,7 @@ class IncidentStages:
                 self.merge_config, self.agg_config).aggregator
             closed = rw.close(now)
         if closed:
+            log.info("%s: %d window(s) closed, through %s", region, len(closed), closed[-1].end.isoformat())
             await self._score_and_manage(region, closed, outbox)
             set_current_event(last)
             self.state[f"{region}|context".encode()] = _pack(rw.context_state())

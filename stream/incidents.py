@@ -8,9 +8,14 @@ and sends open / update / resolve records to `risk.incidents.v1` keyed by
 incident id.  A new model version in the model directory is picked up
 without restart.
 
-Scope: the aggregates are per worker.  With one worker (the demo, a small
-marketplace) they cover the whole stream; with several, each worker sees the
-regions' traffic of its own partitions (see docs/architecture.md).
+Scope: this runtime serves per-worker state (``RISKSTREAM_PARTITIONED_STATE``
+off): the aggregates are per worker and in memory.  With one worker (the demo,
+a small marketplace) they cover the whole stream; with several, each worker
+sees the regions' traffic of its own partitions.  It runs the evaluation
+harness's core (`riskstream.models.region_windows.InProcessWindows`, one
+incident manager per region).  With partitioned state (the default) incidents
+go through the two-phase merge of `riskstream.stream.incident_agents`, exact
+with any number of workers and durable (see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ import asyncio
 import heapq
 import logging
 import time
+from collections.abc import Callable, Collection
 from typing import Any
 
 from riskstream.engine import Outcome
-from riskstream.models.aggregates import Aggregator, AggregatorConfig, ClosedWindow
+from riskstream.models.aggregates import AggregatorConfig, ClosedWindow
 from riskstream.models.incidents import IncidentManager
 from riskstream.models.region_model import RegionScorer, latest_models, list_models
+from riskstream.models.region_windows import InProcessWindows, MergeConfig
 from riskstream.regions import REGIONS
 from riskstream.settings import Settings
 from riskstream.stream import metrics as m
@@ -94,11 +101,13 @@ class ReorderBuffer:
 
 
 class IncidentRuntime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, ignored: Callable[[str], Collection[str]] | None = None) -> None:
         self.settings = settings
         minutes = max(1, settings.models.window_seconds // 60)
-        self.aggregator = Aggregator(AggregatorConfig(window_minutes=minutes))
-        self.manager = IncidentManager()
+        agg = AggregatorConfig(window_minutes=minutes)
+        self.aggregator = InProcessWindows(MergeConfig(window_s=minutes * 60, allowed_lateness_s=agg.allowed_lateness_s),
+                                           agg, ignored_for=ignored)
+        self.managers: dict[str, IncidentManager] = {}
         self.open_gauge = OpenIncidentGauge()
         self.queue: asyncio.Queue[list[Outcome]] = asyncio.Queue(maxsize=2_000)  # batches
         self.reorder = ReorderBuffer()
@@ -169,7 +178,10 @@ class IncidentRuntime:
             m.MODEL_SCORE.labels(*labels).observe(score.score)
             if score.anomalous:
                 m.MODEL_ANOMALOUS_WINDOWS.labels(*labels).inc()
-            for candidate in self.manager.process(window, score):
+            manager = self.managers.get(window.region)
+            if manager is None:
+                manager = self.managers[window.region] = IncidentManager()
+            for candidate in manager.process(window, score):
                 await send(candidate)
                 m.count_incident(candidate)
                 self.open_gauge.record(candidate)

@@ -15,6 +15,7 @@ from riskstream.models.region_model import RegionScorer
 from riskstream.models.region_windows import InProcessWindows, MergeConfig
 from riskstream.resources import sample_policy_dir
 from riskstream.sim import SimConfig, default_scenarios, run
+from riskstream.stream.incident_agents import IDLE_S
 from riskstream.topology import TOPICS
 from tests.integration.test_state import _wait_consumed, _workers
 
@@ -55,9 +56,12 @@ def _in_process(sim: Any) -> list[IncidentCandidate]:
 
 def _incidents(w: Any) -> list[dict[str, Any]]:
     """The incident records once the merge is quiet (every decide partition idle: the last windows closed)."""
-    last, stable_since, deadline = -1, time.monotonic(), time.monotonic() + 240
+    start = time.monotonic()
+    last, stable_since, deadline = -1, start, start + 240
     records: list[dict[str, Any]] = []
-    while time.monotonic() - stable_since < 20 and time.monotonic() < deadline:
+    # The last windows close when every decide partition has been idle for IDLE_S (plus a heartbeat).
+    while ((time.monotonic() - stable_since < 20 or time.monotonic() - start < IDLE_S + 15)
+           and time.monotonic() < deadline):
         records = w.collect("incidents", until=lambda rs: False, timeout=3)
         if len(records) != last:
             last, stable_since = len(records), time.monotonic()
