@@ -122,6 +122,9 @@ def test_a_window_closes_once_when_every_source_is_past_it_and_late_facts_are_co
     assert rw.close(now=0.0) == []  # 10:00 is not past 10:00 + lateness
     rw.merge({"src": 1, "wm": t0 + 700, "facts": []})
     assert rw.close(now=1.0) == []  # past it, but within the hold (events still in a hop)
+    # The hold is kept with the state: a worker that reloads the region's state (every batch) keeps waiting.
+    rw = RegionWindows.from_state("EU", rw.window_state(), rw.context_state(), rw.config)
+    assert rw.close(now=3.0) == []
     rw.merge({"src": 1, "wm": t0 + 500, "facts": [fact_of(listing(2, 2), [], [])]})  # watermarks never go back
     [w] = rw.close(now=7.0)
     assert w.events == 2 and rw.close(now=8.0) == []
