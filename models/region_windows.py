@@ -192,23 +192,29 @@ class RegionWindows:
         """Whether :meth:`close` would close a window now (the caller loads the aggregate memory only then)."""
         if not self.pending:
             return False
+        low = self._mark(now)
         start = min(self.pending)
-        low = self.low_watermark()
         if start + self.window_s + self.config.allowed_lateness_s > low:
             return False
-        since = self.eligible.setdefault(start, now)
-        return not math.isfinite(low) or now - since >= self.config.hold_s
+        return not math.isfinite(low) or now - self.eligible[start] >= self.config.hold_s
+
+    def _mark(self, now: float) -> float:
+        """Note when each pending window's watermark first passed (its hold starts then); the low watermark."""
+        low = self.low_watermark()
+        for start in self.pending:
+            if start + self.window_s + self.config.allowed_lateness_s <= low:
+                self.eligible.setdefault(start, now)
+        return low
 
     def close(self, now: float) -> list[ClosedWindow]:
         """The windows now complete, oldest first, each exactly once."""
         cfg, w = self.config, self.window_s
-        low = self.low_watermark()
+        low = self._mark(now)
         out: list[ClosedWindow] = []
         for start in sorted(self.pending):
             if start + w + cfg.allowed_lateness_s > low:
                 break
-            since = self.eligible.setdefault(start, now)
-            if math.isfinite(low) and now - since < cfg.hold_s:
+            if math.isfinite(low) and now - self.eligible[start] < cfg.hold_s:
                 break
             facts = self.pending.pop(start)
             self.eligible.pop(start, None)

@@ -103,11 +103,9 @@ class IncidentStages:
             src = partition_of(event.event_id, self.parts)
             fact = fact_of(event, outcome.signals, outcome.actions, self.p._shadow_rules(region))
             groups.setdefault((src, region), []).append(orjson.dumps(fact))
-        now = time.monotonic()
         for (src, region), facts in sorted(groups.items()):
-            clock = self._clock(src, now)
-            # The watermark before this batch: a lower bound that these facts cannot have passed.
-            head = orjson.dumps({"src": src, "wm": clock.watermark(now), "idle": False})[:-1]
+            # Watermarks move only with the heartbeat (once what was in flight has been decided).
+            head = orjson.dumps({"src": src, "wm": None, "idle": False})[:-1]
             chunk: list[bytes] = []
             size = 0
             for i, f in enumerate(facts):
@@ -144,27 +142,72 @@ class IncidentStages:
         name = self.p.names["decide"]
         return sorted(tp.partition for tp in assignment if tp.topic == name)
 
+    def _upstream(self) -> set[str]:
+        names = self.p.names
+        return {names[k] for k in ("listings", "reviews", "content", "detect", "decide")}
+
     async def send_watermarks(self) -> None:
-        """Heartbeat: every owned decide partition's watermark (and idleness) to every region."""
-        while True:
-            await asyncio.sleep(HEARTBEAT_S)
-            try:
-                now = time.monotonic()
-                outbox = self.p._outbox()
-                for src in self._owned():
-                    clock = self._clock(src, now)
-                    value = orjson.dumps({"src": src, "wm": clock.watermark(now), "idle": clock.idle(now),
-                                          "facts": []})
-                    for region in REGIONS:
-                        await outbox.add(self.p.names["aggregates"], region.encode(), value,
-                                         partition=partition_of(region, self.parts))
-                        m.INCIDENT_PARTIALS.labels("watermark").inc()
-                await outbox.flush()
-                outbox.count_sent()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("watermark heartbeat failed; retrying")
+        """Heartbeat: every owned decide partition's *settled* watermark (and idleness) to every region.
+
+        A decide partition's clock is only a claim about the events decided so far; events still in a
+        hop (an input, risk.detect.v1, risk.decide.v1) can be older.  So each heartbeat notes the
+        upstream topics' end offsets with the clocks' watermarks, and a noted watermark is sent only
+        once the group has committed past those end offsets: everything produced before it was read is
+        then decided and its partials are on the broker (the owner sent them before committing).  In
+        live traffic that is a commit interval or two; in a catch-up it holds windows until the backlog
+        before them is worked off, so a replay closes exactly the windows an uninterrupted run closes.
+        """
+        from aiokafka import AIOKafkaConsumer
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        from riskstream.stream.lag import collect
+        from riskstream.stream.security import client_kwargs
+
+        kw = client_kwargs(self.p.settings)
+        admin = AIOKafkaAdminClient(**kw)
+        reader = AIOKafkaConsumer(**kw, group_id=None, enable_auto_commit=False)
+        started: list[Any] = []
+        noted: list[tuple[dict[tuple[str, int], int], dict[int, tuple[float | None, bool]]]] = []
+        settled: dict[int, tuple[float | None, bool]] = {}
+        upstream = self._upstream()
+        try:
+            while True:
+                await asyncio.sleep(HEARTBEAT_S)
+                try:
+                    for client in (admin, reader):
+                        if client not in started:
+                            await client.start()
+                            started.append(client)
+                    now = time.monotonic()
+                    owned = self._owned()
+                    marks = {src: (self._clock(src, now).watermark(now), self._clock(src, now).idle(now))
+                             for src in owned}
+                    lags = [x for x in await collect(admin, reader, self.p.settings.kafka.app_id, sorted(upstream))
+                            if x.topic in upstream]
+                    committed = {(x.topic, x.partition): x.committed for x in lags}
+                    while noted and all(committed.get(tp, -1) >= end for tp, end in noted[0][0].items()):
+                        settled.update(noted.pop(0)[1])
+                    noted.append(({(x.topic, x.partition): x.end for x in lags}, marks))
+                    del noted[:-64]  # a long catch-up: keep the latest notes (watermarks only wait longer)
+                    await self._heartbeat({src: settled[src] for src in owned if src in settled})
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("watermark heartbeat failed; retrying")
+        finally:
+            for client in started:
+                await client.stop()
+
+    async def _heartbeat(self, marks: dict[int, tuple[float | None, bool]]) -> None:
+        outbox = self.p._outbox()
+        for src, (wm, idle) in sorted(marks.items()):
+            value = orjson.dumps({"src": src, "wm": wm, "idle": idle, "facts": []})
+            for region in REGIONS:
+                await outbox.add(self.p.names["aggregates"], region.encode(), value,
+                                 partition=partition_of(region, self.parts))
+                m.INCIDENT_PARTIALS.labels("watermark").inc()
+        await outbox.flush()
+        outbox.count_sent()
 
     # ------------------------------------------------------------ phase 2
 
