@@ -6,7 +6,8 @@ record per (source partition, region) on ``risk.aggregates.v1``, keyed by
 region, in the batch's outbox, so they are on the broker before the batch's
 inputs are acknowledged (a SIGKILL replays them, never loses them).  Every
 ``HEARTBEAT_S`` each worker also sends, for each decide partition it owns,
-the partition's watermark and whether it is idle to every region.
+the partition's *settled* watermark (see `send_watermarks`) and whether it is
+idle to every region.
 
 Phase 2 (``merge_aggregates``, one owner per region): partials merge into the
 region's pending windows in the ``incident-state`` table (facts keyed by event
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import zlib
 from typing import TYPE_CHECKING, Any, Final
@@ -50,6 +52,9 @@ HEARTBEAT_S: Final = 2.0  # how often a worker reports its decide partitions' wa
 IDLE_S: Final = 30.0  # a decide partition (or one event kind in it) silent this long no longer holds windows
 HOLD_S: Final = 3.0  # wall time a window waits after the watermark passed it (events still in a hop)
 PARTIAL_RECORD_BYTES: Final = 256 * 1024
+SETTLE_HOPS: Final = 6
+"""Successive notes a watermark waits for: an event crosses at most an input, a detect hop per
+partitioned step (at most four today) and the decide hop, each forwarding past the previous note's end."""
 
 
 def _pack(obj: Any) -> bytes:
@@ -151,9 +156,11 @@ class IncidentStages:
 
         A decide partition's clock is only a claim about the events decided so far; events still in a
         hop (an input, risk.detect.v1, risk.decide.v1) can be older.  So each heartbeat notes the
-        upstream topics' end offsets with the clocks' watermarks, and a noted watermark is sent only
-        once the group has committed past those end offsets: everything produced before it was read is
-        then decided and its partials are on the broker (the owner sent them before committing).  In
+        upstream topics' end offsets with the clocks' watermarks; once the group has committed past
+        them, the records forwarded meanwhile lie past them, so the note is renewed with the current end
+        offsets, ``SETTLE_HOPS`` times (one per hop an event can take).  Only then is the watermark sent:
+        everything produced before the note is decided and its partials are on the broker (the owner
+        sent them before committing).  In
         live traffic that is a commit interval or two; in a catch-up it holds windows until the backlog
         before them is worked off, so a replay closes exactly the windows an uninterrupted run closes.
         """
@@ -167,7 +174,7 @@ class IncidentStages:
         admin = AIOKafkaAdminClient(**kw)
         reader = AIOKafkaConsumer(**kw, group_id=None, enable_auto_commit=False)
         started: list[Any] = []
-        noted: list[tuple[dict[tuple[str, int], int], dict[int, tuple[float | None, bool]]]] = []
+        noted: list[tuple[dict[tuple[str, int], int], dict[int, tuple[float | None, bool]], int]] = []
         settled: dict[int, tuple[float | None, bool]] = {}
         upstream = self._upstream()
         try:
@@ -185,10 +192,19 @@ class IncidentStages:
                     lags = [x for x in await collect(admin, reader, self.p.settings.kafka.app_id, sorted(upstream))
                             if x.topic in upstream]
                     committed = {(x.topic, x.partition): x.committed for x in lags}
-                    while noted and all(committed.get(tp, -1) >= end for tp, end in noted[0][0].items()):
-                        settled.update(noted.pop(0)[1])
-                    noted.append(({(x.topic, x.partition): x.end for x in lags}, marks))
-                    del noted[:-64]  # a long catch-up: keep the latest notes (watermarks only wait longer)
+                    ends = {(x.topic, x.partition): x.end for x in lags}
+                    kept: list[tuple[dict[tuple[str, int], int], dict[int, tuple[float | None, bool]], int]] = []
+                    for noted_ends, noted_marks, hops in noted:
+                        if not all(committed.get(tp, -1) >= end for tp, end in noted_ends.items()):
+                            kept.append((noted_ends, noted_marks, hops))
+                        elif hops <= 1:
+                            for src, mark in noted_marks.items():
+                                prev = settled.get(src)
+                                if prev is None or prev[0] is None or (mark[0] or -math.inf) >= prev[0]:
+                                    settled[src] = mark
+                        else:  # what the note's records forwarded lies past its end offsets: note again
+                            kept.append((ends, noted_marks, hops - 1))
+                    noted = [*kept, (ends, marks, SETTLE_HOPS)][-64:]  # a long catch-up: watermarks wait longer
                     await self._heartbeat({src: settled[src] for src in owned if src in settled})
                 except asyncio.CancelledError:
                     raise
