@@ -270,6 +270,12 @@ class Settings:
     # then let Faust acknowledge the inputs.
     batch_events: int = 500
     batch_seconds: float = 0.025
+    # Idempotency keys of enforced actions are remembered this long (None: the input
+    # limits' event-age window plus one day, so a replay older than that is refused
+    # by its event time before a key could have expired; see stream/dedupe.py), and
+    # expired keys are swept from the local store this often.
+    dedupe_horizon_days: float | None = None
+    dedupe_sweep_seconds: float = 600.0
     home: Path = field(default_factory=state_home)
 
     @classmethod
@@ -314,5 +320,7 @@ class Settings:
             partitioned_state=get("PARTITIONED_STATE", "1").strip().lower() in ("1", "true", "yes", "on"),
             batch_events=int(get("BATCH_EVENTS", "500")),
             batch_seconds=float(get("BATCH_MS", "25")) / 1000.0,
+            dedupe_horizon_days=float(h) if (h := get("DEDUPE_HORIZON_DAYS", "")) else None,
+            dedupe_sweep_seconds=float(get("DEDUPE_SWEEP_SECONDS", "600")),
             home=home,
         )

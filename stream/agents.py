@@ -50,6 +50,7 @@ from riskstream.regions import region_of
 from riskstream.settings import Settings
 from riskstream.stream import metrics as m
 from riskstream.stream.control import PolicyRuntime
+from riskstream.stream.dedupe import DedupeRecord, changelog_configs, horizon_seconds, sweep
 from riskstream.stream.faust_fixes import set_current_event
 from riskstream.stream.incidents import IncidentRuntime
 from riskstream.stream.metrics import Tally
@@ -106,10 +107,11 @@ class _RuleStats:
 class _Batch:
     """One agent batch: its outbox, its metric tally, and what to do once the broker has the outputs."""
 
-    __slots__ = ("decided", "hops", "latencies", "outbox", "remember", "seen_keys", "tally")
+    __slots__ = ("decided", "hops", "latencies", "now", "outbox", "remember", "seen_keys", "tally")
 
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
+        self.now = time.time()  # what "within the dedupe horizon" is measured against
         self.tally = Tally()
         self.remember: list[tuple[Any, bytes, bytes]] = []  # (input event, idempotency key, event id)
         self.decided: list[Outcome] = []  # for the incident aggregates
@@ -141,6 +143,7 @@ class Pipeline:
         self.names = {key: topic.get_topic_name() for key, topic in topics.by_key.items()}
         self._by_name = {topic.get_topic_name(): topic for topic in topics.by_key.values()}
         self._partitions = settings.kafka.partitions
+        self.dedupe_horizon = horizon_seconds(settings.limits.max_event_age_days, settings.dedupe_horizon_days)
 
     # ------------------------------------------------------------ wiring
 
@@ -148,7 +151,8 @@ class Pipeline:
         app, topics, parts = self.app, self.topics, self.settings.kafka.partitions
         self.policies.load_files(self.settings)
         self.enforced_keys = app.Table("enforced-actions", default=None, key_type=bytes, value_type=bytes,
-                                       partitions=parts)
+                                       partitions=parts,
+                                       extra_topic_configs=changelog_configs(self.dedupe_horizon))
         self.ledgers = app.Table("violation-ledgers", default=None, key_type=bytes, value_type=bytes,
                                  partitions=parts)
         agents: list[tuple[Any, Any]] = [(self.screen_listings, topics.listings),
@@ -165,6 +169,7 @@ class Pipeline:
             app.agent(topic, name=f"riskstream.{fun.__name__}", concurrency=1)(fun)
         app.task(self.detect_incidents)
         app.task(self.follow_control_topics)
+        app.timer(self.settings.dedupe_sweep_seconds)(self.expire_enforced_keys)
         consumed = [t.get_topic_name() for _, t in agents]
         self.watchdog = Watchdog(app, consumed, self.settings.kafka.bootstrap_servers, self.settings.kafka.app_id,
                                  self.settings.stall_seconds, kafka=client_kwargs(self.settings))
@@ -205,7 +210,8 @@ class Pipeline:
             # the dedupe table's changelog to; consumers dedupe by key there.
             if in_stream and action.mode == "enforced":
                 key = action.idempotency_key.encode()
-                if key in batch.seen_keys or self.enforced_keys.get(key) is not None:
+                if key in batch.seen_keys or DedupeRecord.live(self.enforced_keys.get(key), batch.now,
+                                                               self.dedupe_horizon):
                     tally.duplicate(action)
                     continue
                 batch.seen_keys.add(key)
@@ -241,11 +247,11 @@ class Pipeline:
                 batch.tally.inc(m.DEAD_LETTERS, msg.topic, "undeliverable_output")
             await retry.flush()
             retry.count_sent()
-        for source, key, value in batch.remember:
+        now = time.time()
+        for source, key, event_id in batch.remember:
             if id(source) not in failed:
                 set_current_event(source)  # the table writes to the input's partition
-                self.enforced_keys[key] = value
-        now = time.time()
+                self.enforced_keys[key] = DedupeRecord.dump(event_id, now)
         for kind, record_time in batch.latencies:
             m.observe_end_to_end(kind, record_time, now)
         batch.outbox.count_sent()
@@ -467,6 +473,15 @@ class Pipeline:
             await self._complete(batch, "track_feedback", len(events))
 
     # ------------------------------------------------------------ tasks
+
+    async def expire_enforced_keys(self, _app: Any = None) -> None:  # Faust passes the app to a timer
+        """Idempotency keys older than the replay horizon out of this worker's local store."""
+        started = time.monotonic()
+        removed = await sweep(self.enforced_keys.data, time.time(), self.dedupe_horizon)
+        m.DEDUPE_EXPIRED.inc(removed)
+        if removed:
+            log.info("expired %d idempotency keys older than %.0f days in %.1f s", removed,
+                     self.dedupe_horizon / 86_400, time.monotonic() - started)
 
     async def detect_incidents(self) -> None:
         """Aggregates -> region models (in a thread) -> incident candidates, off the agents' path."""

@@ -356,3 +356,9 @@ class Tally:
         for (metric, labels), n in self._n.items():
             child(metric, labels).inc(n)
         self._n.clear()
+
+DEDUPE_EXPIRED = Counter(
+    "riskstream_dedupe_keys_expired_total",
+    "Idempotency keys of enforced actions removed from the local store after the replay horizon.",
+    registry=REGISTRY,
+)

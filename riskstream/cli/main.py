@@ -356,7 +356,10 @@ def eval_() -> None:
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
 @click.option("--policy-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--broker", is_flag=True, help="Through a real broker and worker instead of in-process (slower).")
-def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | None, broker: bool) -> None:
+@click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="With --broker: this many workers in one consumer group (the scores must not change).")
+def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | None, broker: bool,
+             workers: int) -> None:
     """Simulate, run the pipeline, print precision / recall / time-to-detect."""
     from riskstream.evaluation.harness import evaluate_run, render, to_json
     from riskstream.sim import SimConfig
@@ -366,12 +369,14 @@ def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | No
         from riskstream.evaluation.quality import render_table, report_to_json
 
         report = evaluate_through_broker(SimConfig(seed=seed, duration_hours=hours),
-                                         policy_dir or _settings().policies.directory)
+                                         policy_dir or _settings().policies.directory, workers=workers)
         click.echo(render_table(report))
         if json_out:
             json_out.write_bytes(report_to_json(report))
             click.echo(f"wrote {json_out}")
         return
+    if workers != 1:
+        raise click.BadParameter("--workers needs --broker (in-process there is one engine)")
     result = evaluate_run(SimConfig(seed=seed, duration_hours=hours), policy_dir or _settings().policies.directory)
     click.echo(render(result))
     if json_out:

@@ -100,3 +100,35 @@ def test_a_replayed_event_does_not_produce_a_second_enforced_action(worker: Work
     assert worker.metric("riskstream_duplicate_actions_suppressed_total") == 2.0
     actions = worker.collect("actions", until=lambda rs: False, timeout=3)
     assert len([a for a in actions if a["entity_id"] == "replayed" and a["mode"] == "enforced"]) == 1
+
+
+def test_idempotency_keys_expire_after_the_replay_horizon(worker_factory: Any) -> None:
+    """Within the horizon a replay is suppressed; after it the key is swept and a replay enforces again.
+
+    The horizon is shortened to 10 s here (0.000116 days; the default is the event-age
+    window plus a day, see stream/dedupe.py), the sweep runs every second.
+    """
+    w: Worker = worker_factory(env={"RISKSTREAM_DEDUPE_HORIZON_DAYS": "0.000116",
+                                    "RISKSTREAM_DEDUPE_SWEEP_SECONDS": "1"})
+    ev = listing("expiring", "ivory statue")
+
+    def enforced() -> int:
+        actions = w.collect("actions", until=lambda rs: False, timeout=3)
+        return len([a for a in actions if a["entity_id"] == "expiring" and a["mode"] == "enforced"])
+
+    w.produce("listings", [ev])
+    w.collect("actions", until=lambda rs: any(a["entity_id"] == "expiring" for a in rs))
+    w.produce("listings", [ev])  # at once: within the horizon, suppressed
+    deadline = time.monotonic() + 60
+    while (w.metric("riskstream_duplicate_actions_suppressed_total") or 0) < 1:
+        assert time.monotonic() < deadline, w.tail()
+        time.sleep(0.5)
+    assert enforced() == 1
+    while (w.metric("riskstream_dedupe_keys_expired_total") or 0) < 1:  # the sweep removed the key
+        assert time.monotonic() < deadline + 30, w.tail()
+        time.sleep(0.5)
+    w.produce("listings", [ev])  # after the horizon: the key is gone, the action is enforced again
+    deadline = time.monotonic() + 60
+    while enforced() < 2:
+        assert time.monotonic() < deadline, w.tail()
+    assert w.metric("riskstream_duplicate_actions_suppressed_total") == 1.0

@@ -181,3 +181,46 @@ def test_a_sigkill_and_restart_give_the_answers_of_an_uninterrupted_run(
     finally:
         w.stop()
     _same(answers, uninterrupted)
+
+
+def test_a_worker_added_mid_stream_loses_and_duplicates_nothing(
+    kafka_bootstrap: str, tmp_path: Path, day: list[tuple[str, str, bytes]],
+    uninterrupted: Answers,
+) -> None:
+    """A second worker joins the group after the first half: partitions (and their table state) move.
+
+    The moved partitions' detector state comes to the new owner from the changelog,
+    so the second half is judged on the whole first half's windows and baselines;
+    an event whose batch was in flight at the rebalance is read again by its new
+    owner, and its enforced action is suppressed there by its idempotency key.
+    """
+    a, b = _workers(kafka_bootstrap, tmp_path, 2)
+    half = len(day) // 2
+    try:
+        a.start()
+        a.produce_many(day[:half])
+        _wait_consumed([a], half)
+        b.start()
+        deadline = time.monotonic() + 90
+        while (b.metric("riskstream_partitions_assigned") or 0) == 0:  # the rebalance gave b partitions
+            assert time.monotonic() < deadline, f"worker b got no partitions:\n{b.tail()}"
+            time.sleep(1)
+        a.produce_many(day[half:])
+        _wait_consumed([a, b], len(day))
+        answers = _answers(a)
+        assert (b.metric("riskstream_events_in_total") or 0) > 0  # b did take over part of the stream
+        repeated = _repeated_enforced(a)
+    finally:
+        a.stop()
+        b.stop()
+    _same(answers, uninterrupted)
+    assert repeated == {}, repeated  # no enforced action sent twice under one idempotency key
+
+
+def _repeated_enforced(w: Worker) -> dict[str, int]:
+    actions = w.collect("actions", until=lambda rs: False, timeout=3)
+    seen: dict[str, int] = {}
+    for a in actions:
+        if a["mode"] == "enforced":
+            seen[a["idempotency_key"]] = seen.get(a["idempotency_key"], 0) + 1
+    return {k: n for k, n in seen.items() if n > 1}
