@@ -484,6 +484,9 @@ def derived(by: dict[str, Result]) -> dict[str, Any]:
         out["glue_cpu_us"] = d.cpu_us - c.cpu_us - a.cpu_us
     if b and a:
         out["b_glue_cpu_us"] = b.cpu_us - a.cpu_us  # the plain loop's own cost beyond the engine
+    if d and "d0" in by:
+        out["hops_cpu_us"] = d.cpu_us - by["d0"].cpu_us  # the re-keying hops (partitioned state) per event
+        out["hops_rate_ratio"] = _ratio(d.rate, by["d0"].rate)
     if "w1" in by and "w2" in by:
         out["two_workers_vs_one_rate"] = _ratio(by["w2"].rate, by["w1"].rate)
         out["two_workers_vs_one_cpu_per_event"] = _ratio(by["w2"].cpu_us, by["w1"].cpu_us)
@@ -541,6 +544,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="also run (d'), the worker with every rule in shadow mode")
     ap.add_argument("--no-shadow", action="store_true", help=argparse.SUPPRESS)  # the default now
     ap.add_argument("--no-scaling", action="store_true", help="skip (w1)/(w2), one vs two workers in one group")
+    ap.add_argument("--hops", action="store_true",
+                    help="also run (d0), the worker with partitioned state off (no re-keying hops): "
+                         "(d) - (d0) is what the hops cost per event")
     ap.add_argument("--smoke", action="store_true",
                     help="a few hundred events, no (d') and no scaling: checks the harness, not the speed")
     ap.add_argument("--profile", action="store_true", help="also print a cProfile of the engine over the events")
@@ -571,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             broker = LocalKafka(data_dir=work / "kafka").start()
             bootstrap = broker.bootstrap
         run = uuid.uuid4().hex[:8]
-        names = ["raw", "b", "c", "d"] + (["s"] if args.shadow else [])
+        names = ["raw", "b", "c", "d"] + (["s"] if args.shadow else []) + (["d0"] if args.hops else [])
         prefixes = {name: f"bench{run}{name}." for name in [*names, "w1", "w2"]}
         for name in names:
             t0 = time.perf_counter()
@@ -593,10 +599,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("(b) aiokafka + the worker's complete work")
         results.append(bench_full_loop(loop_settings("b"), policies, len(events), args.timeout))
 
-        def faust_run(name: str, label: str, argv: list[str], metric: str, texts: dict[str, str]) -> Result:
+        def faust_run(name: str, label: str, argv: list[str], metric: str, texts: dict[str, str],
+                      extra_env: dict[str, str] | None = None) -> Result:
             port = free_port()
             folder = write_policies(texts, work / name / "policies")
-            env = worker_env(bootstrap, prefixes[name], f"bench-{run}-{name}", port, folder, work / name / "data")
+            env = {**worker_env(bootstrap, prefixes[name], f"bench-{run}-{name}", port, folder, work / name / "data"),
+                   **(extra_env or {})}
             return bench_subprocess(name, label, argv, env, port, metric, len(events), args.timeout,
                                     work / f"{name}.log")
 
@@ -617,6 +625,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                "riskstream_events_decided_total", shadow_policies(policies))
             shadow.name = "d'"
             results.append(shadow)
+        if args.hops:
+            say("(d0) riskstream worker, partitioned state off (no re-keying hops)")
+            results.append(faust_run("d0", "same worker, per-worker state (no hops)", WORKER_ARGV,
+                                     "riskstream_events_decided_total", policies,
+                                     {"RISKSTREAM_PARTITIONED_STATE": "0"}))
         if not args.no_scaling:
             folder = write_policies(policies, work / "w" / "policies")
             for count in (1, 2):
@@ -663,6 +676,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"(d) - (d'): {extra_s:+.1f}s wall, {extra_cpu:+.1f}s CPU for {enforced} events with an "
               f"enforced action ({extra_s / enforced * 1e3:+.1f} ms wall, {extra_cpu / enforced * 1e3:+.2f} ms CPU "
               f"each; the difference of two noisy runs)")
+    no_hops = [r for r in results if r.name == "d0"]
+    if no_hops and worker.rate and no_hops[0].rate:
+        print(f"re-keying hops: (d) {worker.cpu_us:.0f} - (d0) {no_hops[0].cpu_us:.0f} = "
+              f"{worker.cpu_us - no_hops[0].cpu_us:+.0f} CPU µs per event; rate ratio (d)/(d0) "
+              f"{worker.rate / no_hops[0].rate:.2f}")
     incomplete = [r.name for r in results if r.extra.get("complete") is False]
     if incomplete:
         print(f"WARNING: timed out before all events were consumed: {incomplete}")
