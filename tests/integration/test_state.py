@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -54,18 +55,34 @@ def _decided(workers: list[Worker]) -> float:
     return sum(w.metric("riskstream_events_decided_total") or 0 for w in workers if w.proc is not None)
 
 
-def _wait_consumed(workers: list[Worker], n: int, timeout: float = 120) -> None:
-    """Every event read, and every valid one through all of its detector hops and decided."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _wait_consumed(workers: list[Worker], n: int, stuck_after: float = 90, timeout: float = 600) -> None:
+    """Every event read, and every valid one through all of its detector hops and decided.
+
+    Fails when the counts stop moving for `stuck_after` seconds (a stall: the worst
+    failure, reported with every worker's log), not merely because a loaded machine
+    is slow; `timeout` bounds the whole wait.
+    """
+    started = time.monotonic()
+    last, moved = (-1.0, -1.0), time.monotonic()
+    while True:
         valid = sum(w.metric("riskstream_events_valid_total") or 0 for w in workers if w.proc is not None)
-        if _seen(workers) >= n and _decided(workers) >= valid > 0:
+        seen, decided = _seen(workers), _decided(workers)
+        if seen >= n and decided >= valid > 0:
             return
+        now = time.monotonic()
+        if (seen, decided) != last:
+            last, moved = (seen, decided), now
+        if now - moved > stuck_after or now - started > timeout:
+            break
         time.sleep(1)
-    for w in workers:  # the logs of every worker, for the failure report
+    for w in workers:  # the logs of every worker, and where its threads are, for the failure report
         print(f"==== {w.log}\n{w.tail(80)}")
-    raise AssertionError(f"seen {_seen(workers)}, decided {_decided(workers)} of {n} in {timeout:.0f} s; "
-                         f"worker logs above")
+        spy = shutil.which("py-spy")
+        if spy and w.proc is not None:  # a diagnostic only, where py-spy is installed
+            dump = subprocess.run([spy, "dump", "--pid", str(w.proc.pid)], capture_output=True, text=True, timeout=60)
+            print(f"==== py-spy dump of {w.proc.pid}\n{dump.stdout}{dump.stderr}")
+    raise AssertionError(f"seen {seen}, decided {decided} of {n} ({valid} valid); no progress for "
+                         f"{time.monotonic() - moved:.0f} s after {time.monotonic() - started:.0f} s; worker logs above")
 
 
 Answers = tuple[set[tuple[str, ...]], dict[str, str], set[str]]
