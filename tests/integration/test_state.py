@@ -55,7 +55,8 @@ def _decided(workers: list[Worker]) -> float:
     return sum(w.metric("riskstream_events_decided_total") or 0 for w in workers if w.proc is not None)
 
 
-def _wait_consumed(workers: list[Worker], n: int, stuck_after: float = 90, timeout: float = 600) -> None:
+def _wait_consumed(workers: list[Worker], n: int, stuck_after: float = 90, timeout: float = 600,
+                   phase: str = "") -> None:
     """Every event read, and every valid one through all of its detector hops and decided.
 
     Fails when the counts stop moving for `stuck_after` seconds (a stall: the worst
@@ -76,7 +77,14 @@ def _wait_consumed(workers: list[Worker], n: int, stuck_after: float = 90, timeo
             break
         time.sleep(1)
     for w in workers:  # the logs of every worker, and where its threads are, for the failure report
-        print(f"==== {w.log}\n{w.tail(80)}")
+        key_lines = [line for line in w.log.read_text(errors="replace").splitlines()
+                     if any(k in line for k in ("Worker ready", "ERROR", "CRITICAL", "Traceback", "generation id",
+                                                "Recovery complete", "No committed offset", "Elected group leader"))]
+        print(f"==== {w.log} (phase: {phase})\n" + "\n".join(key_lines[-60:]) + "\n---- tail\n" + w.tail(40))
+        lag = [line for line in w.metrics_text().splitlines() if line.startswith(
+            ("riskstream_consumer_lag_records{", "riskstream_consumer_committed_offset{", "riskstream_topic_end_offset{",
+             "riskstream_events_in_total{", "riskstream_batch_events_count{", "riskstream_worker_stalled"))]
+        print("==== lag, offsets and counts\n" + "\n".join(lag))
         spy = shutil.which("py-spy")
         if spy and w.proc is not None:  # a diagnostic only, where py-spy is installed
             dump = subprocess.run([spy, "dump", "--pid", str(w.proc.pid)], capture_output=True, text=True, timeout=60)
@@ -187,13 +195,13 @@ def test_a_sigkill_and_restart_give_the_answers_of_an_uninterrupted_run(
     try:
         w.start()
         w.produce_many(day[:half])
-        _wait_consumed([w], half)
+        _wait_consumed([w], half, phase="first half")
         time.sleep(6)  # past a commit interval: the state of the first half is in the changelog
         w.stop(sig=signal.SIGKILL)
         w.start()  # same app id and data dir: the tables come back from RocksDB and the changelog
         w.wait_control_topics_read()  # broadcast state (actioned listings) whole again, as before the kill
         w.produce_many(day[half:])
-        _wait_consumed([w], len(day) - half)
+        _wait_consumed([w], len(day) - half, phase="second half, after the SIGKILL and restart")
         answers = _answers(w)
     finally:
         w.stop()
