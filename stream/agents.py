@@ -143,6 +143,8 @@ class Pipeline:
         self.names = {key: topic.get_topic_name() for key, topic in topics.by_key.items()}
         self._by_name = {topic.get_topic_name(): topic for topic in topics.by_key.values()}
         self._partitions = settings.kafka.partitions
+        self._changelogs: list[str] = []  # every table's changelog topic (see `_tables_ready`)
+        self._tables_checked = False
         self.dedupe_horizon = horizon_seconds(settings.limits.max_event_age_days, settings.dedupe_horizon_days)
 
     # ------------------------------------------------------------ wiring
@@ -165,6 +167,8 @@ class Pipeline:
             self.detector_state = app.Table("detector-state", default=None, key_type=bytes, value_type=bytes,
                                             partitions=parts)
             agents += [(self.detect_keyed, topics.detect), (self.decide_events, topics.decide)]
+        self._changelogs = [t.changelog_topic.get_topic_name() for t in
+                            (self.enforced_keys, self.ledgers, self.detector_state) if t is not None]
         for fun, topic in agents:
             app.agent(topic, name=f"riskstream.{fun.__name__}", concurrency=1)(fun)
         app.task(self.detect_incidents)
@@ -179,6 +183,35 @@ class Pipeline:
         stalled = self.watchdog.stalled if self.watchdog is not None else []
         return {"ok": not stalled, "stalled_partitions": [f"{t}[{p}]" for t, p in stalled],
                 "policies": self.policies.versions(), "control_topics_read": self.policies_ready.is_set()}
+
+    async def _tables_ready(self) -> None:
+        """Until the consumer's metadata shows every table's changelog with all of its partitions.
+
+        A new worker on new topics starts consuming while Faust is still creating the
+        changelog topics; a table write before the consumer's metadata has their
+        partitions raises PartitionsMismatch ("0 partitions"), which is not the input's
+        fault. The batch waits here instead (its inputs are not acknowledged, so nothing
+        is lost), for one metadata refresh or two; once ready it costs one attribute read.
+        A wait that never ends makes the stall watchdog loud.
+        """
+        if self._tables_checked:
+            return
+        started, warned = time.monotonic(), False
+        while True:
+            counts = {name: self.app.consumer.topic_partitions(name) for name in self._changelogs}
+            if all(n == self._partitions for n in counts.values()):
+                self._tables_checked = True
+                return
+            waited = time.monotonic() - started
+            if waited > 30 and all(n is None for n in counts.values()):
+                # not in this consumer's metadata at all (a client without the subscription):
+                # Faust's own check cannot fail then either
+                self._tables_checked = True
+                return
+            if waited > 5 and not warned:
+                warned = True
+                log.warning("waiting for the changelog topics' metadata before writing tables: %s", counts)
+            await asyncio.sleep(0.25)
 
     # ------------------------------------------------------------ sending
 
@@ -274,6 +307,7 @@ class Pipeline:
     async def _screen(self, stream: Any, kind: str) -> None:
         """Decode and validate; detect and decide (or route to the state owners); batch by batch."""
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
+            await self._tables_ready()
             batch = _Batch(self._outbox())
             processing = m.child(m.PROCESSING, (kind,))
             for source in events:
@@ -363,6 +397,7 @@ class Pipeline:
     async def _screen_hops(self, stream: Any, agent: str, handle: Any) -> None:
         """Shared loop of the hop agents: each record is a JSON array of envelopes (or one envelope)."""
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
+            await self._tables_ready()
             batch = _Batch(self._outbox())
             n = 0
             for source in events:
@@ -431,6 +466,7 @@ class Pipeline:
     async def track_violations(self, stream: Any) -> None:
         """Graduated enforcement: one ledger per seller/creator in a changelog-backed table."""
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
+            await self._tables_ready()
             batch = _Batch(self._outbox())
             for source in events:
                 set_current_event(source)
