@@ -113,6 +113,12 @@ EVENTS_DECIDED = Counter(
     "Valid events whose actions were decided (after every partitioned detector step).",
     ["kind"], registry=REGISTRY,
 )
+DEDUPE_EXPIRED = Counter(
+    "riskstream_dedupe_keys_expired_total",
+    "Idempotency keys of enforced actions removed from the local store after the replay horizon.",
+    registry=REGISTRY,
+)
+
 STATE_REPLAYS = Counter(
     "riskstream_state_replays_total",
     "Events delivered again to a detector's state owner (after a crash): same signals, state not updated twice.",
@@ -356,9 +362,3 @@ class Tally:
         for (metric, labels), n in self._n.items():
             child(metric, labels).inc(n)
         self._n.clear()
-
-DEDUPE_EXPIRED = Counter(
-    "riskstream_dedupe_keys_expired_total",
-    "Idempotency keys of enforced actions removed from the local store after the replay horizon.",
-    registry=REGISTRY,
-)
