@@ -356,10 +356,21 @@ def eval_() -> None:
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
 @click.option("--policy-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--broker", is_flag=True, help="Through a real broker and worker instead of in-process (slower).")
-def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | None, broker: bool) -> None:
+@click.option("--seeds", default=None,
+              help="Several seeds (e.g. 101-105, the held-out ones): per-detector and per-scenario mean ± sd.")
+def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | None, broker: bool,
+             seeds: str | None) -> None:
     """Simulate, run the pipeline, print precision / recall / time-to-detect."""
     from riskstream.evaluation.harness import evaluate_run, render, to_json
     from riskstream.sim import SimConfig
+
+    if seeds:
+        from riskstream.evaluation.harness import render_seeds, seed_list
+
+        pdir = policy_dir or _settings().policies.directory
+        click.echo(render_seeds({s: evaluate_run(SimConfig(seed=s, duration_hours=hours), pdir, include_incidents=False)
+                                 for s in seed_list(seeds)}), nl=False)
+        return
 
     if broker:
         from riskstream.cli.eval_broker import evaluate_through_broker
