@@ -1,9 +1,14 @@
 """A branded item priced far below what that brand sells for in that category: a counterfeit signal.
 
 Cold start is the point: a counterfeit wave often carries a brand the
-marketplace has barely seen.  So the baseline has two levels, both learned
-from the stream.  The *prior* is the price distribution of the category in
-that country (or policy region) and currency, over every branded listing;
+marketplace has barely seen, in a country where its category is thin.  So the
+baseline has two levels.  The *prior* is the price distribution of the
+category in that country (or policy region) and currency: configured in the
+policy (``category_priors`` and ``category_log_sd``, fitted offline on the
+marketplace's history, here the tuning seeds: ``bench/fit_price_priors.py``),
+so it judges a brand's very first listing and no listing moves it; or, for a
+category with no configured prior, learned from the stream over every branded
+listing once ``min_count`` have been seen;
 each brand's own estimate (the mean of its log prices) is shrunk toward the
 prior's median (and its variance toward the prior's), with the weight of
 ``prior_weight`` listings:
@@ -14,8 +19,14 @@ A listing fires below ``min(ratio, exp(-z_score * sd_brand)) * m_brand``.
 
 A brand never seen is judged against its category; after a few dozen
 listings its own prices dominate.  A listing is scored against the baseline
-as it was *before* the listing, and a price that fired is not learned, so a
-wave of fakes cannot drag the estimate down to meet them.  Only ``created``
+as it was *before* the listing.  A wave of fakes must not drag the estimate
+down to meet them: with a configured prior, a price more than ``learn_z``
+prior spreads below the prior's median is never learned (a decision on the
+listing alone, so a brand's estimate is a function of the *set* of listings
+seen, whatever their arrival order at the key's owner); with a learned
+prior, a price that fired is not learned (order-sensitive at the margin).
+Second-hand goods (``condition`` in ``used_conditions``) are never learned
+and are judged against ``used_ratio`` times the floor.  Only ``created``
 listings are learned (an update would count the same item twice); updates are
 scored, because dropping the price after review is a known trick.  A price of
 zero is skipped: marketplaces use it for "price on request".
@@ -52,8 +63,8 @@ seen brand is evicted first).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
 from ddsketch.mapping import LogarithmicMapping
@@ -207,7 +218,8 @@ class PriceOutlierDetector:
             return state, signals
         if count >= p.min_count:
             prior = self._quantile(state, 0.5)
-            fired = self._judge(event, n, mean_log, m2, prior, lambda: self._log_variance(state), cut)
+            learned: State = state
+            fired = self._judge(event, n, mean_log, m2, prior, lambda: self._log_variance(learned), cut)
             if fired is not None:
                 signals.append(self._signal(event, fired, count, prior, n))
         if not signals and learn:
