@@ -358,11 +358,23 @@ def eval_() -> None:
 @click.option("--broker", is_flag=True, help="Through a real broker and worker instead of in-process (slower).")
 @click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True,
               help="With --broker: this many workers in one consumer group (the scores must not change).")
+@click.option("--seeds", default=None,
+              help="Several seeds (e.g. 101-105, the held-out ones): per-detector and per-scenario mean ± sd.")
 def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | None, broker: bool,
-             workers: int) -> None:
+             workers: int, seeds: str | None) -> None:
     """Simulate, run the pipeline, print precision / recall / time-to-detect."""
     from riskstream.evaluation.harness import evaluate_run, render, to_json
     from riskstream.sim import SimConfig
+
+    if seeds:
+        if broker:
+            raise click.BadParameter("--seeds runs in-process; use --seed with --broker")
+        from riskstream.evaluation.harness import render_seeds, seed_list
+
+        pdir = policy_dir or _settings().policies.directory
+        click.echo(render_seeds({s: evaluate_run(SimConfig(seed=s, duration_hours=hours), pdir, include_incidents=False)
+                                 for s in seed_list(seeds)}), nl=False)
+        return
 
     if broker:
         from riskstream.cli.eval_broker import evaluate_through_broker

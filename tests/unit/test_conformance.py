@@ -89,6 +89,8 @@ BUSY: dict[str, dict[str, Any]] = {
     "price_outlier": {"all_brands": True, "min_count": 3, "ratio": 0.9, "max_bins": 8, "decay_at_count": 12},
     "new_seller_burst": {"max_listings": 2, "window_minutes": 90, "cooldown_minutes": 5, "unknown_age_is_new": True,
                          "max_seller_age_days": 400},
+    "new_seller_wave": {"min_sellers": 2, "min_listings": 2, "max_tracked": 4, "window_minutes": 90,
+                        "unknown_age_is_new": True, "max_seller_age_days": 400},
     "recall_match": {"max_listings": 300, "max_recalls": 1, "recall_ttl_days": 0.5, "max_text_chars": 200},
     "review_burst": {"max_reviews": 1, "window_minutes": 30, "max_tracked": 3},
     "review_near_duplicate": {"min_accounts": 2, "threshold": 0.5, "ring_size": 25, "max_age_hours": 0.5},
