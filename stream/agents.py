@@ -49,8 +49,11 @@ from riskstream.engine import Engine, Outcome
 from riskstream.regions import region_of
 from riskstream.settings import Settings
 from riskstream.stream import metrics as m
+from riskstream.stream.appeals import Appeals
 from riskstream.stream.control import PolicyRuntime
 from riskstream.stream.faust_fixes import set_current_event
+from riskstream.stream.feedback_stats import FeedbackStats
+from riskstream.stream.guard import Guard
 from riskstream.stream.incidents import IncidentRuntime
 from riskstream.stream.metrics import Tally
 from riskstream.stream.outbox import Outbox
@@ -89,20 +92,6 @@ def _dead_letter(topic: str, partition: int, offset: int, raw: bytes, reason: st
     )
 
 
-class _RuleStats:
-    def __init__(self) -> None:
-        self.counts: dict[tuple[str, str], dict[str, int]] = {}
-
-    def add(self, fb: ModerationFeedback) -> None:
-        region = region_of(fb.region) or fb.region
-        c = self.counts.setdefault((fb.rule, region), {"confirmed": 0, "overturned": 0, "appeal_granted": 0})
-        c[fb.outcome] += 1
-        total = sum(c.values())
-        m.RULE_FEEDBACK.labels(fb.rule, region, fb.outcome).inc()
-        m.RULE_PRECISION.labels(fb.rule, region).set(c["confirmed"] / total)
-        m.RULE_OVERTURN_RATE.labels(fb.rule, region).set((c["overturned"] + c["appeal_granted"]) / total)
-
-
 class _Batch:
     """One agent batch: its outbox, its metric tally, and what to do once the broker has the outputs."""
 
@@ -133,7 +122,9 @@ class Pipeline:
         self.policies = PolicyRuntime(self.registry, self.engine)
         self.policies_ready = asyncio.Event()
         self.incidents = IncidentRuntime(settings)
-        self.rule_stats = _RuleStats()
+        self.appeals = Appeals(self)  # appeals index and reversals (stream/appeals.py)
+        self.feedback_stats = FeedbackStats(self)  # rule-feedback table (stream/feedback_stats.py)
+        self.guard = Guard(self, settings.guard)  # blast-radius guard (stream/guard.py)
         self.enforced_keys: Any = None
         self.ledgers: Any = None
         self.detector_state: Any = None
@@ -161,6 +152,7 @@ class Pipeline:
             self.detector_state = app.Table("detector-state", default=None, key_type=bytes, value_type=bytes,
                                             partitions=parts)
             agents += [(self.detect_keyed, topics.detect), (self.decide_events, topics.decide)]
+        agents += [*self.appeals.register(), *self.feedback_stats.register(), *self.guard.register()]
         for fun, topic in agents:
             app.agent(topic, name=f"riskstream.{fun.__name__}", concurrency=1)(fun)
         app.task(self.detect_incidents)
@@ -186,6 +178,9 @@ class Pipeline:
 
     def _outbox(self) -> Outbox:
         return Outbox(self._send)
+
+    def new_batch(self) -> _Batch:
+        return _Batch(self._outbox())
 
     async def _dead_letter_into(self, batch: _Batch, msg: Any, raw: bytes, reason: str, detail: str,
                                 measured: int | None = None) -> None:
@@ -216,6 +211,8 @@ class Pipeline:
             await outbox.add(names["actions"], action.entity_id.encode(), value, tag=source)
             tally.action(action)
             batch.latencies.append((kind, record_time))
+            if action.mode == "enforced":  # the original an appeal would reverse (stream/appeals.py)
+                await self.appeals.index_into(batch, source, action)
             subject = subject_of(action) if to_violations and action.mode == "enforced" else None
             if subject is not None:  # re-key by seller/creator for graduated enforcement
                 await outbox.add(names["violations"], f"{subject[0]}:{subject[1]}".encode(), value, tag=source)
@@ -227,6 +224,7 @@ class Pipeline:
         good and its input is dead-lettered), so Faust acknowledges the batch's inputs
         only after their outputs are safe.
         """
+        await self.guard.partials_into(batch)  # per-batch rule counts for the blast-radius guard
         undeliverable = await batch.outbox.flush()
         failed: set[int] = set()
         if undeliverable:
@@ -451,7 +449,7 @@ class Pipeline:
             await self._complete(batch, "track_violations", len(events))
 
     async def track_feedback(self, stream: Any) -> None:
-        """Moderator outcomes -> per-rule, per-region precision and overturn rate."""
+        """Moderator outcomes -> the rule-feedback owner (re-keyed) and, when one overturns, a reversal."""
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
             batch = _Batch(self._outbox())
             for source in events:
@@ -463,7 +461,14 @@ class Pipeline:
                     await self._dead_letter_into(batch, msg, raw, *outcome.dead_letter, outcome.measured)
                     continue
                 assert isinstance(outcome.event, ModerationFeedback)
-                self.rule_stats.add(outcome.event)
+                set_current_event(source)
+                try:  # counts to the rule|region owner; an overturn reverses its action (stream/appeals.py)
+                    await self.feedback_stats.route(batch, source, outcome.event)
+                    await self.appeals.on_feedback(batch, source, outcome.event)
+                except Exception as exc:
+                    log.exception("feedback processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+                    batch.tally.inc(m.ERRORS, "feedback")
+                    await self._dead_letter_into(batch, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
             await self._complete(batch, "track_feedback", len(events))
 
     # ------------------------------------------------------------ tasks
