@@ -342,9 +342,15 @@ def _normalize_form(text: str) -> str:
         text = _strip_accents(nfkc(text))
         dominant = dominant_script(text)
         tokens = []
+        # Each distinct token is normalised once per text: hostile input repeats a few
+        # words thousands of times (one U+FDFA is four words), honest text repeats some.
+        done: dict[str, str] = {}
         for tok in text.split():
             if not tok.isdigit():
-                tok = _deleet(_strip_accents(nfkc_casefold(unconfuse(tok, dominant)[0])))
+                found = done.get(tok)
+                if found is None:
+                    found = done[tok] = _deleet(_strip_accents(nfkc_casefold(unconfuse(tok, dominant)[0])))
+                tok = found
             tokens.append(tok)
     text = _NON_WORD.sub(" ", " ".join(tokens)).replace("_", " ")
     # "b a b y" -> "baby": join runs of single letters that spell a word.
