@@ -155,6 +155,6 @@ def statement_of_reversal(reversal: EnforcementAction, original: EnforcementActi
         "reversal_puid": reversal.action_id,
         "reversal_date": reversal.event_time.date().isoformat(),
         "reversal_ground": ground,
-        "automated_decision": automated_decision(reversal),
+        "automated_decision": "AUTOMATED_DECISION_NOT_AUTOMATED",  # a moderator reversed it
         "reversed_decision": {k: original_sor[k] for k in kept if k in original_sor},
     }
