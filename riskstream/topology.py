@@ -98,10 +98,12 @@ TOPICS: Final[dict[str, TopicSpec]] = {
         ("feedback", TopicSpec("moderation.feedback.v1", "action_id", c.ModerationFeedback, 30 * DAY_MS, False,
                   "moderation tool", "track_feedback",
                   "Moderator outcomes: confirmed, overturned, appeal granted.")),
-        ("appealable", TopicSpec("risk.appealable.v1", "action_id", c.EnforcementAction, 7 * DAY_MS, False,
-                  "screen_* / decide_events / track_violations (enforced actions, re-keyed)", "index_actions",
-                  "Internal: enforced actions re-keyed by action id (evidence trimmed), so the owner of an "
-                  "action id's partition keeps the original that an appeal on moderation.feedback.v1 reverses.")),
+        ("appealable", TopicSpec("risk.appealable.v1", "action_id", dict, 7 * DAY_MS, False,
+                  "screen_* / decide_events / track_violations (enforced actions), track_feedback (appeals)",
+                  "index_actions",
+                  "Internal: enforced actions (evidence trimmed) and reversing moderator outcomes, both keyed by "
+                  "action id, so one owner keeps each original and reverses it when an appeal arrives.",
+                  record_note="EnforcementAction (evidence trimmed) or ModerationFeedback")),
         ("feedback_rules", TopicSpec("risk.feedback.rules.v1", "rule|region", c.ModerationFeedback, 7 * DAY_MS,
                   False, "track_feedback (feedback, re-keyed)", "count_feedback",
                   "Internal: moderator outcomes re-keyed by rule and policy region, so one owner keeps each "

@@ -464,7 +464,7 @@ class Pipeline:
                 set_current_event(source)
                 try:  # counts to the rule|region owner; an overturn reverses its action (stream/appeals.py)
                     await self.feedback_stats.route(batch, source, outcome.event)
-                    await self.appeals.on_feedback(batch, source, outcome.event)
+                    await self.appeals.route(batch, source, outcome.event)
                 except Exception as exc:
                     log.exception("feedback processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
                     batch.tally.inc(m.ERRORS, "feedback")

@@ -3,13 +3,15 @@
 The design, one owner per piece of state:
 
 * **The original action.**  Feedback on ``moderation.feedback.v1`` names the
-  action by ``action_id`` and is keyed by it.  Every enforced action is also
-  sent, evidence trimmed (`riskstream.decisions.appeals.appealable`), to the
-  internal ``risk.appealable.v1`` keyed by ``action_id``; `index_actions`
-  keeps it in the changelog-backed ``appealable-actions`` table.  Both topics
-  are keyed by action id with one partition count, so the feedback partition
-  that reads an action id is the one whose table holds it (Faust assigns the
-  co-partitioned topics together).
+  action by ``action_id``.  Every enforced action is also sent, evidence
+  trimmed (`riskstream.decisions.appeals.appealable`), to the internal
+  ``risk.appealable.v1`` keyed by ``action_id``; `index_actions` keeps it in
+  the changelog-backed ``appealable-actions`` table.  A reversing outcome is
+  re-keyed by its ``action_id`` onto the same topic, so the one agent that
+  owns an action id's partition both holds the original and reverses it (it
+  does not depend on how the moderation tool keys its records, and the
+  original, produced when the action was decided, is ahead of its appeal in
+  that partition).
 * **The reversal** (`reversal`: action ``allow``, ``reverses`` the original)
   goes through the agents' `_emit_into`, so it is deduplicated by its
   idempotency key in the ``enforced-actions`` table like any enforced action:
@@ -35,6 +37,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from riskstream.contracts import EnforcementAction, ModerationFeedback, decode, encode
 from riskstream.decisions.appeals import REVERSING_OUTCOMES, appealable, reversal
@@ -69,8 +73,13 @@ class Appeals:
         if kept is not None:
             await batch.outbox.add(self.p.names["appealable"], action.action_id.encode(), encode(kept), tag=source)
 
+    async def route(self, batch: _Batch, source: Any, fb: ModerationFeedback) -> None:
+        """A reversing outcome, re-keyed by its action id: to the owner of the original."""
+        if fb.outcome in REVERSING_OUTCOMES:
+            await batch.outbox.add(self.p.names["appealable"], fb.action_id.encode(), encode(fb), tag=source)
+
     async def index_actions(self, stream: Any) -> None:
-        """risk.appealable.v1 -> the `appealable-actions` table (this partition owns these action ids)."""
+        """risk.appealable.v1: actions into the `appealable-actions` table, appeals into reversals."""
         p = self.p
         async for events in stream.take_events(p.settings.batch_events, within=p.settings.batch_seconds):
             batch = p.new_batch()
@@ -79,17 +88,18 @@ class Appeals:
                 msg = source.message
                 raw: bytes = msg.value or b""
                 try:
-                    action = decode(raw, EnforcementAction)
-                    self.index[action.action_id.encode()] = raw
+                    if orjson.loads(raw).get("kind") == "feedback":  # an appeal re-keyed by track_feedback
+                        await self.reverse(batch, source, decode(raw, ModerationFeedback))
+                    else:
+                        action = decode(raw, EnforcementAction)
+                        self.index[action.action_id.encode()] = raw
                 except Exception as exc:
                     log.exception("unreadable appealable action %s[%s]@%s", msg.topic, msg.partition, msg.offset)
                     await p._dead_letter_into(batch, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
             await p._complete(batch, "index_actions", len(events))
 
-    async def on_feedback(self, batch: _Batch, source: Any, fb: ModerationFeedback) -> None:
-        """A moderator outcome: when it overturns, the reversal into the batch (deduplicated)."""
-        if fb.outcome not in REVERSING_OUTCOMES:
-            return
+    async def reverse(self, batch: _Batch, source: Any, fb: ModerationFeedback) -> None:
+        """A reversing outcome, on the partition that owns its action id: the reversal (deduplicated)."""
         p, msg = self.p, source.message
         region = m.region_label(fb.region)
         raw = self.index.get(fb.action_id.encode())

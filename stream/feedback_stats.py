@@ -14,6 +14,7 @@ its event id among the key's most recent ones and not counted twice.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import TYPE_CHECKING, Any, Final
@@ -69,7 +70,7 @@ class FeedbackStats:
         p = self.p
         self.table = p.app.Table("rule-feedback", default=None, key_type=bytes, value_type=bytes,
                                  partitions=p.settings.kafka.partitions)
-        p.app.timer(EXPORT_SECONDS)(self.export)
+        p.app.task(self.export_every)
         return [(self.count_feedback, p.topics.by_key["feedback_rules"])]
 
     async def route(self, batch: _Batch, source: Any, fb: ModerationFeedback) -> None:
@@ -107,7 +108,12 @@ class FeedbackStats:
             m.RULE_OVERTURN_RATE.labels(rule, region).set((value["overturned"] + value["appeal_granted"]) / total)
             self._exported.add((rule, region))
 
-    async def export(self) -> None:
+    async def export_every(self) -> None:
+        while True:
+            await asyncio.sleep(EXPORT_SECONDS)
+            self.export()
+
+    def export(self) -> None:
         """The gauges of exactly the keys this worker's table partitions hold now."""
         try:
             owned: set[tuple[str, str]] = set()
