@@ -139,11 +139,13 @@ class Guard:
             log.warning("blast-radius guard: re-enable of %s in %s by %s", rule, region, doc.get("by"))
             return
         base = self.p.policies.base_policy(region)
-        known = enforced_rules(base) if base is not None else ()
+        exempt = self.settings.exempt_rules
+        known = tuple(r for r in enforced_rules(base) if r not in exempt) if base is not None else ()
         window = int(doc["window"])
         before = {*guard.open, window}
         guard, trips, late = add_partial(guard, window, int(doc["events"]),
-                                         {str(k): int(v) for k, v in doc.get("actions", {}).items()}, self.cfg,
+                                         {str(k): int(v) for k, v in doc.get("actions", {}).items()
+                                          if k not in exempt}, self.cfg,
                                          self.settings.window_seconds, self.settings.grace_seconds, known)
         label = m.region_label(region)
         if late:
