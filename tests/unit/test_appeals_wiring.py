@@ -205,3 +205,13 @@ def test_ledger_type_is_unchanged_by_a_reversal_of_an_unknown_action() -> None:
     assert rev is not None
     after, _, _ = e.on_violation(ledger, rev)
     assert isinstance(after, Ledger) and after == ledger
+
+
+def test_guard_settings_from_the_environment() -> None:
+    from riskstream.settings import GuardSettings
+
+    d = GuardSettings.from_env({})
+    assert (d.enabled, d.min_actions, d.exempt_rules) == (True, 100, ("recall_match",))
+    s = GuardSettings.from_env({"RISKSTREAM_GUARD_ENABLED": "0", "RISKSTREAM_GUARD_EXEMPT_RULES": "a, rule:b,",
+                                "RISKSTREAM_GUARD_WINDOW_SECONDS": "0", "RISKSTREAM_GUARD_MULTIPLE": "2.5"})
+    assert (s.enabled, s.exempt_rules, s.window_seconds, s.multiple) == (False, ("a", "rule:b"), 1, 2.5)
