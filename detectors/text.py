@@ -249,7 +249,12 @@ def _into(ch: str, target: str) -> str | None:
 
 def dominant_script(text: str) -> str | None:
     """The script most letters of `text` are written in (None for no letters)."""
-    counts = Counter(script_of(c) for c in text if c.isalpha())
+    # Count characters first (C speed), then look up the script of each distinct one:
+    # linear in the text, one ICU call per distinct character.
+    counts: Counter[str] = Counter()
+    for c, n in Counter(text).items():
+        if c.isalpha():
+            counts[script_of(c)] += n
     for s in _NO_SCRIPT:
         counts.pop(s, None)
     return counts.most_common(1)[0][0] if counts else None
@@ -309,9 +314,12 @@ def _strips_marks(base: str) -> bool:
 def _strip_accents(text: str) -> str:
     if text.isascii():
         return text
+    decomposed = unicodedata.normalize("NFD", text)
+    if _MARK_AT.search(decomposed) is None:  # no combining mark at all: nothing to strip
+        return unicodedata.normalize("NFC", text)
     out: list[str] = []
     base = ""
-    for ch in unicodedata.normalize("NFD", text):
+    for ch in decomposed:
         if unicodedata.category(ch)[0] != "M":
             base = ch
         elif _strips_marks(base):
@@ -342,9 +350,15 @@ def _normalize_form(text: str) -> str:
         text = _strip_accents(nfkc(text))
         dominant = dominant_script(text)
         tokens = []
+        # Each distinct token is normalised once per text: hostile input repeats a few
+        # words thousands of times (one U+FDFA is four words), honest text repeats some.
+        done: dict[str, str] = {}
         for tok in text.split():
             if not tok.isdigit():
-                tok = _deleet(_strip_accents(nfkc_casefold(unconfuse(tok, dominant)[0])))
+                found = done.get(tok)
+                if found is None:
+                    found = done[tok] = _deleet(_strip_accents(nfkc_casefold(unconfuse(tok, dominant)[0])))
+                tok = found
             tokens.append(tok)
     text = _NON_WORD.sub(" ", " ".join(tokens)).replace("_", " ")
     # "b a b y" -> "baby": join runs of single letters that spell a word.
@@ -455,7 +469,7 @@ def inspect(text: str) -> TextFindings:
     dominant = dominant_script(folded)
     mixed: dict[str, None] = {}
     whole: dict[str, None] = {}
-    for tok in _NON_WORD.sub(" ", folded).split():
+    for tok in dict.fromkeys(_NON_WORD.sub(" ", folded).split()):  # each distinct word once
         if tok.isascii():
             continue
         if len(_scripts(tok)) > 1 and _RESTRICTION.check(tok):

@@ -43,6 +43,7 @@ from riskstream.contracts import (
     stable_id,
 )
 from riskstream.decisions import Escalation, Ledger, apply, decide, pseudonymize, subject_of
+from riskstream.decisions.appeals import ledger_after_reversal
 from riskstream.detectors.base import Registry
 from riskstream.policy.model import Policy
 from riskstream.policy.rules import CompiledRules, compile_rules
@@ -279,8 +280,13 @@ class Engine:
     # ---------------------------------------------------------------- feedback into detector state
 
     def note_actioned(self, action: EnforcementAction) -> None:
-        """Remember an enforced remove/hold of a listing, so content linking to it is caught."""
-        if action.mode != "enforced" or action.entity_type != "listing" or action.action not in ("remove", "hold"):
+        """Remember an enforced remove/hold of a listing, so content linking to it is caught.
+
+        A reversal of one (an appeal granted, riskstream.decisions.appeals) forgets it again.
+        """
+        reverses = action.action == "allow" and action.evidence.get("reversed_action") in ("remove", "hold")
+        if action.mode != "enforced" or action.entity_type != "listing" or (
+                action.action not in ("remove", "hold") and not reverses):
             return
         group = region_of(action.region)
         compiled = self._regions.get(group) if group else None
@@ -290,7 +296,10 @@ class Engine:
             if hasattr(detector, "with_actioned"):
                 skey = (group, detector.id, action.region)
                 state = self._state.get(skey) or detector.initial_state()
-                self._state[skey] = detector.with_actioned(state, [action.entity_id])
+                if reverses and hasattr(detector, "without_actioned"):
+                    self._state[skey] = detector.without_actioned(state, [action.entity_id])
+                elif not reverses:
+                    self._state[skey] = detector.with_actioned(state, [action.entity_id])
 
     # ---------------------------------------------------------------- graduated enforcement
 
@@ -307,6 +316,10 @@ class Engine:
         policy = self._regions[group].policy if group in self._regions else None
         if subject is None or policy is None:
             return ledger, None, None
+        reversed_id = action.evidence.get("reverses") if action.action == "allow" else None
+        if isinstance(reversed_id, str):  # an appeal granted: the original's points go (appeals.py)
+            return (ledger_after_reversal(ledger, reversed_id, action.event_time, policy) if ledger else None,
+                    None, None)
         state = ledger or Ledger.empty(*subject)
         state, esc = apply(state, action, action.event_time, policy)
         if esc is None or esc.action is None:

@@ -244,6 +244,52 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class GuardSettings:
+    """The blast-radius guard (riskstream.decisions.blast_radius, wired by riskstream.stream.guard).
+
+    Per (rule, policy region) and event-time window of `window_seconds`: a rule
+    whose enforced-action rate exceeds `multiple` times its baseline (the last
+    `baseline_windows` closed windows, at least `min_baseline_windows` of them)
+    with at least `min_actions` enforced actions drops to shadow for the region.
+    A window closes once a window `grace_seconds` later has been seen.
+    `exempt_rules` are not watched: a recall notice from an authority is meant
+    to remove every listing it matches at once.  `min_actions` is the floor that
+    keeps a real, bounded surge from tripping a rule that is usually quiet: on
+    the simulated days (seeds 1-5, ``bench/guard_day.py``) the largest real one,
+    a review farm, is 87 enforced actions in a 10-minute window, which tripped
+    the guard at 50; set it from the deployment's own volume.
+    """
+
+    enabled: bool = True
+    window_seconds: int = 600
+    grace_seconds: int = 600
+    multiple: float = 5.0
+    min_actions: int = 100
+    baseline_windows: int = 24
+    min_baseline_windows: int = 6
+    exempt_rules: tuple[str, ...] = ("recall_match",)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> GuardSettings:
+        d = cls()
+
+        def get(name: str, default: object) -> str:
+            return env.get(f"RISKSTREAM_GUARD_{name}", str(default))
+
+        return cls(
+            enabled=get("ENABLED", "1").strip().lower() in ("1", "true", "yes", "on"),
+            window_seconds=max(1, int(get("WINDOW_SECONDS", d.window_seconds))),
+            grace_seconds=max(0, int(get("GRACE_SECONDS", d.grace_seconds))),
+            multiple=float(get("MULTIPLE", d.multiple)),
+            min_actions=int(get("MIN_ACTIONS", d.min_actions)),
+            baseline_windows=max(1, int(get("BASELINE_WINDOWS", d.baseline_windows))),
+            min_baseline_windows=max(1, int(get("MIN_BASELINE_WINDOWS", d.min_baseline_windows))),
+            exempt_rules=tuple(r.strip() for r in get("EXEMPT_RULES", ",".join(d.exempt_rules)).split(",")
+                               if r.strip()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     policies: PolicySettings = field(default_factory=PolicySettings)
@@ -251,6 +297,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    guard: GuardSettings = field(default_factory=GuardSettings)
     data_dir: Path = field(default_factory=lambda: state_home() / "worker")
     # Faust's table store: RocksDB (via rocksdict) on disk under data_dir, so a
     # restarted worker reads its tables locally and replays only the changelog's
@@ -314,6 +361,7 @@ class Settings:
             ),
             limits=LimitSettings.from_env(e),
             privacy=PrivacySettings.from_env(e),
+            guard=GuardSettings.from_env(e),
             data_dir=Path(get("DATA_DIR", str(home / "worker"))),
             store=get("STORE", "rocksdb://"),
             stall_seconds=float(get("STALL_SECONDS", "60")),

@@ -49,9 +49,12 @@ from riskstream.engine import Engine, Outcome
 from riskstream.regions import region_of
 from riskstream.settings import Settings
 from riskstream.stream import metrics as m
+from riskstream.stream.appeals import Appeals
 from riskstream.stream.control import PolicyRuntime
 from riskstream.stream.dedupe import DedupeRecord, changelog_configs, horizon_seconds, sweep
 from riskstream.stream.faust_fixes import set_current_event
+from riskstream.stream.feedback_stats import FeedbackStats
+from riskstream.stream.guard import Guard
 from riskstream.stream.incidents import IncidentRuntime
 from riskstream.stream.metrics import Tally
 from riskstream.stream.outbox import Outbox
@@ -90,20 +93,6 @@ def _dead_letter(topic: str, partition: int, offset: int, raw: bytes, reason: st
     )
 
 
-class _RuleStats:
-    def __init__(self) -> None:
-        self.counts: dict[tuple[str, str], dict[str, int]] = {}
-
-    def add(self, fb: ModerationFeedback) -> None:
-        region = region_of(fb.region) or fb.region
-        c = self.counts.setdefault((fb.rule, region), {"confirmed": 0, "overturned": 0, "appeal_granted": 0})
-        c[fb.outcome] += 1
-        total = sum(c.values())
-        m.RULE_FEEDBACK.labels(fb.rule, region, fb.outcome).inc()
-        m.RULE_PRECISION.labels(fb.rule, region).set(c["confirmed"] / total)
-        m.RULE_OVERTURN_RATE.labels(fb.rule, region).set((c["overturned"] + c["appeal_granted"]) / total)
-
-
 class _Batch:
     """One agent batch: its outbox, its metric tally, and what to do once the broker has the outputs."""
 
@@ -135,7 +124,9 @@ class Pipeline:
         self.policies = PolicyRuntime(self.registry, self.engine)
         self.policies_ready = asyncio.Event()
         self.incidents = IncidentRuntime(settings)
-        self.rule_stats = _RuleStats()
+        self.appeals = Appeals(self)  # appeals index and reversals (stream/appeals.py)
+        self.feedback_stats = FeedbackStats(self)  # rule-feedback table (stream/feedback_stats.py)
+        self.guard = Guard(self, settings.guard)  # blast-radius guard (stream/guard.py)
         self.enforced_keys: Any = None
         self.ledgers: Any = None
         self.detector_state: Any = None
@@ -143,7 +134,7 @@ class Pipeline:
         self.names = {key: topic.get_topic_name() for key, topic in topics.by_key.items()}
         self._by_name = {topic.get_topic_name(): topic for topic in topics.by_key.values()}
         self._partitions = settings.kafka.partitions
-        self._changelogs: list[str] = []  # every table's changelog topic (see `_tables_ready`)
+        self._changelogs: list[str] = []  # every table's changelog topic (see `tables_ready`)
         self._tables_checked = False
         self.dedupe_horizon = horizon_seconds(settings.limits.max_event_age_days, settings.dedupe_horizon_days)
 
@@ -167,8 +158,10 @@ class Pipeline:
             self.detector_state = app.Table("detector-state", default=None, key_type=bytes, value_type=bytes,
                                             partitions=parts)
             agents += [(self.detect_keyed, topics.detect), (self.decide_events, topics.decide)]
+        agents += [*self.appeals.register(), *self.feedback_stats.register(), *self.guard.register()]
         self._changelogs = [t.changelog_topic.get_topic_name() for t in
-                            (self.enforced_keys, self.ledgers, self.detector_state) if t is not None]
+                            (self.enforced_keys, self.ledgers, self.detector_state, self.appeals.index,
+                             self.feedback_stats.table, self.guard.table) if t is not None]
         for fun, topic in agents:
             app.agent(topic, name=f"riskstream.{fun.__name__}", concurrency=1)(fun)
         app.task(self.detect_incidents)
@@ -184,7 +177,7 @@ class Pipeline:
         return {"ok": not stalled, "stalled_partitions": [f"{t}[{p}]" for t, p in stalled],
                 "policies": self.policies.versions(), "control_topics_read": self.policies_ready.is_set()}
 
-    async def _tables_ready(self) -> None:
+    async def tables_ready(self) -> None:
         """Until the consumer's metadata shows every table's changelog with all of its partitions.
 
         A new worker on new topics starts consuming while Faust is still creating the
@@ -225,6 +218,9 @@ class Pipeline:
     def _outbox(self) -> Outbox:
         return Outbox(self._send)
 
+    def new_batch(self) -> _Batch:
+        return _Batch(self._outbox())
+
     async def _dead_letter_into(self, batch: _Batch, msg: Any, raw: bytes, reason: str, detail: str,
                                 measured: int | None = None) -> None:
         dl = _dead_letter(msg.topic, msg.partition, msg.offset, raw, reason, detail, measured)
@@ -255,6 +251,8 @@ class Pipeline:
             await outbox.add(names["actions"], action.entity_id.encode(), value, tag=source)
             tally.action(action)
             batch.latencies.append((kind, record_time))
+            if action.mode == "enforced":  # the original an appeal would reverse (stream/appeals.py)
+                await self.appeals.index_into(batch, source, action)
             subject = subject_of(action) if to_violations and action.mode == "enforced" else None
             if subject is not None:  # re-key by seller/creator for graduated enforcement
                 await outbox.add(names["violations"], f"{subject[0]}:{subject[1]}".encode(), value, tag=source)
@@ -266,6 +264,7 @@ class Pipeline:
         good and its input is dead-lettered), so Faust acknowledges the batch's inputs
         only after their outputs are safe.
         """
+        await self.guard.partials_into(batch)  # per-batch rule counts for the blast-radius guard
         undeliverable = await batch.outbox.flush()
         failed: set[int] = set()
         if undeliverable:
@@ -307,7 +306,7 @@ class Pipeline:
     async def _screen(self, stream: Any, kind: str) -> None:
         """Decode and validate; detect and decide (or route to the state owners); batch by batch."""
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
-            await self._tables_ready()
+            await self.tables_ready()
             batch = _Batch(self._outbox())
             processing = m.child(m.PROCESSING, (kind,))
             for source in events:
@@ -397,7 +396,7 @@ class Pipeline:
     async def _screen_hops(self, stream: Any, agent: str, handle: Any) -> None:
         """Shared loop of the hop agents: each record is a JSON array of envelopes (or one envelope)."""
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
-            await self._tables_ready()
+            await self.tables_ready()
             batch = _Batch(self._outbox())
             n = 0
             for source in events:
@@ -466,7 +465,7 @@ class Pipeline:
     async def track_violations(self, stream: Any) -> None:
         """Graduated enforcement: one ledger per seller/creator in a changelog-backed table."""
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
-            await self._tables_ready()
+            await self.tables_ready()
             batch = _Batch(self._outbox())
             for source in events:
                 set_current_event(source)
@@ -493,7 +492,7 @@ class Pipeline:
             await self._complete(batch, "track_violations", len(events))
 
     async def track_feedback(self, stream: Any) -> None:
-        """Moderator outcomes -> per-rule, per-region precision and overturn rate."""
+        """Moderator outcomes -> the rule-feedback owner (re-keyed) and, when one overturns, a reversal."""
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
             batch = _Batch(self._outbox())
             for source in events:
@@ -505,7 +504,14 @@ class Pipeline:
                     await self._dead_letter_into(batch, msg, raw, *outcome.dead_letter, outcome.measured)
                     continue
                 assert isinstance(outcome.event, ModerationFeedback)
-                self.rule_stats.add(outcome.event)
+                set_current_event(source)
+                try:  # counts to the rule|region owner; an overturn reverses its action (stream/appeals.py)
+                    await self.feedback_stats.route(batch, source, outcome.event)
+                    await self.appeals.route(batch, source, outcome.event)
+                except Exception as exc:
+                    log.exception("feedback processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+                    batch.tally.inc(m.ERRORS, "feedback")
+                    await self._dead_letter_into(batch, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
             await self._complete(batch, "track_feedback", len(events))
 
     # ------------------------------------------------------------ tasks

@@ -312,6 +312,24 @@ def policy_publish(file: Path) -> None:
     click.echo(f"published {file} (version {version})")
 
 
+@policy.command("reenable")
+@click.option("--region", required=True, help="Policy region (EU, UK, US, SEA).")
+@click.option("--rule", required=True, help="The rule the blast-radius guard put in shadow (detector id or rule:<id>).")
+@click.option("--by", default=None, help="Who re-enables it (recorded on the control topic); default $USER.")
+def policy_reenable(region: str, rule: str, by: str | None) -> None:
+    """Re-enable a rule the blast-radius guard dropped to shadow in REGION (enforced again)."""
+    import os
+
+    from riskstream.regions import REGIONS
+    from riskstream.stream.producer import reenable_rule
+
+    if region not in REGIONS:
+        raise click.ClickException(f"unknown region {region!r}; expected one of {', '.join(sorted(REGIONS))}")
+    who = by or os.environ.get("USER") or "policy manager"
+    asyncio.run(reenable_rule(_settings(), region, rule, who))
+    click.echo(f"re-enable of {rule} in {region} sent to the guard (it confirms on the control topic)")
+
+
 # ------------------------------------------------------------------ simulator, replay
 
 
