@@ -34,7 +34,7 @@ signal's evidence (``invalid_hashes``).
 >>> [(s.code, s.evidence["other_sellers"], s.evidence["min_distance"]) for s in out]
 [('image_reused', 2, 1)]
 >>> d.state_keys(listing(4, "s4", "8f3a5c7e91b2d4f0"))
-('GB:0:8f3', 'GB:1:a5c', 'GB:2:7e9', 'GB:3:1b2', 'GB:4:d4f0')
+('GB:0:23c', 'GB:1:1d2', 'GB:2:1c7', 'GB:3:1d2', 'GB:4:6c', 'GB:5:16a', 'GB:6:f0')
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ from typing import Any, ClassVar, Final
 import numpy as np
 from datasketch import MinHash
 
-from riskstream.contracts import Event, EventKind, ReviewEvent, Signal
+from riskstream.contracts import EntityType, Event, EventKind, ReviewEvent, Signal
 from riskstream.detectors.base import PARTIAL, partial, run_buckets, signal
 from riskstream.detectors.lsh import minhash_bands
 from riskstream.detectors.text import normalize, split_bang_runs
@@ -233,7 +233,7 @@ class ReviewNearDuplicateDetector:
             "threshold": self.params.threshold,
         }
         score = min(1.0, 0.5 + 0.1 * n_accounts)
-        targets = [("listing", x) for x in listings] + [("review", x) for x in reviews]
+        targets: list[tuple[EntityType, str]] = [("listing", x) for x in listings] + [("review", x) for x in reviews]
         return [
             signal(self.id, event, code=self.CODE, entity_type=kind, entity_id=entity, score=score,
                    evidence=evidence)
