@@ -99,6 +99,21 @@ class ImageReuseDetector:
             raise ValueError("max_distance must be in [0, 32), min_other_sellers >= 1, bucket_photos >= 1")
         self.params = params
         self._bands = params.max_distance + 1
+        # The last listing's buckets (key -> its photos filed there): its keys and each of its bucket
+        # steps need them.  A cache of a pure function of the event (checked by identity), no result
+        # depends on it.
+        self._last: tuple[Event, dict[str, list[int]]] | None = None
+
+    def _filed(self, event: Event) -> dict[str, list[int]]:
+        """Bucket key -> the listing's distinct valid photos filed in it, in photo order."""
+        if self._last is not None and self._last[0] is event:
+            return self._last[1]
+        filed: dict[str, list[int]] = {}
+        for h in self._photos(event):
+            for b in bit_bands(h, self._bands):
+                filed.setdefault(f"{event.region}:{b}", []).append(h)
+        self._last = (event, filed)
+        return filed
 
     def _photos(self, event: Event) -> list[int]:
         """The listing's distinct valid hashes, or none when it is not indexed."""
@@ -114,11 +129,7 @@ class ImageReuseDetector:
 
     def state_keys(self, event: Event) -> tuple[str, ...]:
         """One bucket per band of each photo, ``country:band:slice``, in photo order."""
-        keys: dict[str, None] = {}
-        for h in self._photos(event):
-            for b in bit_bands(h, self._bands):
-                keys[f"{event.region}:{b}"] = None
-        return tuple(keys)
+        return tuple(self._filed(event))
 
     def initial_state(self) -> dict[str, Any]:
         return {"buckets": {}}
@@ -132,18 +143,19 @@ class ImageReuseDetector:
         held: list[list[str]] = bucket.get("photos", []) if bucket else []
         if not isinstance(event, ListingEvent):
             return {"photos": held}, []
-        _, band, value = key.rsplit(":", 2)
-        filed = [h for h in self._photos(event) if f"{band}:{value}" in bit_bands(h, self._bands)]
+        filed = self._filed(event).get(key)
         if not filed:
             return {"photos": held}, []
         p = self.params
+        limit = p.max_distance
         seller_best: dict[str, int] = {}
         added: list[list[str]] = []
+        held_ints = [(int(hx, 16), seller) for hx, seller in held]
         for h in filed:
             same_seller_same_photo = False
-            for hx, seller in held:
-                d = (int(hx, 16) ^ h).bit_count()
-                if d > p.max_distance:
+            for x, seller in held_ints:
+                d = (x ^ h).bit_count()
+                if d > limit:
                     continue
                 if seller == event.seller_id:
                     same_seller_same_photo = same_seller_same_photo or d == 0

@@ -29,6 +29,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 from collections.abc import Sequence
@@ -37,11 +38,12 @@ from typing import Final
 HASH_BITS: Final = 64
 
 
-def bit_slices(bands: int, bits: int = HASH_BITS) -> list[tuple[int, int]]:
+@functools.cache
+def bit_slices(bands: int, bits: int = HASH_BITS) -> tuple[tuple[int, int], ...]:
     """(shift, width) of each band: `bits` cut into `bands` contiguous slices, the widest first.
 
     >>> bit_slices(7)
-    [(54, 10), (45, 9), (36, 9), (27, 9), (18, 9), (9, 9), (0, 9)]
+    ((54, 10), (45, 9), (36, 9), (27, 9), (18, 9), (9, 9), (0, 9))
     """
     if not 1 <= bands <= bits:
         raise ValueError(f"bands must be in [1, {bits}]")
@@ -52,7 +54,7 @@ def bit_slices(bands: int, bits: int = HASH_BITS) -> list[tuple[int, int]]:
         width = base + (1 if i < extra else 0)
         top -= width
         out.append((top, width))
-    return out
+    return tuple(out)
 
 
 def bit_bands(value: int, bands: int) -> list[str]:

@@ -162,8 +162,9 @@ def test_near_texts_share_a_band_and_unrelated_ones_rarely_do() -> None:
                 FARM_EN.replace("quality", "qu4l1ty")]
     for text in variants:
         assert set(DEFAULT.state_keys(review(1, text))) & set(base), text
-    words = ("battery kettle office camping delivery parcel colour size strap fabric zip box lamp cable "
-             "charger screen sound quiet loud bright warm soft hard light heavy small large blue red").split()
+    vocabulary = ("battery kettle office camping delivery parcel colour size strap fabric zip box lamp cable "
+                  "charger screen sound quiet loud bright warm soft hard light heavy small large blue red")
+    words = vocabulary.split(" ")
     shared = 0
     for i in range(200):
         text = " ".join(words[(i * 7 + j * (i % 5 + 1)) % len(words)] for j in range(14))
