@@ -344,15 +344,16 @@ class Pipeline:
                 await self._dead_letter_into(batch, msg, raw, *prepared.dead_letter)
                 return
             batch.tally.inc(m.EVENTS_VALID, kind, region_of(event.region) or "")
-            # A step whose state key is this record's own key (review_burst, rating_skew: keyed
-            # by listing, as reviews are) is owned by this very partition: no hop for it.
+            # A step whose state key is owned by this very partition (review_burst, rating_skew:
+            # keyed by listing, as reviews are; a near-duplicate band bucket that hashes here) runs
+            # here: no hop for it.  The others go in partition order, one hop per partition.
             signals, remote = list(prepared.signals), []
-            own_key = msg.key.decode("utf-8", errors="replace") if msg.key else None
             for det_id, key in prepared.steps:
-                if key == own_key:
+                if self._partition_of(key) == msg.partition:
                     signals.extend(self._step(event, det_id, key))
                 else:
                     remote.append((det_id, key))
+            remote.sort(key=lambda step: self._partition_of(step[1]))
             self._forward(batch, source, Envelope(kind, event, signals, remote, record_time))
         except Exception as exc:  # a bug must not stop the stream or lose the event
             log.exception("processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
@@ -374,8 +375,12 @@ class Pipeline:
             topic, key = self.names["detect"], env.steps[0][1]
         else:
             topic, key = self.names["decide"], env.event.event_id
-        partition = (murmur2(key.encode()) & 0x7FFFFFFF) % self._partitions
+        partition = self._partition_of(key)
         batch.hops.setdefault((topic, partition), []).append((source, env.dump()))
+
+    def _partition_of(self, key: str) -> int:
+        """The partition Kafka's default partitioner gives `key` (its state's owner)."""
+        return int(murmur2(key.encode()) & 0x7FFFFFFF) % self._partitions
 
     async def _send_hops(self, batch: _Batch) -> None:
         """One record per destination partition, split where it would exceed HOP_RECORD_BYTES."""
@@ -425,9 +430,16 @@ class Pipeline:
         """One partitioned detector step, with its key's state from the `detector-state` table."""
 
         async def handle(batch: _Batch, source: Any, env: Envelope) -> None:
-            det_id, key = env.steps[0]
-            found = self._step(env.event, det_id, key)
-            self._forward(batch, source, replace(env, signals=[*env.signals, *found], steps=env.steps[1:]))
+            # This step, and the next ones this partition also owns (band buckets), with no hop between.
+            here = source.message.partition
+            signals, steps = list(env.signals), env.steps
+            while True:
+                det_id, key = steps[0]
+                signals.extend(self._step(env.event, det_id, key))
+                steps = steps[1:]
+                if not steps or self._partition_of(steps[0][1]) != here:
+                    break
+            self._forward(batch, source, replace(env, signals=signals, steps=steps))
 
         await self._screen_hops(stream, "detect", handle)
 
@@ -444,7 +456,7 @@ class Pipeline:
         if replay is not None:
             m.STATE_REPLAYS.labels(det_id).inc()
             return [from_obj(s, Signal) for s in replay]
-        state, found = self.engine.step(event, det_id, record.state)
+        state, found = self.engine.step(event, det_id, record.state, key)
         self.detector_state[table_key] = record.applied(event.event_id, state, found).dump()
         return found
 

@@ -19,10 +19,11 @@ from tests.integration.conftest import HISTORIC, Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
-PARTITIONED = {"price_outlier", "new_seller_burst", "new_seller_wave", "review_burst", "rating_skew"}
-# Per-worker state (documented in docs/architecture.md): the broadcast-fed detectors, and the hot
-# per-country indexes still waiting for LSH band keys.  Their answers can differ with N workers.
-LOCAL = {"image_reuse", "review_near_duplicate", "content_prohibited", "recall_match"}
+PARTITIONED = {"price_outlier", "new_seller_burst", "new_seller_wave", "review_burst", "rating_skew",
+               "image_reuse", "review_near_duplicate"}  # the last two: one state per LSH band bucket
+# Per-worker state (documented in docs/architecture.md): the broadcast-fed detectors.  Their answers
+# can differ with N workers.
+LOCAL = {"content_prohibited", "recall_match"}
 # Order-sensitive (documented in docs/architecture.md, issue 9 still open): new_seller_wave prunes a
 # group's window relative to the newest listing its owner has seen, so when one ingest partition runs
 # hours of event time ahead of another (a fast replay) which listings complete a wave depends on
@@ -145,8 +146,11 @@ def _same(got: Answers, want: Answers) -> None:
     assert bool(wave[0]) == bool(wave[1]), wave  # both runs saw the wave (which listings: order-sensitive)
     assert mine_n == theirs_n
     assert {x for x in mine_s if x[0] not in order} == {x for x in theirs_s if x[0] not in order}
-    mine = {k for k, e in got[1].items() if e not in skip}
-    theirs = {k for k, e in want[1].items() if e not in skip}
+    # The actions of the event where price_outlier flipped (at most one, above) may differ with it.
+    flipped = {x[3] for x in mine_s ^ theirs_s if x[0] in order}
+    assert len(flipped) <= 1, flipped
+    mine = {k for k, e in got[1].items() if e not in skip | flipped}
+    theirs = {k for k, e in want[1].items() if e not in skip | flipped}
     assert mine and mine == theirs
 
 
