@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from riskstream.resources import state_home
 
@@ -270,6 +270,9 @@ class Settings:
     # then let Faust acknowledge the inputs.
     batch_events: int = 500
     batch_seconds: float = 0.025
+    # The worker's asyncio event loop (RISKSTREAM_LOOP, `riskstream worker --loop`): "asyncio"
+    # (the standard library's) or "uvloop" (libuv; see docs/capacity.md for what it measured).
+    loop: str = "asyncio"
     home: Path = field(default_factory=state_home)
 
     @classmethod
@@ -314,5 +317,21 @@ class Settings:
             partitioned_state=get("PARTITIONED_STATE", "1").strip().lower() in ("1", "true", "yes", "on"),
             batch_events=int(get("BATCH_EVENTS", "500")),
             batch_seconds=float(get("BATCH_MS", "25")) / 1000.0,
+            loop=_loop_name(get("LOOP", "asyncio")),
             home=home,
         )
+
+
+EVENT_LOOPS: Final = ("asyncio", "uvloop")
+
+
+def _loop_name(value: str) -> str:
+    """RISKSTREAM_LOOP, checked: one of `EVENT_LOOPS`.
+
+    >>> _loop_name(" UVLOOP "), _loop_name("asyncio")
+    ('uvloop', 'asyncio')
+    """
+    name = value.strip().lower()
+    if name not in EVENT_LOOPS:
+        raise ValueError(f"RISKSTREAM_LOOP must be one of {', '.join(EVENT_LOOPS)}, got {value!r}")
+    return name
