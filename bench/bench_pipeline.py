@@ -16,7 +16,7 @@ measurement, before anything is timed.  Then, in the same run and on the same by
 (d) ``worker``: the real `riskstream worker` subprocess, timed by polling its
     ``riskstream_events_decided_total`` until all N went through every hop and were decided;
 (d') the same worker with every rule in shadow mode (no enforced-action path);
-(c-uvloop), (d-uvloop) with ``--loops asyncio,uvloop``: (c) and (d) again on uvloop
+(c-uvloop), (d-uvloop) with ``--event-loops asyncio,uvloop``: (c) and (d) again on uvloop
     (``RISKSTREAM_LOOP``), each pair side by side in the same run.
 
 Each is reported as events/s (wall) and CPU µs per event of the consuming process
@@ -554,7 +554,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="also run (d'), the worker with every rule in shadow mode")
     ap.add_argument("--no-shadow", action="store_true", help=argparse.SUPPRESS)  # the default now
     ap.add_argument("--no-scaling", action="store_true", help="skip (w1)/(w2), one vs two workers in one group")
-    ap.add_argument("--loops", default="asyncio",
+    # Not "--loops": faust reads any argument starting with "--loop" from sys.argv when imported.
+    ap.add_argument("--event-loops", dest="loops", default="asyncio",
                     help="event loops of (c) and (d), comma-separated: 'asyncio,uvloop' runs both side by side")
     ap.add_argument("--smoke", action="store_true",
                     help="a few hundred events, no (d') and no scaling: checks the harness, not the speed")
@@ -564,7 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     loops = [x.strip() for x in args.loops.split(",") if x.strip()]
     if not loops or loops[0] != "asyncio" or not set(loops) <= {"asyncio", "uvloop"}:
-        ap.error("--loops: 'asyncio' first, then optionally 'uvloop'")
+        ap.error("--event-loops: 'asyncio' first, then optionally 'uvloop'")
     if args.smoke:
         args.events, args.shadow, args.no_scaling = min(args.events, 300), False, True
     command = "python bench/bench_pipeline.py " + " ".join(sys.argv[1:] if argv is None else argv)
