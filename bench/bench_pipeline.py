@@ -557,6 +557,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Not "--loops": faust reads any argument starting with "--loop" from sys.argv when imported.
     ap.add_argument("--event-loops", dest="loops", default="asyncio",
                     help="event loops of (c) and (d), comma-separated: 'asyncio,uvloop' runs both side by side")
+    ap.add_argument("--scaling-only", action="store_true",
+                    help="only (a) and the (w1)/(w2) scaling runs (skips raw, b, c, d)")
     ap.add_argument("--smoke", action="store_true",
                     help="a few hundred events, no (d') and no scaling: checks the harness, not the speed")
     ap.add_argument("--profile", action="store_true", help="also print a cProfile of the engine over the events")
@@ -590,7 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             broker = LocalKafka(data_dir=work / "kafka").start()
             bootstrap = broker.bootstrap
         run = uuid.uuid4().hex[:8]
-        names = (["raw", "b", "c", "d"] + [f"{x}-{lp}" for lp in loops[1:] for x in ("c", "d")]
+        names = ([] if args.scaling_only else ["raw", "b", "c", "d"] + [f"{x}-{lp}" for lp in loops[1:] for x in ("c", "d")]
                  + (["s"] if args.shadow else []))
         prefixes = {name: f"bench{run}{name}." for name in [*names, "w1", "w2"]}
         for name in names:
@@ -608,10 +610,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.append(bench_engine(events, policies))
         say("(a+) engine + incident aggregates in-process")
         results.append(bench_engine(events, policies, name="a+", aggregates=True))
-        say("(raw) aiokafka consume -> orjson -> produce one record")
-        results.append(bench_raw(loop_settings("raw"), len(events), args.timeout))
-        say("(b) aiokafka + the worker's complete work")
-        results.append(bench_full_loop(loop_settings("b"), policies, len(events), args.timeout))
+        if not args.scaling_only:
+            say("(raw) aiokafka consume -> orjson -> produce one record")
+            results.append(bench_raw(loop_settings("raw"), len(events), args.timeout))
+            say("(b) aiokafka + the worker's complete work")
+            results.append(bench_full_loop(loop_settings("b"), policies, len(events), args.timeout))
 
         def faust_run(name: str, label: str, argv: list[str], metric: str, texts: dict[str, str],
                       loop: str = "asyncio") -> Result:
@@ -622,18 +625,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return bench_subprocess(name, label, argv, env, port, metric, len(events), args.timeout,
                                     work / f"{name}.log")
 
-        say("(c) trivial Faust agents (consume only)")
-        results.append(faust_run("c", "faust trivial agent (consume, no work)",
-                                 [sys.executable, str(NOOP_APP), "worker", "-l", "warn"],
-                                 "bench_noop_events_in_total", policies))
-        say("(d) riskstream worker")
-        profiled = ([sys.executable, "-m", "cProfile", "-o", str(args.profile_worker.resolve()),
-                     *WORKER_ARGV[1:]] if args.profile_worker else WORKER_ARGV)
-        worker = faust_run("d", "riskstream worker (faust, subprocess)"
-                           + (" UNDER cProfile" if args.profile_worker else ""), profiled,
-                           "riskstream_events_decided_total", policies)
-        results.append(worker)
-        for lp in loops[1:]:
+        worker: Result | None = None
+        if not args.scaling_only:
+            say("(c) trivial Faust agents (consume only)")
+            results.append(faust_run("c", "faust trivial agent (consume, no work)",
+                                     [sys.executable, str(NOOP_APP), "worker", "-l", "warn"],
+                                     "bench_noop_events_in_total", policies))
+            say("(d) riskstream worker")
+            profiled = ([sys.executable, "-m", "cProfile", "-o", str(args.profile_worker.resolve()),
+                         *WORKER_ARGV[1:]] if args.profile_worker else WORKER_ARGV)
+            worker = faust_run("d", "riskstream worker (faust, subprocess)"
+                               + (" UNDER cProfile" if args.profile_worker else ""), profiled,
+                               "riskstream_events_decided_total", policies)
+            results.append(worker)
+        for lp in [] if args.scaling_only else loops[1:]:
             say(f"(c-{lp}) trivial Faust agents on {lp}")
             results.append(faust_run(f"c-{lp}", f"faust trivial agent, {lp}",
                                      [sys.executable, str(NOOP_APP), "worker", "-l", "warn"],
@@ -686,7 +691,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      if "in_agent_mean_us_by_kind" in r.extra else ""))
     shadow_runs = [r for r in results if r.name == "d'"]
     enforced = results[0].extra["events_with_enforced_action"]
-    if shadow_runs and enforced and worker.rate and shadow_runs[0].rate:
+    if shadow_runs and enforced and worker and worker.rate and shadow_runs[0].rate:
         sh = shadow_runs[0]
         extra_s = len(events) / worker.rate - len(events) / sh.rate
         extra_cpu = (worker.cpu_us - sh.cpu_us) * len(events) / 1e6
@@ -707,7 +712,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cpus": host["cpus"], "python": host["python"], "derived": info,
             "results": [{**asdict(r), "events_per_s": r.rate, "cpu_us_per_event": r.cpu_us, "cores_used": r.cores,
                          "vs_engine": r.rate / results[0].rate if results[0].rate else None,
-                         "vs_worker": r.rate / worker.rate if worker.rate else None} for r in results],
+                         "vs_worker": r.rate / worker.rate if worker and worker.rate else None} for r in results],
         }, indent=2))
     return 0
 
