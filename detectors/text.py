@@ -64,8 +64,10 @@ Exceptions cancel a term inside an honest phrase: bone china is porcelain.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import sys
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
@@ -486,6 +488,42 @@ _TRUNCATED: Final = TextFindings(truncated=True)
 # ------------------------------------------------------------------ matching
 
 
+class _FoundMemo:
+    """`TermMatcher.find`'s results by (matcher, text), bounded in bytes: full, it starts again empty.
+
+    A hit is one dict look-up (an LRU's bookkeeping costs more than the look-up on
+    this path); texts longer than `max_key_chars` are matched and not kept, so the
+    memo holds at most `max_bytes` of keys and results (`sys.getsizeof`).
+    """
+
+    def __init__(self, max_bytes: int, max_key_chars: int) -> None:
+        self.max_bytes = max_bytes
+        self.max_key_chars = max_key_chars
+        self.nbytes = 0
+        self.data: dict[tuple[int, str], tuple[str, ...]] = {}
+        self._lock = threading.Lock()  # inserts only (the incident task runs models in a thread)
+
+    def put(self, key: tuple[int, str], found: tuple[str, ...]) -> None:
+        if len(key[1]) > self.max_key_chars:
+            return
+        size = sys.getsizeof(key[1]) + 120 + sum(sys.getsizeof(t) for t in found)
+        with self._lock:
+            if self.nbytes + size > self.max_bytes:
+                self.data = {}
+                self.nbytes = 0
+            self.data[key] = found
+            self.nbytes += size
+
+    def clear(self) -> None:
+        with self._lock:
+            self.data = {}
+            self.nbytes = 0
+
+
+_FOUND: Final = _FoundMemo(max_bytes=8 << 20, max_key_chars=4096)
+_MATCHER_SERIAL: Final = itertools.count()
+
+
 class TermMatcher:
     """Finds which of many terms occur in a text, robust to obfuscation.
 
@@ -508,6 +546,7 @@ class TermMatcher:
     def __init__(self, terms: Iterable[str], min_squashed: int = 6, *, drop_contained: bool = False,
                  exceptions: Iterable[str] = ()) -> None:
         self._drop_contained = drop_contained
+        self._serial = next(_MATCHER_SERIAL)  # its key in `_FOUND` (an id() could be reused)
         self._keys: dict[str, str] = {}
         self._spaced = ahocorasick.Automaton()
         self._squashed = ahocorasick.Automaton()
@@ -560,6 +599,15 @@ class TermMatcher:
 
     def find(self, text: str) -> list[str]:
         """The original terms found in `text`, each once, in order of first match."""
+        key = (self._serial, text)
+        hit = _FOUND.data.get(key)
+        if hit is not None:
+            return list(hit)
+        result = self._find(text)
+        _FOUND.put(key, tuple(result))
+        return result
+
+    def _find(self, text: str) -> list[str]:
         found: dict[str, None] = {}
         for norm in forms(text):
             if self._has_exceptions:

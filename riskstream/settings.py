@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from riskstream.resources import state_home
 
@@ -323,6 +323,9 @@ class Settings:
     # expired keys are swept from the local store this often.
     dedupe_horizon_days: float | None = None
     dedupe_sweep_seconds: float = 600.0
+    # The worker's asyncio event loop (RISKSTREAM_LOOP, `riskstream worker --loop`): "asyncio"
+    # (the standard library's) or "uvloop" (libuv; see docs/capacity.md for what it measured).
+    loop: str = "asyncio"
     home: Path = field(default_factory=state_home)
 
     @classmethod
@@ -370,5 +373,21 @@ class Settings:
             batch_seconds=float(get("BATCH_MS", "25")) / 1000.0,
             dedupe_horizon_days=float(h) if (h := get("DEDUPE_HORIZON_DAYS", "")) else None,
             dedupe_sweep_seconds=float(get("DEDUPE_SWEEP_SECONDS", "600")),
+            loop=_loop_name(get("LOOP", "asyncio")),
             home=home,
         )
+
+
+EVENT_LOOPS: Final = ("asyncio", "uvloop")
+
+
+def _loop_name(value: str) -> str:
+    """RISKSTREAM_LOOP, checked: one of `EVENT_LOOPS`.
+
+    >>> _loop_name(" UVLOOP "), _loop_name("asyncio")
+    ('uvloop', 'asyncio')
+    """
+    name = value.strip().lower()
+    if name not in EVENT_LOOPS:
+        raise ValueError(f"RISKSTREAM_LOOP must be one of {', '.join(EVENT_LOOPS)}, got {value!r}")
+    return name

@@ -138,14 +138,22 @@ def kafka_status() -> None:
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--loglevel", "-l", default="info", show_default=True)
+@click.option("--loop", "loop", type=click.Choice(["asyncio", "uvloop"]), default=None,
+              help="Event loop (default RISKSTREAM_LOOP, else asyncio).")
 @click.pass_context
-def worker(ctx: click.Context, loglevel: str) -> None:
+def worker(ctx: click.Context, loglevel: str, loop: str | None) -> None:
     """Run a Faust worker (settings from the environment; see the README's configuration table)."""
+    settings = _settings()
+    loglevel = {"warning": "warn", "critical": "crit"}.get(loglevel.lower(), loglevel.lower())
+    # Before faust is imported: it reads `--loop` from sys.argv at import (with faust's names).
+    sys.argv = ["riskstream", "worker", "-l", loglevel, *ctx.args]
+    from riskstream.stream.loop import loop_in_use, use_loop
+
+    use_loop(loop or settings.loop)
+    click.echo(f"[riskstream] event loop: {loop_in_use()}", err=True)
     from riskstream.stream.app import create_app
 
-    app = create_app(_settings())
-    loglevel = {"warning": "warn", "critical": "crit"}.get(loglevel.lower(), loglevel.lower())
-    sys.argv = ["riskstream", "worker", "-l", loglevel, *ctx.args]
+    app = create_app(settings)
     app.main()
 
 
