@@ -15,7 +15,9 @@ measurement, before anything is timed.  Then, in the same run and on the same by
 (c) ``faust-noop``: `bench/noop_faust_app.py`, Faust agents that consume and do nothing;
 (d) ``worker``: the real `riskstream worker` subprocess, timed by polling its
     ``riskstream_events_decided_total`` until all N went through every hop and were decided;
-(d') the same worker with every rule in shadow mode (no enforced-action path).
+(d') the same worker with every rule in shadow mode (no enforced-action path);
+(c-uvloop), (d-uvloop) with ``--event-loops asyncio,uvloop``: (c) and (d) again on uvloop
+    (``RISKSTREAM_LOOP``), each pair side by side in the same run.
 
 Each is reported as events/s (wall) and CPU µs per event of the consuming process
 (`time.process_time()`, or /proc/PID/stat for subprocesses), which other load on a
@@ -224,9 +226,13 @@ def bench_full_loop(settings: Settings, policies: dict[str, str], n: int, timeou
 # --------------------------------------------------------------------------- (c), (d) subprocesses
 
 
-def worker_env(bootstrap: str, prefix: str, app_id: str, port: int, policy_dir: Path, data: Path) -> dict[str, str]:
+def worker_env(bootstrap: str, prefix: str, app_id: str, port: int, policy_dir: Path, data: Path,
+               loop: str = "asyncio") -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("FAUST_LOOP", "F_LOOP", "RISKSTREAM_LOOP")}
+    if loop == "uvloop":  # the worker reads RISKSTREAM_LOOP; the trivial Faust app, Faust's own FAUST_LOOP
+        env |= {"RISKSTREAM_LOOP": "uvloop", "FAUST_LOOP": "uvloop"}
     return {
-        **os.environ,
+        **env,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "RISKSTREAM_TOPIC_PREFIX": prefix,
         "RISKSTREAM_APP_ID": app_id,
@@ -484,6 +490,16 @@ def derived(by: dict[str, Result]) -> dict[str, Any]:
         out["glue_cpu_us"] = d.cpu_us - c.cpu_us - a.cpu_us
     if b and a:
         out["b_glue_cpu_us"] = b.cpu_us - a.cpu_us  # the plain loop's own cost beyond the engine
+    if d and "d0" in by:
+        out["hops_cpu_us"] = d.cpu_us - by["d0"].cpu_us  # the re-keying hops (partitioned state) per event
+        out["hops_rate_ratio"] = _ratio(d.rate, by["d0"].rate)
+    for loop in ("uvloop",):
+        if f"d-{loop}" in by and d:
+            out[f"worker_{loop}_vs_asyncio_rate"] = _ratio(by[f"d-{loop}"].rate, d.rate)
+            out[f"worker_{loop}_vs_asyncio_cpu_per_event"] = _ratio(by[f"d-{loop}"].cpu_us, d.cpu_us)
+        if f"c-{loop}" in by and c:
+            out[f"noop_{loop}_vs_asyncio_rate"] = _ratio(by[f"c-{loop}"].rate, c.rate)
+            out[f"noop_{loop}_vs_asyncio_cpu_per_event"] = _ratio(by[f"c-{loop}"].cpu_us, c.cpu_us)
     if "w1" in by and "w2" in by:
         out["two_workers_vs_one_rate"] = _ratio(by["w2"].rate, by["w1"].rate)
         out["two_workers_vs_one_cpu_per_event"] = _ratio(by["w2"].cpu_us, by["w1"].cpu_us)
@@ -541,12 +557,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="also run (d'), the worker with every rule in shadow mode")
     ap.add_argument("--no-shadow", action="store_true", help=argparse.SUPPRESS)  # the default now
     ap.add_argument("--no-scaling", action="store_true", help="skip (w1)/(w2), one vs two workers in one group")
+    ap.add_argument("--hops", action="store_true",
+                    help="also run (d0), the worker with partitioned state off (no re-keying hops): "
+                         "(d) - (d0) is what the hops cost per event")
+    # Not "--loops": faust reads any argument starting with "--loop" from sys.argv when imported.
+    ap.add_argument("--event-loops", dest="loops", default="asyncio",
+                    help="event loops of (c) and (d), comma-separated: 'asyncio,uvloop' runs both side by side")
+    ap.add_argument("--scaling-only", action="store_true",
+                    help="only (a) and the (w1)/(w2) scaling runs (skips raw, b, c, d)")
     ap.add_argument("--smoke", action="store_true",
                     help="a few hundred events, no (d') and no scaling: checks the harness, not the speed")
     ap.add_argument("--profile", action="store_true", help="also print a cProfile of the engine over the events")
     ap.add_argument("--profile-worker", type=Path, default=None, metavar="OUT.prof",
                     help="run (d) under cProfile and save its profile here ((d)'s rate is then not comparable)")
     args = ap.parse_args(argv)
+    loops = [x.strip() for x in args.loops.split(",") if x.strip()]
+    if not loops or loops[0] != "asyncio" or not set(loops) <= {"asyncio", "uvloop"}:
+        ap.error("--event-loops: 'asyncio' first, then optionally 'uvloop'")
     if args.smoke:
         args.events, args.shadow, args.no_scaling = min(args.events, 300), False, True
     command = "python bench/bench_pipeline.py " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -571,7 +598,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             broker = LocalKafka(data_dir=work / "kafka").start()
             bootstrap = broker.bootstrap
         run = uuid.uuid4().hex[:8]
-        names = ["raw", "b", "c", "d"] + (["s"] if args.shadow else [])
+        names = ([] if args.scaling_only else ["raw", "b", "c", "d"] + [f"{x}-{lp}" for lp in loops[1:] for x in ("c", "d")]
+                 + (["s"] if args.shadow else []) + (["d0"] if args.hops else []))
         prefixes = {name: f"bench{run}{name}." for name in [*names, "w1", "w2"]}
         for name in names:
             t0 = time.perf_counter()
@@ -588,35 +616,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.append(bench_engine(events, policies))
         say("(a+) engine + incident aggregates in-process")
         results.append(bench_engine(events, policies, name="a+", aggregates=True))
-        say("(raw) aiokafka consume -> orjson -> produce one record")
-        results.append(bench_raw(loop_settings("raw"), len(events), args.timeout))
-        say("(b) aiokafka + the worker's complete work")
-        results.append(bench_full_loop(loop_settings("b"), policies, len(events), args.timeout))
+        if not args.scaling_only:
+            say("(raw) aiokafka consume -> orjson -> produce one record")
+            results.append(bench_raw(loop_settings("raw"), len(events), args.timeout))
+            say("(b) aiokafka + the worker's complete work")
+            results.append(bench_full_loop(loop_settings("b"), policies, len(events), args.timeout))
 
-        def faust_run(name: str, label: str, argv: list[str], metric: str, texts: dict[str, str]) -> Result:
+        def faust_run(name: str, label: str, argv: list[str], metric: str, texts: dict[str, str],
+                      loop: str = "asyncio", extra_env: dict[str, str] | None = None) -> Result:
             port = free_port()
             folder = write_policies(texts, work / name / "policies")
-            env = worker_env(bootstrap, prefixes[name], f"bench-{run}-{name}", port, folder, work / name / "data")
+            env = {**worker_env(bootstrap, prefixes[name], f"bench-{run}-{name}", port, folder, work / name / "data",
+                                loop), **(extra_env or {})}
             return bench_subprocess(name, label, argv, env, port, metric, len(events), args.timeout,
                                     work / f"{name}.log")
 
-        say("(c) trivial Faust agents (consume only)")
-        results.append(faust_run("c", "faust trivial agent (consume, no work)",
-                                 [sys.executable, str(NOOP_APP), "worker", "-l", "warn"],
-                                 "bench_noop_events_in_total", policies))
-        say("(d) riskstream worker")
-        profiled = ([sys.executable, "-m", "cProfile", "-o", str(args.profile_worker.resolve()),
-                     *WORKER_ARGV[1:]] if args.profile_worker else WORKER_ARGV)
-        worker = faust_run("d", "riskstream worker (faust, subprocess)"
-                           + (" UNDER cProfile" if args.profile_worker else ""), profiled,
-                           "riskstream_events_decided_total", policies)
-        results.append(worker)
+        worker: Result | None = None
+        if not args.scaling_only:
+            say("(c) trivial Faust agents (consume only)")
+            results.append(faust_run("c", "faust trivial agent (consume, no work)",
+                                     [sys.executable, str(NOOP_APP), "worker", "-l", "warn"],
+                                     "bench_noop_events_in_total", policies))
+            say("(d) riskstream worker")
+            profiled = ([sys.executable, "-m", "cProfile", "-o", str(args.profile_worker.resolve()),
+                         *WORKER_ARGV[1:]] if args.profile_worker else WORKER_ARGV)
+            worker = faust_run("d", "riskstream worker (faust, subprocess)"
+                               + (" UNDER cProfile" if args.profile_worker else ""), profiled,
+                               "riskstream_events_decided_total", policies)
+            results.append(worker)
+        for lp in [] if args.scaling_only else loops[1:]:
+            say(f"(c-{lp}) trivial Faust agents on {lp}")
+            results.append(faust_run(f"c-{lp}", f"faust trivial agent, {lp}",
+                                     [sys.executable, str(NOOP_APP), "worker", "-l", "warn"],
+                                     "bench_noop_events_in_total", policies, lp))
+            say(f"(d-{lp}) riskstream worker on {lp}")
+            results.append(faust_run(f"d-{lp}", f"riskstream worker, {lp}", WORKER_ARGV,
+                                     "riskstream_events_decided_total", policies, lp))
         if args.shadow:
             say("(d') riskstream worker, every rule in shadow mode")
             shadow = faust_run("s", "same worker, every rule mode: shadow", WORKER_ARGV,
                                "riskstream_events_decided_total", shadow_policies(policies))
             shadow.name = "d'"
             results.append(shadow)
+        if args.hops:
+            say("(d0) riskstream worker, partitioned state off (no re-keying hops)")
+            results.append(faust_run("d0", "same worker, per-worker state (no hops)", WORKER_ARGV,
+                                     "riskstream_events_decided_total", policies,
+                                     extra_env={"RISKSTREAM_PARTITIONED_STATE": "0"}))
         if not args.no_scaling:
             folder = write_policies(policies, work / "w" / "policies")
             for count in (1, 2):
@@ -656,13 +702,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                      if "in_agent_mean_us_by_kind" in r.extra else ""))
     shadow_runs = [r for r in results if r.name == "d'"]
     enforced = results[0].extra["events_with_enforced_action"]
-    if shadow_runs and enforced and worker.rate and shadow_runs[0].rate:
+    if shadow_runs and enforced and worker and worker.rate and shadow_runs[0].rate:
         sh = shadow_runs[0]
         extra_s = len(events) / worker.rate - len(events) / sh.rate
         extra_cpu = (worker.cpu_us - sh.cpu_us) * len(events) / 1e6
         print(f"(d) - (d'): {extra_s:+.1f}s wall, {extra_cpu:+.1f}s CPU for {enforced} events with an "
               f"enforced action ({extra_s / enforced * 1e3:+.1f} ms wall, {extra_cpu / enforced * 1e3:+.2f} ms CPU "
               f"each; the difference of two noisy runs)")
+    no_hops = [r for r in results if r.name == "d0"]
+    if no_hops and worker.rate and no_hops[0].rate:
+        print(f"re-keying hops: (d) {worker.cpu_us:.0f} - (d0) {no_hops[0].cpu_us:.0f} = "
+              f"{worker.cpu_us - no_hops[0].cpu_us:+.0f} CPU µs per event; rate ratio (d)/(d0) "
+              f"{worker.rate / no_hops[0].rate:.2f}")
     incomplete = [r.name for r in results if r.extra.get("complete") is False]
     if incomplete:
         print(f"WARNING: timed out before all events were consumed: {incomplete}")
@@ -677,7 +728,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cpus": host["cpus"], "python": host["python"], "derived": info,
             "results": [{**asdict(r), "events_per_s": r.rate, "cpu_us_per_event": r.cpu_us, "cores_used": r.cores,
                          "vs_engine": r.rate / results[0].rate if results[0].rate else None,
-                         "vs_worker": r.rate / worker.rate if worker.rate else None} for r in results],
+                         "vs_worker": r.rate / worker.rate if worker and worker.rate else None} for r in results],
         }, indent=2))
     return 0
 

@@ -15,7 +15,7 @@ Prometheus, so every detector is testable in microseconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar
 
 from riskstream.contracts import EntityType, Event, EventKind, Signal
 
@@ -37,6 +37,22 @@ class Detector(Protocol[P, S]):
       in each worker instead of in the partitioned ``detector-state`` table
       (broadcast-fed state, or a hot key whose record is too large to rewrite
       per event).
+
+    Optional, for an index spread over several keys per event (LSH band buckets,
+    `riskstream.detectors.lsh`): a detector that has ``state_keys`` is *banded*.
+
+    * ``state_keys(event)``: the keys (buckets) this event reads and writes, each
+      owned by its own partition; empty when it keeps no state for this event.
+    * ``detect_key(event, key, state)``: pure, on one bucket's state (None: a new
+      bucket); returns the new bucket state and *partial* signals (code
+      `PARTIAL`), which are never decided on.
+    * ``combine(event, partials)``: the event's real signals from the partials of
+      all its buckets (the engine calls it once, when every bucket was visited),
+      so one near-duplicate found in several buckets gives one signal.
+
+    A banded detector keeps ``state_key``/``detect`` as its whole-index form (the
+    country's buckets in one bounded state, `run_buckets`) for tests and tools;
+    the engine only uses the three above.
     """
 
     id: ClassVar[str]
@@ -53,6 +69,39 @@ class Detector(Protocol[P, S]):
 
 
 DetectorType = type[Detector[Any, Any]]
+
+PARTIAL: Final = "_partial"
+"""The code of a banded detector's partial signal: what one bucket found, for `combine` only."""
+
+
+def is_banded(detector: Any) -> bool:
+    """Whether `detector` spreads its state over several keys per event (see `Detector`)."""
+    return callable(getattr(detector, "state_keys", None))
+
+
+def partial(detector_id: str, event: Event, *, entity_type: EntityType, entity_id: str,
+            evidence: dict[str, Any]) -> Signal:
+    """A partial signal (code `PARTIAL`, score 0): what one bucket found about `event`."""
+    return signal(detector_id, event, code=PARTIAL, entity_type=entity_type, entity_id=entity_id, score=0.0,
+                  evidence=evidence)
+
+
+def run_buckets(detector: Any, event: Event, state: dict[str, Any] | None,
+                max_buckets: int) -> tuple[dict[str, Any], list[Signal]]:
+    """A banded detector's whole-index `detect`: its buckets in one state, as the engine runs them.
+
+    `state` is ``{"buckets": {key: bucket state}}``, least recently used first; at most
+    `max_buckets` are kept (the engine bounds its keys the same way).  Pure.
+    """
+    buckets = dict((state or {}).get("buckets", {}))
+    partials: list[Signal] = []
+    for key in detector.state_keys(event):
+        bucket, found = detector.detect_key(event, key, buckets.pop(key, None))
+        buckets[key] = bucket
+        partials.extend(found)
+    for key in list(buckets)[:max(0, len(buckets) - max_buckets)]:
+        del buckets[key]
+    return {"buckets": buckets}, (detector.combine(event, partials) if partials else [])
 
 
 def signal(

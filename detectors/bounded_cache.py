@@ -18,7 +18,6 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
 from collections import OrderedDict
@@ -49,8 +48,10 @@ class ByteLRU(Generic[K, V]):
         # between is simply computed again.
         hit = self._data.get(key)
         if hit is not None:
-            with contextlib.suppress(KeyError):
+            try:  # noqa: SIM105 - not contextlib.suppress: the hot path, where a context manager costs more
                 self._data.move_to_end(key)
+            except KeyError:
+                pass
             return hit[0]
         value = compute(key)
         size = self._weigh(key, value)

@@ -117,9 +117,7 @@ class HealthClaimsDetector(Stateless[HealthClaimsParams]):
         if not isinstance(event, ContentEvent):
             return state, []
         p = self.params
-        plain = "".join(
-            c for c in unicodedata.normalize("NFKD", event.text.casefold()) if not unicodedata.combining(c)
-        )
+        plain = _plain(event.text)
         text = split_bang_runs(event.text)
         health = self._health.find(text)
         for pattern in self._health_patterns:
@@ -155,3 +153,14 @@ class HealthClaimsDetector(Stateless[HealthClaimsParams]):
                 )
             )
         return state, signals
+
+
+def _plain(text: str) -> str:
+    """Case-folded, combining marks dropped (NFKD); ASCII text has none to drop and folds as it lowers.
+
+    >>> _plain("Perdez 10 KILOS en une SEMAINE"), _plain("Café Über")
+    ('perdez 10 kilos en une semaine', 'cafe uber')
+    """
+    if text.isascii():
+        return text.lower()
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))

@@ -8,15 +8,16 @@ a few bits away, so photos match when their Hamming distance is at most
 ``max_distance``.  A listing fires when one of its photos matches photos of
 at least ``min_other_sellers`` *other* sellers seen in the same country.
 
-State key: the listing's country (``event.region``); state: the most recent
-``max_photos`` (hash, seller) pairs, oldest evicted first, so the size is
-bounded and a match costs at most ``max_photos`` XOR-and-popcounts per photo
-(one vectorised pass).  The pairs are kept in chunks of `CHUNK` photos that
-successive states share (only the last chunk is copied when a photo is
-added, the first dropped when it has aged out), so adding a photo costs the
-same whatever ``max_photos`` is, and the detector stays pure.  The state is kept whole in each worker
-(``local_state``): a country's index is a hot key whose record is too large to
-rewrite per event; spreading it by hash bands is the next step.
+State: spread by band buckets (`riskstream.detectors.lsh`), not one index per
+country (a hot key).  The 64 bits are cut into ``max_distance + 1`` slices
+and each photo is filed in one bucket per slice (key
+``country:band:slice value``, each on its own partition).  Two photos within
+``max_distance`` bits agree on at least one slice (pigeonhole), so they always
+meet in some bucket; the bucket then checks the full Hamming distance.  A
+bucket holds the last ``bucket_photos`` (hash, seller) pairs filed in it,
+oldest evicted first.  Each bucket step reports the other sellers it matched
+as a partial signal; `combine` merges them, so one reused photo found in
+several buckets gives one signal.
 Hashes that are not 64-bit hex are ignored for matching and counted in the
 signal's evidence (``invalid_hashes``).
 
@@ -32,6 +33,8 @@ signal's evidence (``invalid_hashes``).
 >>> state, out = d.detect(listing(3, "s3", "8f3a5c7e91b2d4f3"), state)
 >>> [(s.code, s.evidence["other_sellers"], s.evidence["min_distance"]) for s in out]
 [('image_reused', 2, 1)]
+>>> d.state_keys(listing(4, "s4", "8f3a5c7e91b2d4f0"))
+('GB:0:23c', 'GB:1:1d2', 'GB:2:1c7', 'GB:3:1d2', 'GB:4:6c', 'GB:5:16a', 'GB:6:f0')
 """
 
 from __future__ import annotations
@@ -39,17 +42,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
-import numpy as np
-
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
-from riskstream.detectors.base import signal
+from riskstream.detectors.base import PARTIAL, partial, run_buckets, signal
+from riskstream.detectors.lsh import bit_bands
 
-State = dict[str, Any]
-"""``{"chunks": [[16 hex digits per photo, [seller_id per photo]], ...], "skip": n}``: photos oldest
-first; every chunk but the last holds `CHUNK` photos, and the first `skip` photos of the first chunk have
-aged out.  (The older ``{"hashes", "sellers"}`` and ``{"photos"}`` forms are read too.)"""
+Bucket = dict[str, Any]
+"""``{"photos": [[16 hex digits, seller_id], ...]}``, oldest first."""
 
-CHUNK: Final = 64
+MAX_BUCKETS: Final = 20_000
+"""Buckets the whole-index form (`detect`) keeps; the engine bounds its keys itself."""
 
 _MASK: Final = (1 << 64) - 1
 
@@ -58,14 +59,15 @@ _MASK: Final = (1 << 64) - 1
 class ImageReuseParams:
     """Parameters.
 
-    * ``max_distance``: Hamming distance (bits of 64) up to which two photos are the same.
+    * ``max_distance``: Hamming distance (bits of 64) up to which two photos are the same; the
+      photos are indexed in ``max_distance + 1`` band buckets.
     * ``min_other_sellers``: distinct other sellers whose photo must match.
-    * ``max_photos``: photos remembered per country.
+    * ``bucket_photos``: photos remembered per band bucket.
     """
 
     max_distance: int = 6
     min_other_sellers: int = 2
-    max_photos: int = 3000
+    bucket_photos: int = 64
 
 
 def parse_hash(value: str) -> int | None:
@@ -83,27 +85,9 @@ def parse_hash(value: str) -> int | None:
         return None
 
 
-def _chunks(state: State) -> tuple[list[list[Any]], int]:
-    """The state's photos as (chunks, skip); converts the older forms."""
-    if "chunks" in state:
-        return state["chunks"], int(state.get("skip", 0))
-    if "photos" in state:
-        hexes = "".join(f"{int(h) & _MASK:016x}" for h, _ in state["photos"])
-        sellers = [str(s) for _, s in state["photos"]]
-    else:
-        hexes, sellers = state.get("hashes", ""), list(state.get("sellers", []))
-    return [[hexes[16 * i:16 * (i + CHUNK)], sellers[i:i + CHUNK]] for i in range(0, len(sellers), CHUNK)], 0
-
-
-def _count(chunks: list[list[Any]], skip: int) -> int:
-    return (len(chunks) - 1) * CHUNK + len(chunks[-1][1]) - skip if chunks else 0
-
-
 class ImageReuseDetector:
     """Matches a listing's photo hashes against other sellers' recent photos in its country."""
 
-    # Per-worker state, not partitioned by its key (see the module docstring).
-    local_state: ClassVar[bool] = True
     id: ClassVar[str] = "image_reuse"
     kinds: ClassVar[frozenset[EventKind]] = frozenset({"listing"})
     Params: ClassVar[type[ImageReuseParams]] = ImageReuseParams
@@ -111,109 +95,97 @@ class ImageReuseDetector:
     REUSED: Final = "image_reused"
 
     def __init__(self, params: ImageReuseParams) -> None:
-        if not 0 <= params.max_distance < 32 or params.min_other_sellers < 1 or params.max_photos < 1:
-            raise ValueError("max_distance must be in [0, 32), min_other_sellers >= 1, max_photos >= 1")
+        if not 0 <= params.max_distance < 32 or params.min_other_sellers < 1 or params.bucket_photos < 1:
+            raise ValueError("max_distance must be in [0, 32), min_other_sellers >= 1, bucket_photos >= 1")
         self.params = params
-        # The decoded form of each country's last state (its chunk list, held so that identity means
-        # equality; the photos' hashes as native uint64), so a listing does not decode the whole index
-        # again.  At most one entry per country, `max_photos` x 8 bytes each.
-        self._decoded: dict[str, tuple[list[list[Any]], np.ndarray[Any, np.dtype[np.uint64]]]] = {}
+        self._bands = params.max_distance + 1
+        # The last listing's buckets (key -> its photos filed there): its keys and each of its bucket
+        # steps need them.  A cache of a pure function of the event (checked by identity), no result
+        # depends on it.
+        self._last: tuple[Event, dict[str, list[int]]] | None = None
 
-    def _held(self, country: str, chunks: list[list[Any]], skip: int) -> np.ndarray[Any, np.dtype[np.uint64]]:
-        cached = self._decoded.get(country)
-        if cached is not None and cached[0] is chunks:
-            return cached[1]
-        hexes = "".join(c[0] for c in chunks)[16 * skip:]
-        held = np.frombuffer(bytes.fromhex(hexes), dtype=">u8").astype(np.uint64)
-        self._decoded[country] = (chunks, held)
-        return held
+    def _filed(self, event: Event) -> dict[str, list[int]]:
+        """Bucket key -> the listing's distinct valid photos filed in it, in photo order."""
+        if self._last is not None and self._last[0] is event:
+            return self._last[1]
+        filed: dict[str, list[int]] = {}
+        for h in self._photos(event):
+            for b in bit_bands(h, self._bands):
+                filed.setdefault(f"{event.region}:{b}", []).append(h)
+        self._last = (event, filed)
+        return filed
+
+    def _photos(self, event: Event) -> list[int]:
+        """The listing's distinct valid hashes, or none when it is not indexed."""
+        if not isinstance(event, ListingEvent) or event.op == "removed" or not event.image_hashes:
+            return []
+        return list(dict.fromkeys(h for h in map(parse_hash, event.image_hashes) if h is not None))
 
     def state_key(self, event: Event) -> str | None:
+        """The whole-index form's key (the country); the engine uses `state_keys`."""
         if not isinstance(event, ListingEvent) or event.op == "removed" or not event.image_hashes:
             return None
         return event.region
 
-    def initial_state(self) -> State:
-        return {"chunks": [], "skip": 0}
+    def state_keys(self, event: Event) -> tuple[str, ...]:
+        """One bucket per band of each photo, ``country:band:slice``, in photo order."""
+        return tuple(self._filed(event))
 
-    def detect(self, event: Event, state: State | None) -> tuple[State, list[Signal]]:
-        """`state` None (the engine passes it for events with no key) is a fresh state."""
-        if state is None:
-            state = self.initial_state()
-        if not isinstance(event, ListingEvent) or self.state_key(event) is None:
-            return state, []
+    def initial_state(self) -> dict[str, Any]:
+        return {"buckets": {}}
+
+    def detect(self, event: Event, state: dict[str, Any] | None) -> tuple[dict[str, Any], list[Signal]]:
+        """The whole-index form: every bucket of the country in one state (tests, tools)."""
+        return run_buckets(self, event, state, MAX_BUCKETS)
+
+    def detect_key(self, event: Event, key: str, bucket: Bucket | None) -> tuple[Bucket, list[Signal]]:
+        """The listing's photos filed in bucket `key` against the bucket's photos; matches as a partial."""
+        held: list[list[str]] = bucket.get("photos", []) if bucket else []
+        if not isinstance(event, ListingEvent):
+            return {"photos": held}, []
+        filed = self._filed(event).get(key)
+        if not filed:
+            return {"photos": held}, []
         p = self.params
-        chunks, skip = _chunks(state)
-        count = _count(chunks, skip)
-        hashes = [parse_hash(h) for h in event.image_hashes]
-        valid = list(dict.fromkeys(h for h in hashes if h is not None))
-        sellers: set[str] = set()
-        best = 64
-        added: list[int] = []
-        held: np.ndarray[Any, np.dtype[np.uint64]] | None = None
-        if count and valid:
-            held = self._held(event.region, chunks, skip)
-            # Every photo of the listing against every remembered one in one pass; most photos are
-            # close to none, and then nothing else is computed.
-            photos = np.array(valid, dtype=np.uint64)
-            all_distances = np.bitwise_count(photos[:, None] ^ held)
-            near: np.ndarray[Any, np.dtype[np.bool_]] = all_distances <= p.max_distance
-            rows: list[bool] = np.any(near, axis=1).tolist()
-            for row, h in enumerate(valid):
-                same_seller_same_photo = False
-                if not rows[row]:
-                    added.append(h)
+        limit = p.max_distance
+        seller_best: dict[str, int] = {}
+        added: list[list[str]] = []
+        held_ints = [(int(hx, 16), seller) for hx, seller in held]
+        for h in filed:
+            same_seller_same_photo = False
+            for x, seller in held_ints:
+                d = (x ^ h).bit_count()
+                if d > limit:
                     continue
-                distances = all_distances[row]
-                for i in np.flatnonzero(near[row]).tolist():
-                    at = i + skip
-                    seller = chunks[at // CHUNK][1][at % CHUNK]
-                    if seller == event.seller_id:
-                        same_seller_same_photo = same_seller_same_photo or int(held[i]) == h
-                        continue
-                    sellers.add(seller)
-                    best = min(best, int(distances[i]))
-                if not same_seller_same_photo:
-                    added.append(h)
-        else:
-            added = valid
-        if added:
-            new_chunks, new_skip = _append_chunks(chunks, skip, count, added, event.seller_id, p.max_photos)
-            new_state: State = {"chunks": new_chunks, "skip": new_skip}
-            if held is not None:
-                new_photos = photos if len(added) == len(valid) else np.array(added, dtype=np.uint64)
-                fresh = np.concatenate((held, new_photos))
-                if len(fresh) > p.max_photos:
-                    fresh = fresh[-p.max_photos:]
-                self._decoded[event.region] = (new_chunks, fresh)
-        else:
-            new_state = state
-        if len(sellers) < p.min_other_sellers:
-            return new_state, []
-        return new_state, [signal(
+                if seller == event.seller_id:
+                    same_seller_same_photo = same_seller_same_photo or d == 0
+                    continue
+                seller_best[seller] = min(d, seller_best.get(seller, 64))
+            if not same_seller_same_photo:
+                added.append([f"{h:016x}", event.seller_id])
+        new: Bucket = {"photos": (held + added)[-p.bucket_photos:]} if added else {"photos": held}
+        if not seller_best:
+            return new, []
+        return new, [partial(self.id, event, entity_type="listing", entity_id=event.listing_id,
+                             evidence={"sellers": seller_best})]
+
+    def combine(self, event: Event, partials: list[Signal]) -> list[Signal]:
+        """Other sellers matched in any of the listing's buckets; a signal when they are enough."""
+        if not isinstance(event, ListingEvent):
+            return []
+        best: dict[str, int] = {}
+        for s in partials:
+            if s.code != PARTIAL or s.detector != self.id:
+                continue
+            for seller, d in s.evidence.get("sellers", {}).items():
+                best[seller] = min(int(d), best.get(seller, 64))
+        if len(best) < self.params.min_other_sellers:
+            return []
+        hashes = [parse_hash(h) for h in event.image_hashes]
+        return [signal(
             self.id, event, code=self.REUSED, entity_type="listing", entity_id=event.listing_id,
-            score=min(1.0, 0.5 + 0.1 * len(sellers)),
-            evidence={"other_sellers": len(sellers), "sample_sellers": sorted(sellers)[:5],
-                      "min_distance": best, "max_distance": p.max_distance,
+            score=min(1.0, 0.5 + 0.1 * len(best)),
+            evidence={"other_sellers": len(best), "sample_sellers": sorted(best)[:5],
+                      "min_distance": min(best.values()), "max_distance": self.params.max_distance,
                       "invalid_hashes": len(hashes) - sum(h is not None for h in hashes)},
         )]
-
-
-def _append_chunks(chunks: list[list[Any]], skip: int, count: int, added: list[int], seller: str,
-                   keep: int) -> tuple[list[list[Any]], int]:
-    """New (chunks, skip) with `added` appended and the oldest beyond `keep` dropped; `chunks` untouched."""
-    out = list(chunks)
-    todo = list(added)
-    if out and len(out[-1][1]) < CHUNK:
-        last_hex, last_sellers = out[-1]
-        room = CHUNK - len(last_sellers)
-        take, todo = todo[:room], todo[room:]
-        out[-1] = [last_hex + "".join(f"{h:016x}" for h in take), [*last_sellers, *([seller] * len(take))]]
-    for i in range(0, len(todo), CHUNK):
-        part = todo[i:i + CHUNK]
-        out.append(["".join(f"{h:016x}" for h in part), [seller] * len(part)])
-    skip += max(0, count + len(added) - keep)
-    while out and skip >= len(out[0][1]):
-        skip -= len(out[0][1])
-        out.pop(0)
-    return out, skip

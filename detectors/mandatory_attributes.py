@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Final
 
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
 from riskstream.detectors.base import Stateless, signal
+from riskstream.detectors.bounded_cache import ShortKeyMemo
 from riskstream.detectors.category_rules import SEPARATOR, normalize_category
 
 _NON_ALNUM: Final = re.compile(r"[\W_]+", re.UNICODE)
@@ -67,13 +68,15 @@ class MandatoryAttributesDetector(Stateless[MandatoryAttributesParams]):
         self._attrs = _by_category(params.required_attributes)
         self._certs = _by_category(params.required_certifications)
         self._formats = {k.casefold(): (rx, re.compile(rx)) for k, rx in params.attribute_formats.items()}
+        # Per normalised category: (required attributes, required certifications), from a few hundred categories.
+        self._requirements: ShortKeyMemo[tuple[tuple[str, ...], tuple[str, ...]]] = ShortKeyMemo(
+            lambda c: (tuple(_required(self._attrs, c)), tuple(_required(self._certs, c))))
 
     def detect(self, event: Event, state: None) -> tuple[None, list[Signal]]:
         if not isinstance(event, ListingEvent) or event.op == "removed":
             return state, []
         category = normalize_category(event.category)
-        required_attrs = _required(self._attrs, category)
-        required_certs = _required(self._certs, category)
+        required_attrs, required_certs = self._requirements(category)
         if not required_attrs and not required_certs:
             return state, []
 

@@ -1,9 +1,14 @@
 """A branded item priced far below what that brand sells for in that category: a counterfeit signal.
 
 Cold start is the point: a counterfeit wave often carries a brand the
-marketplace has barely seen.  So the baseline has two levels, both learned
-from the stream.  The *prior* is the price distribution of the category in
-that country (or policy region) and currency, over every branded listing;
+marketplace has barely seen, in a country where its category is thin.  So the
+baseline has two levels.  The *prior* is the price distribution of the
+category in that country (or policy region) and currency: configured in the
+policy (``category_priors`` and ``category_log_sd``, fitted offline on the
+marketplace's history, here the tuning seeds: ``bench/fit_price_priors.py``),
+so it judges a brand's very first listing and no listing moves it; or, for a
+category with no configured prior, learned from the stream over every branded
+listing once ``min_count`` have been seen;
 each brand's own estimate (the mean of its log prices) is shrunk toward the
 prior's median (and its variance toward the prior's), with the weight of
 ``prior_weight`` listings:
@@ -14,8 +19,14 @@ A listing fires below ``min(ratio, exp(-z_score * sd_brand)) * m_brand``.
 
 A brand never seen is judged against its category; after a few dozen
 listings its own prices dominate.  A listing is scored against the baseline
-as it was *before* the listing, and a price that fired is not learned, so a
-wave of fakes cannot drag the estimate down to meet them.  Only ``created``
+as it was *before* the listing.  A wave of fakes must not drag the estimate
+down to meet them: with a configured prior, a price more than ``learn_z``
+prior spreads below the prior's median is never learned (a decision on the
+listing alone, so a brand's estimate is a function of the *set* of listings
+seen, whatever their arrival order at the key's owner); with a learned
+prior, a price that fired is not learned (order-sensitive at the margin).
+Second-hand goods (``condition`` in ``used_conditions``) are never learned
+and are judged against ``used_ratio`` times the floor.  Only ``created``
 listings are learned (an update would count the same item twice); updates are
 scored, because dropping the price after review is a known trick.  A price of
 zero is skipped: marketplaces use it for "price on request".
@@ -52,7 +63,8 @@ seen brand is evicted first).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
 from ddsketch.mapping import LogarithmicMapping
@@ -89,6 +101,17 @@ class PriceOutlierParams:
     * ``relative_accuracy``: relative error of the median estimate (bucket width).
     * ``max_bins``: histogram size cap per baseline.
     * ``decay_at_count``: counts are halved when they reach this (0 = never).
+    * ``category_priors``: the configured prior, category -> currency -> median price (fitted
+      offline on a marketplace's history: ``bench/fit_price_priors.py``).  A category with a
+      configured prior is judged from its first listing (no ``min_count``), against a prior
+      that no listing moves; others learn their prior from the stream as before.
+    * ``category_log_sd``: category -> standard deviation of its log prices (the configured
+      prior's spread); ``prior_log_sd`` for a category not named.
+    * ``used_conditions``: values of the ``condition`` attribute that mark second-hand goods:
+      never learned, and judged against ``used_ratio`` times the floor (pre-owned sells lower).
+    * ``learn_z``: with a configured prior, a price more than this many of the prior's log
+      spreads below its median is not learned into the brand's estimate (a decision on the
+      listing alone, so a wave of fakes cannot drag the estimate down, whatever the order).
     """
 
     watched_brands: tuple[str, ...] = ()
@@ -103,6 +126,12 @@ class PriceOutlierParams:
     relative_accuracy: float = 0.02
     max_bins: int = 512
     decay_at_count: int = 10_000
+    category_priors: dict[str, dict[str, float]] = field(default_factory=dict)
+    category_log_sd: dict[str, float] = field(default_factory=dict)
+    prior_log_sd: float = 0.5
+    used_conditions: tuple[str, ...] = ("pre-owned", "used", "second-hand", "refurbished")
+    used_ratio: float = 0.5
+    learn_z: float = 2.0
 
 
 class PriceOutlierDetector:
@@ -121,6 +150,17 @@ class PriceOutlierDetector:
             raise ValueError("min_count must be >= 1, max_bins >= 2, decay_at_count >= 0")
         if params.prior_weight < 0 or params.max_brands < 1:
             raise ValueError("prior_weight must be >= 0 and max_brands >= 1")
+        if not 0 < params.used_ratio <= 1 or params.prior_log_sd < 0:
+            raise ValueError("used_ratio must be in (0, 1] and prior_log_sd >= 0")
+        # (currency, category) -> (median, log variance): fixed for the detector's life.
+        self._priors: dict[tuple[str, str], tuple[float, float]] = {}
+        for cat, by_currency in params.category_priors.items():
+            sd = params.category_log_sd.get(cat, params.prior_log_sd)
+            for currency, median in by_currency.items():
+                if not median > 0 or sd < 0:
+                    raise ValueError(f"category_priors[{cat!r}][{currency!r}] must be > 0")
+                self._priors[(currency.upper(), normalize_category(cat))] = (float(median), float(sd) ** 2)
+        self._used = {c.casefold() for c in params.used_conditions}
         self.params = params
         self._mapping = LogarithmicMapping(params.relative_accuracy)
         self._watched = {normalize(b) for b in params.watched_brands} - {""}
@@ -159,27 +199,56 @@ class PriceOutlierDetector:
         count = float(state["count"])
         brands: dict[str, list[float]] = state.get("brands", {})
         n, mean_log, m2 = (brands[brand][0], brands[brand][1], brands[brand][3]) if brand in brands else (0.0, 0.0, 0.0)
+        used = event.attributes.get("condition", "").strip().casefold() in self._used if event.attributes else False
+        cut = p.used_ratio if used else 1.0
+        configured = self._priors.get((event.currency, normalize_category(event.category)))
+        learn = event.op == "created" and not used
+        if configured is not None:
+            # A fixed prior: judged from the first listing, and whether a price is learned depends on
+            # the listing alone (far below the prior: not learned), so a brand's estimate is a function
+            # of the set of listings seen, whatever their order (the sums are commutative).
+            prior, prior_var = configured
+            if learn and event.price < math.exp(-p.learn_z * math.sqrt(prior_var)) * prior:
+                learn = False
+            fired = self._judge(event, n, mean_log, m2, prior, lambda: prior_var, cut)
+            if fired is not None:
+                signals.append(self._signal(event, fired, count, prior, n))
+            if learn:
+                state = self._learn_brand(state, brand, event.price)
+            return state, signals
         if count >= p.min_count:
             prior = self._quantile(state, 0.5)
-            k = p.prior_weight
-            w = n + k if n + k > 0 else 1.0
-            mu = (n * mean_log + k * math.log(prior)) / w
-            estimate = math.exp(mu)
-            # The floor below is at most `ratio` (and x * estimate is monotone in x), so a price at or
-            # above ratio * estimate cannot fire: the prior's variance, a pass over every bucket, is
-            # only needed for the few prices below it.
-            if event.price < p.ratio * estimate:
-                prior_var = self._log_variance(state)
-                var = (m2 + k * prior_var) / w
-                # Far below on both scales: a fraction of the price, and `z_score` spreads below it, so a
-                # brand selling cheap and dear products (t-shirts and jackets) is not flagged for the cheap ones.
-                floor = min(p.ratio, math.exp(-p.z_score * math.sqrt(var)))
-                if event.price < floor * estimate:
-                    signals.append(self._signal(event, estimate, count, prior, n))
-        if not signals and event.op == "created":
+            learned: State = state
+            fired = self._judge(event, n, mean_log, m2, prior, lambda: self._log_variance(learned), cut)
+            if fired is not None:
+                signals.append(self._signal(event, fired, count, prior, n))
+        if not signals and learn:
             state = self._learn(state, event.price)
             state = self._learn_brand(state, brand, event.price)
         return state, signals
+
+    def _floor(self, prior_var: float, n: float, m2: float, k: float) -> float:
+        """The fraction of the estimate below which a price fires: `ratio`, or `z_score` spreads."""
+        w = n + k if n + k > 0 else 1.0
+        var = (m2 + k * prior_var) / w
+        return min(self.params.ratio, math.exp(-self.params.z_score * math.sqrt(var)))
+
+    def _judge(self, event: ListingEvent, n: float, mean_log: float, m2: float, prior: float,
+               prior_var: Callable[[], float], cut: float) -> float | None:
+        """The brand's estimate when `event` is priced below its floor, else None."""
+        k = self.params.prior_weight
+        w = n + k if n + k > 0 else 1.0
+        estimate = math.exp((n * mean_log + k * math.log(prior)) / w)
+        # The floor is at most `ratio` (and x * estimate is monotone in x), so a price at or above
+        # ratio * estimate cannot fire: the prior's variance (a pass over every bucket when it is
+        # learned) is only needed for the few prices below it.
+        if event.price >= self.params.ratio * cut * estimate:
+            return None
+        # Far below on both scales: a fraction of the price, and `z_score` spreads below it, so a
+        # brand selling cheap and dear products (t-shirts and jackets) is not flagged for the cheap ones.
+        if event.price < self._floor(prior_var(), n, m2, k) * cut * estimate:
+            return estimate
+        return None
 
     def _learn_brand(self, state: State, brand: str, price: float) -> State:
         # A shallow copy: the other brands' lists are shared with the old state, never written to.

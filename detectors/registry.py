@@ -18,6 +18,7 @@ from riskstream.detectors.image_reuse import ImageReuseDetector
 from riskstream.detectors.mandatory_attributes import MandatoryAttributesDetector
 from riskstream.detectors.mixed_script import MixedScriptDetector
 from riskstream.detectors.new_seller_burst import NewSellerBurstDetector
+from riskstream.detectors.new_seller_wave import NewSellerWaveDetector
 from riskstream.detectors.price_outlier import PriceOutlierDetector
 from riskstream.detectors.prohibited_terms import ProhibitedTermsDetector
 from riskstream.detectors.rating_skew import RatingSkewDetector
@@ -34,6 +35,7 @@ ALL_DETECTORS = (
     MandatoryAttributesDetector,
     PriceOutlierDetector,
     NewSellerBurstDetector,
+    NewSellerWaveDetector,
     RecallMatchDetector,
     MixedScriptDetector,
     ImageReuseDetector,

@@ -64,8 +64,10 @@ Exceptions cancel a term inside an honest phrase: bone china is porcelain.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import sys
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
@@ -249,7 +251,12 @@ def _into(ch: str, target: str) -> str | None:
 
 def dominant_script(text: str) -> str | None:
     """The script most letters of `text` are written in (None for no letters)."""
-    counts = Counter(script_of(c) for c in text if c.isalpha())
+    # Count characters first (C speed), then look up the script of each distinct one:
+    # linear in the text, one ICU call per distinct character.
+    counts: Counter[str] = Counter()
+    for c, n in Counter(text).items():
+        if c.isalpha():
+            counts[script_of(c)] += n
     for s in _NO_SCRIPT:
         counts.pop(s, None)
     return counts.most_common(1)[0][0] if counts else None
@@ -309,9 +316,12 @@ def _strips_marks(base: str) -> bool:
 def _strip_accents(text: str) -> str:
     if text.isascii():
         return text
+    decomposed = unicodedata.normalize("NFD", text)
+    if _MARK_AT.search(decomposed) is None:  # no combining mark at all: nothing to strip
+        return unicodedata.normalize("NFC", text)
     out: list[str] = []
     base = ""
-    for ch in unicodedata.normalize("NFD", text):
+    for ch in decomposed:
         if unicodedata.category(ch)[0] != "M":
             base = ch
         elif _strips_marks(base):
@@ -342,9 +352,15 @@ def _normalize_form(text: str) -> str:
         text = _strip_accents(nfkc(text))
         dominant = dominant_script(text)
         tokens = []
+        # Each distinct token is normalised once per text: hostile input repeats a few
+        # words thousands of times (one U+FDFA is four words), honest text repeats some.
+        done: dict[str, str] = {}
         for tok in text.split():
             if not tok.isdigit():
-                tok = _deleet(_strip_accents(nfkc_casefold(unconfuse(tok, dominant)[0])))
+                found = done.get(tok)
+                if found is None:
+                    found = done[tok] = _deleet(_strip_accents(nfkc_casefold(unconfuse(tok, dominant)[0])))
+                tok = found
             tokens.append(tok)
     text = _NON_WORD.sub(" ", " ".join(tokens)).replace("_", " ")
     # "b a b y" -> "baby": join runs of single letters that spell a word.
@@ -455,7 +471,7 @@ def inspect(text: str) -> TextFindings:
     dominant = dominant_script(folded)
     mixed: dict[str, None] = {}
     whole: dict[str, None] = {}
-    for tok in _NON_WORD.sub(" ", folded).split():
+    for tok in dict.fromkeys(_NON_WORD.sub(" ", folded).split()):  # each distinct word once
         if tok.isascii():
             continue
         if len(_scripts(tok)) > 1 and _RESTRICTION.check(tok):
@@ -470,6 +486,42 @@ _TRUNCATED: Final = TextFindings(truncated=True)
 
 
 # ------------------------------------------------------------------ matching
+
+
+class _FoundMemo:
+    """`TermMatcher.find`'s results by (matcher, text), bounded in bytes: full, it starts again empty.
+
+    A hit is one dict look-up (an LRU's bookkeeping costs more than the look-up on
+    this path); texts longer than `max_key_chars` are matched and not kept, so the
+    memo holds at most `max_bytes` of keys and results (`sys.getsizeof`).
+    """
+
+    def __init__(self, max_bytes: int, max_key_chars: int) -> None:
+        self.max_bytes = max_bytes
+        self.max_key_chars = max_key_chars
+        self.nbytes = 0
+        self.data: dict[tuple[int, str], tuple[str, ...]] = {}
+        self._lock = threading.Lock()  # inserts only (the incident task runs models in a thread)
+
+    def put(self, key: tuple[int, str], found: tuple[str, ...]) -> None:
+        if len(key[1]) > self.max_key_chars:
+            return
+        size = sys.getsizeof(key[1]) + 120 + sum(sys.getsizeof(t) for t in found)
+        with self._lock:
+            if self.nbytes + size > self.max_bytes:
+                self.data = {}
+                self.nbytes = 0
+            self.data[key] = found
+            self.nbytes += size
+
+    def clear(self) -> None:
+        with self._lock:
+            self.data = {}
+            self.nbytes = 0
+
+
+_FOUND: Final = _FoundMemo(max_bytes=8 << 20, max_key_chars=4096)
+_MATCHER_SERIAL: Final = itertools.count()
 
 
 class TermMatcher:
@@ -494,6 +546,7 @@ class TermMatcher:
     def __init__(self, terms: Iterable[str], min_squashed: int = 6, *, drop_contained: bool = False,
                  exceptions: Iterable[str] = ()) -> None:
         self._drop_contained = drop_contained
+        self._serial = next(_MATCHER_SERIAL)  # its key in `_FOUND` (an id() could be reused)
         self._keys: dict[str, str] = {}
         self._spaced = ahocorasick.Automaton()
         self._squashed = ahocorasick.Automaton()
@@ -546,6 +599,15 @@ class TermMatcher:
 
     def find(self, text: str) -> list[str]:
         """The original terms found in `text`, each once, in order of first match."""
+        key = (self._serial, text)
+        hit = _FOUND.data.get(key)
+        if hit is not None:
+            return list(hit)
+        result = self._find(text)
+        _FOUND.put(key, tuple(result))
+        return result
+
+    def _find(self, text: str) -> list[str]:
         found: dict[str, None] = {}
         for norm in forms(text):
             if self._has_exceptions:

@@ -143,5 +143,7 @@ class UndisclosedPromotionDetector(Stateless[UndisclosedPromotionParams]):
 
 
 def _fold(text: str) -> str:
+    if text.isascii():  # NFKD leaves ASCII as it is, with no combining marks; casefold is lower there
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))

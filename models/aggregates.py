@@ -68,6 +68,7 @@ HARM_OF_CODE: Final[dict[str, HarmKind]] = {
     "recalled_product": "illegal_goods",
     "price_below_baseline": "counterfeit",
     "new_seller_burst": "counterfeit",
+    "new_seller_wave": "counterfeit",
     "deep_discount_new_seller": "counterfeit",
     "image_reused": "counterfeit",
     # Spoofed text is evasion: in the simulator and in practice it hides banned goods and fakes alike;

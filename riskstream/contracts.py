@@ -511,12 +511,31 @@ def _clamp_int(x: float) -> int:
     return int(max(-(2**63), min(2**63 - 1, x))) if x == x else 0
 
 
-def _check_time(t: datetime, kind: str, limits: LimitSettings, now: datetime) -> None:
-    lo, hi = limits.earliest, limits.latest
-    if limits.max_event_age_days is not None and kind not in limits.age_exempt_kinds:
+def _time_bounds(limits: LimitSettings, now: datetime) -> tuple[datetime, datetime, datetime]:
+    """(lowest time for an age-limited kind, lowest for an exempt kind, highest) at `now`.
+
+    The last answer is kept: a batch (or a replay) checks many events against one `now`.
+    """
+    last = _BOUNDS[0]
+    if last is not None and last[0] is limits and last[1] == now:
+        return last[2]
+    lo = exempt = limits.earliest
+    hi = limits.latest
+    if limits.max_event_age_days is not None:
         lo = max(lo, now - timedelta(days=limits.max_event_age_days))
     if limits.max_event_lead_days is not None:
         hi = min(hi, now + timedelta(days=limits.max_event_lead_days))
+    bounds = (lo, exempt, hi)
+    _BOUNDS[0] = (limits, now, bounds)
+    return bounds
+
+
+_BOUNDS: list[tuple[LimitSettings, datetime, tuple[datetime, datetime, datetime]] | None] = [None]
+
+
+def _check_time(t: datetime, kind: str, limits: LimitSettings, now: datetime) -> None:
+    aged, exempt, hi = _time_bounds(limits, now)
+    lo = exempt if kind in limits.age_exempt_kinds else aged
     try:
         inside = lo <= t <= hi
     except OverflowError:  # year 1 or 9999 with an offset cannot even be moved to UTC

@@ -43,7 +43,8 @@ from riskstream.contracts import (
     stable_id,
 )
 from riskstream.decisions import Escalation, Ledger, apply, decide, pseudonymize, subject_of
-from riskstream.detectors.base import Registry
+from riskstream.decisions.appeals import ledger_after_reversal
+from riskstream.detectors.base import PARTIAL, Registry, is_banded
 from riskstream.policy.model import Policy
 from riskstream.policy.rules import CompiledRules, compile_rules
 from riskstream.regions import region_of
@@ -78,14 +79,16 @@ class _Compiled:
     policy: Policy
     by_kind: dict[str, list[Any]]  # event kind -> detector instances (mode is the policy's business)
     rules: CompiledRules  # the policy's own rules, indexed by (kind, country)
-    # Built once per policy, read per event: per kind, (detector, its state_key, partitioned?) in
-    # policy order; and (kind, detector id) -> detector for `step`, instead of a scan per call.
-    plan: dict[str, tuple[tuple[Any, Any, bool], ...]] = field(default_factory=dict)
+    # Built once per policy, read per event: per kind, (detector, its state_key, partitioned?, banded?)
+    # in policy order (a banded detector's key function is its `state_keys`, giving several keys);
+    # and (kind, detector id) -> detector for `step`, instead of a scan per call.
+    plan: dict[str, tuple[tuple[Any, Any, bool, bool], ...]] = field(default_factory=dict)
     by_id: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for kind, detectors in self.by_kind.items():
-            self.plan[kind] = tuple((d, d.state_key, not getattr(d, "local_state", False)) for d in detectors)
+            self.plan[kind] = tuple((d, d.state_keys if is_banded(d) else d.state_key,
+                                     not getattr(d, "local_state", False), is_banded(d)) for d in detectors)
             for d in detectors:
                 self.by_id.setdefault((kind, d.id), d)
 
@@ -180,11 +183,13 @@ class Engine:
             return Outcome(event=event, dead_letter=("no_policy", f"no active policy for region {group!r}"))
         assert group is not None
         signals: list[Signal] = []
-        steps: list[tuple[Any, str]] | None = None
+        steps: list[tuple[Any, Any]] | None = None
         # Two passes, as prepare + step: stateless and per-worker detectors first, so the signals and
         # the order in which state keys are touched (the LRU's eviction order) are what they were.
-        for detector, state_key, partitioned in compiled.plan.get(event.kind, ()):
+        for detector, state_key, partitioned, banded in compiled.plan.get(event.kind, ()):
             key = state_key(event)
+            if banded and not key:
+                continue
             if key is None:
                 found = detector.detect(event, None)[1]
             elif partitioned:
@@ -192,13 +197,18 @@ class Engine:
                     steps = []
                 steps.append((detector, key))
                 continue
+            elif banded:
+                found = self._detect_banded(group, detector, event, key)
             else:
                 found = self._detect_keyed(group, detector, event, key)
             if found:
                 signals.extend(found)
         if steps is not None:
             for detector, key in steps:
-                found = self._detect_keyed(group, detector, event, key)
+                if isinstance(key, tuple):
+                    found = self._detect_banded(group, detector, event, key)
+                else:
+                    found = self._detect_keyed(group, detector, event, key)
                 if found:
                     signals.extend(found)
         return self._decide(event, compiled, signals)
@@ -217,21 +227,32 @@ class Engine:
         assert group is not None
         signals: list[Signal] = []
         steps: list[tuple[str, str]] = []
-        for detector, state_key, partitioned in compiled.plan.get(event.kind, ()):
+        for detector, state_key, partitioned, banded in compiled.plan.get(event.kind, ()):
             key = state_key(event)
-            if key is not None and partitioned:
+            if banded:  # one step per bucket; `finish` combines their partial signals
+                if partitioned:
+                    steps.extend((detector.id, k) for k in key)
+                elif key:
+                    signals.extend(self._detect_banded(group, detector, event, key))
+            elif key is not None and partitioned:
                 steps.append((detector.id, key))
             else:
                 signals.extend(self._run(group, detector, event, key))
         return Prepared(event=event, signals=signals, steps=steps)
 
-    def step(self, event: Event, det_id: str, state: Any) -> tuple[Any, list[Signal]]:
-        """One partitioned detector on one event, with the state its key owns (None: a new key)."""
+    def step(self, event: Event, det_id: str, state: Any, key: str | None = None) -> tuple[Any, list[Signal]]:
+        """One partitioned detector on one event, with the state its key owns (None: a new key).
+
+        A banded detector's step is one bucket (`key`); its signals are partial until `finish`.
+        """
         group = region_of(event.region)
         compiled = self._regions.get(group) if group else None
         detector = compiled.by_id.get((event.kind, det_id)) if compiled is not None else None
         if detector is None:  # the policy changed in between: the detector no longer runs here
             return state, []
+        if is_banded(detector):
+            new, signals = detector.detect_key(event, key, state)
+            return new, list(signals)
         new, signals = detector.detect(event, detector.initial_state() if state is None else state)
         return new, list(signals)
 
@@ -245,6 +266,8 @@ class Engine:
         compiled = self._regions.get(group) if group else None
         if compiled is None:
             return Outcome(event=event, dead_letter=("no_policy", f"no active policy for region {group!r}"))
+        if any(s.code == PARTIAL for s in signals):
+            signals = _combined(compiled, event, signals)
         return self._decide(event, compiled, signals)
 
     def _decide(self, event: Event, compiled: _Compiled, signals: list[Signal]) -> Outcome:
@@ -276,11 +299,31 @@ class Engine:
             state_of.popitem(last=False)
         return signals  # type: ignore[no-any-return]
 
+    def _detect_banded(self, region: str, detector: Any, event: Event, keys: tuple[str, ...]) -> list[Signal]:
+        """A banded detector on each of its buckets (the in-process state), then `combine`."""
+        partials: list[Signal] = []
+        state_of = self._state
+        for key in keys:
+            skey = (region, detector.id, key)
+            bucket = state_of.pop(skey, None)
+            known = bucket is not None
+            bucket, found = detector.detect_key(event, key, bucket)
+            state_of[skey] = bucket
+            if not known and len(state_of) > self._max_state_keys:
+                state_of.popitem(last=False)
+            partials.extend(found)
+        return list(detector.combine(event, partials)) if partials else []
+
     # ---------------------------------------------------------------- feedback into detector state
 
     def note_actioned(self, action: EnforcementAction) -> None:
-        """Remember an enforced remove/hold of a listing, so content linking to it is caught."""
-        if action.mode != "enforced" or action.entity_type != "listing" or action.action not in ("remove", "hold"):
+        """Remember an enforced remove/hold of a listing, so content linking to it is caught.
+
+        A reversal of one (an appeal granted, riskstream.decisions.appeals) forgets it again.
+        """
+        reverses = action.action == "allow" and action.evidence.get("reversed_action") in ("remove", "hold")
+        if action.mode != "enforced" or action.entity_type != "listing" or (
+                action.action not in ("remove", "hold") and not reverses):
             return
         group = region_of(action.region)
         compiled = self._regions.get(group) if group else None
@@ -290,7 +333,10 @@ class Engine:
             if hasattr(detector, "with_actioned"):
                 skey = (group, detector.id, action.region)
                 state = self._state.get(skey) or detector.initial_state()
-                self._state[skey] = detector.with_actioned(state, [action.entity_id])
+                if reverses and hasattr(detector, "without_actioned"):
+                    self._state[skey] = detector.without_actioned(state, [action.entity_id])
+                elif not reverses:
+                    self._state[skey] = detector.with_actioned(state, [action.entity_id])
 
     # ---------------------------------------------------------------- graduated enforcement
 
@@ -307,6 +353,10 @@ class Engine:
         policy = self._regions[group].policy if group in self._regions else None
         if subject is None or policy is None:
             return ledger, None, None
+        reversed_id = action.evidence.get("reverses") if action.action == "allow" else None
+        if isinstance(reversed_id, str):  # an appeal granted: the original's points go (appeals.py)
+            return (ledger_after_reversal(ledger, reversed_id, action.event_time, policy) if ledger else None,
+                    None, None)
         state = ledger or Ledger.empty(*subject)
         state, esc = apply(state, action, action.event_time, policy)
         if esc is None or esc.action is None:
@@ -332,3 +382,27 @@ class Engine:
             risk_score=action.risk_score,
         )
         return state, esc, escalated
+
+
+def _combined(compiled: _Compiled, event: Event, signals: list[Signal]) -> list[Signal]:
+    """`signals` with each banded detector's partial signals replaced by what its `combine` makes of them.
+
+    The combined signals take the place of the detector's first partial; the partials of a
+    detector the policy no longer runs are dropped (they are never decided on).
+    """
+    parts: dict[str, list[Signal]] = {}
+    for s in signals:
+        if s.code == PARTIAL:
+            parts.setdefault(s.detector, []).append(s)
+    out: list[Signal] = []
+    for s in signals:
+        if s.code != PARTIAL:
+            out.append(s)
+            continue
+        found = parts.pop(s.detector, None)
+        if found is None:  # a later partial of a detector already combined
+            continue
+        detector = compiled.by_id.get((event.kind, s.detector))
+        if detector is not None and is_banded(detector):
+            out.extend(detector.combine(event, found))
+    return out

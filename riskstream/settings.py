@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from riskstream.resources import state_home
 
@@ -244,6 +244,52 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class GuardSettings:
+    """The blast-radius guard (riskstream.decisions.blast_radius, wired by riskstream.stream.guard).
+
+    Per (rule, policy region) and event-time window of `window_seconds`: a rule
+    whose enforced-action rate exceeds `multiple` times its baseline (the last
+    `baseline_windows` closed windows, at least `min_baseline_windows` of them)
+    with at least `min_actions` enforced actions drops to shadow for the region.
+    A window closes once a window `grace_seconds` later has been seen.
+    `exempt_rules` are not watched: a recall notice from an authority is meant
+    to remove every listing it matches at once.  `min_actions` is the floor that
+    keeps a real, bounded surge from tripping a rule that is usually quiet: on
+    the simulated days (seeds 1-5, ``bench/guard_day.py``) the largest real one,
+    a review farm, is 87 enforced actions in a 10-minute window, which tripped
+    the guard at 50; set it from the deployment's own volume.
+    """
+
+    enabled: bool = True
+    window_seconds: int = 600
+    grace_seconds: int = 600
+    multiple: float = 5.0
+    min_actions: int = 100
+    baseline_windows: int = 24
+    min_baseline_windows: int = 6
+    exempt_rules: tuple[str, ...] = ("recall_match",)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> GuardSettings:
+        d = cls()
+
+        def get(name: str, default: object) -> str:
+            return env.get(f"RISKSTREAM_GUARD_{name}", str(default))
+
+        return cls(
+            enabled=get("ENABLED", "1").strip().lower() in ("1", "true", "yes", "on"),
+            window_seconds=max(1, int(get("WINDOW_SECONDS", d.window_seconds))),
+            grace_seconds=max(0, int(get("GRACE_SECONDS", d.grace_seconds))),
+            multiple=float(get("MULTIPLE", d.multiple)),
+            min_actions=int(get("MIN_ACTIONS", d.min_actions)),
+            baseline_windows=max(1, int(get("BASELINE_WINDOWS", d.baseline_windows))),
+            min_baseline_windows=max(1, int(get("MIN_BASELINE_WINDOWS", d.min_baseline_windows))),
+            exempt_rules=tuple(r.strip() for r in get("EXEMPT_RULES", ",".join(d.exempt_rules)).split(",")
+                               if r.strip()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     policies: PolicySettings = field(default_factory=PolicySettings)
@@ -251,6 +297,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    guard: GuardSettings = field(default_factory=GuardSettings)
     data_dir: Path = field(default_factory=lambda: state_home() / "worker")
     # Faust's table store: RocksDB (via rocksdict) on disk under data_dir, so a
     # restarted worker reads its tables locally and replays only the changelog's
@@ -270,6 +317,15 @@ class Settings:
     # then let Faust acknowledge the inputs.
     batch_events: int = 500
     batch_seconds: float = 0.025
+    # Idempotency keys of enforced actions are remembered this long (None: the input
+    # limits' event-age window plus one day, so a replay older than that is refused
+    # by its event time before a key could have expired; see stream/dedupe.py), and
+    # expired keys are swept from the local store this often.
+    dedupe_horizon_days: float | None = None
+    dedupe_sweep_seconds: float = 600.0
+    # The worker's asyncio event loop (RISKSTREAM_LOOP, `riskstream worker --loop`): "asyncio"
+    # (the standard library's) or "uvloop" (libuv; see docs/capacity.md for what it measured).
+    loop: str = "asyncio"
     home: Path = field(default_factory=state_home)
 
     @classmethod
@@ -308,11 +364,30 @@ class Settings:
             ),
             limits=LimitSettings.from_env(e),
             privacy=PrivacySettings.from_env(e),
+            guard=GuardSettings.from_env(e),
             data_dir=Path(get("DATA_DIR", str(home / "worker"))),
             store=get("STORE", "rocksdb://"),
             stall_seconds=float(get("STALL_SECONDS", "60")),
             partitioned_state=get("PARTITIONED_STATE", "1").strip().lower() in ("1", "true", "yes", "on"),
             batch_events=int(get("BATCH_EVENTS", "500")),
             batch_seconds=float(get("BATCH_MS", "25")) / 1000.0,
+            dedupe_horizon_days=float(h) if (h := get("DEDUPE_HORIZON_DAYS", "")) else None,
+            dedupe_sweep_seconds=float(get("DEDUPE_SWEEP_SECONDS", "600")),
+            loop=_loop_name(get("LOOP", "asyncio")),
             home=home,
         )
+
+
+EVENT_LOOPS: Final = ("asyncio", "uvloop")
+
+
+def _loop_name(value: str) -> str:
+    """RISKSTREAM_LOOP, checked: one of `EVENT_LOOPS`.
+
+    >>> _loop_name(" UVLOOP "), _loop_name("asyncio")
+    ('uvloop', 'asyncio')
+    """
+    name = value.strip().lower()
+    if name not in EVENT_LOOPS:
+        raise ValueError(f"RISKSTREAM_LOOP must be one of {', '.join(EVENT_LOOPS)}, got {value!r}")
+    return name

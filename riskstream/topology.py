@@ -104,6 +104,21 @@ TOPICS: Final[dict[str, TopicSpec]] = {
         ("feedback", TopicSpec("moderation.feedback.v1", "action_id", c.ModerationFeedback, 30 * DAY_MS, False,
                   "moderation tool", "track_feedback",
                   "Moderator outcomes: confirmed, overturned, appeal granted.")),
+        ("appealable", TopicSpec("risk.appealable.v1", "action_id", dict, 7 * DAY_MS, False,
+                  "screen_* / decide_events / track_violations (enforced actions), track_feedback (appeals)",
+                  "index_actions",
+                  "Internal: enforced actions (evidence trimmed) and reversing moderator outcomes, both keyed by "
+                  "action id, so one owner keeps each original and reverses it when an appeal arrives.",
+                  record_note="EnforcementAction (evidence trimmed) or ModerationFeedback")),
+        ("feedback_rules", TopicSpec("risk.feedback.rules.v1", "rule|region", c.ModerationFeedback, 7 * DAY_MS,
+                  False, "track_feedback (feedback, re-keyed)", "count_feedback",
+                  "Internal: moderator outcomes re-keyed by rule and policy region, so one owner keeps each "
+                  "rule's precision and overturn counts in the rule-feedback table.")),
+        ("guard", TopicSpec("risk.guard.v1", "region", dict, 7 * DAY_MS, False,
+                  "decide agents (per-batch rule counts), riskstream policy reenable", "guard_rules",
+                  "Internal: per batch and event-time window, events screened and enforced actions per rule, "
+                  "keyed by policy region, merged by the blast-radius guard (and re-enable commands).",
+                  record_note="guard partial or re-enable command")),
     )
 }
 

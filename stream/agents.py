@@ -49,8 +49,12 @@ from riskstream.engine import Engine, Outcome
 from riskstream.regions import region_of
 from riskstream.settings import Settings
 from riskstream.stream import metrics as m
+from riskstream.stream.appeals import Appeals
 from riskstream.stream.control import PolicyRuntime
+from riskstream.stream.dedupe import DedupeRecord, changelog_configs, horizon_seconds, sweep
 from riskstream.stream.faust_fixes import set_current_event
+from riskstream.stream.feedback_stats import FeedbackStats
+from riskstream.stream.guard import Guard
 from riskstream.stream.incident_agents import IncidentStages
 from riskstream.stream.incidents import IncidentRuntime
 from riskstream.stream.metrics import Tally
@@ -90,27 +94,14 @@ def _dead_letter(topic: str, partition: int, offset: int, raw: bytes, reason: st
     )
 
 
-class _RuleStats:
-    def __init__(self) -> None:
-        self.counts: dict[tuple[str, str], dict[str, int]] = {}
-
-    def add(self, fb: ModerationFeedback) -> None:
-        region = region_of(fb.region) or fb.region
-        c = self.counts.setdefault((fb.rule, region), {"confirmed": 0, "overturned": 0, "appeal_granted": 0})
-        c[fb.outcome] += 1
-        total = sum(c.values())
-        m.RULE_FEEDBACK.labels(fb.rule, region, fb.outcome).inc()
-        m.RULE_PRECISION.labels(fb.rule, region).set(c["confirmed"] / total)
-        m.RULE_OVERTURN_RATE.labels(fb.rule, region).set((c["overturned"] + c["appeal_granted"]) / total)
-
-
 class _Batch:
     """One agent batch: its outbox, its metric tally, and what to do once the broker has the outputs."""
 
-    __slots__ = ("decided", "hops", "latencies", "outbox", "remember", "seen_keys", "tally")
+    __slots__ = ("decided", "hops", "latencies", "now", "outbox", "remember", "seen_keys", "tally")
 
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
+        self.now = time.time()  # what "within the dedupe horizon" is measured against
         self.tally = Tally()
         self.remember: list[tuple[Any, bytes, bytes]] = []  # (input event, idempotency key, event id)
         self.decided: list[Outcome] = []  # for the incident aggregates
@@ -135,7 +126,9 @@ class Pipeline:
         self.policies_ready = asyncio.Event()
         self.incidents = IncidentRuntime(settings, ignored=self._shadow_rules)
         self.incident_stages: IncidentStages | None = None
-        self.rule_stats = _RuleStats()
+        self.appeals = Appeals(self)  # appeals index and reversals (stream/appeals.py)
+        self.feedback_stats = FeedbackStats(self)  # rule-feedback table (stream/feedback_stats.py)
+        self.guard = Guard(self, settings.guard)  # blast-radius guard (stream/guard.py)
         self.enforced_keys: Any = None
         self.ledgers: Any = None
         self.detector_state: Any = None
@@ -143,6 +136,9 @@ class Pipeline:
         self.names = {key: topic.get_topic_name() for key, topic in topics.by_key.items()}
         self._by_name = {topic.get_topic_name(): topic for topic in topics.by_key.values()}
         self._partitions = settings.kafka.partitions
+        self._changelogs: list[str] = []  # every table's changelog topic (see `tables_ready`)
+        self._tables_checked = False
+        self.dedupe_horizon = horizon_seconds(settings.limits.max_event_age_days, settings.dedupe_horizon_days)
 
     def _shadow_rules(self, region: str) -> frozenset[str]:
         """A region's shadow rules (``rule:<id>``): their hits are left out of the incident aggregates."""
@@ -155,7 +151,8 @@ class Pipeline:
         app, topics, parts = self.app, self.topics, self.settings.kafka.partitions
         self.policies.load_files(self.settings)
         self.enforced_keys = app.Table("enforced-actions", default=None, key_type=bytes, value_type=bytes,
-                                       partitions=parts)
+                                       partitions=parts,
+                                       extra_topic_configs=changelog_configs(self.dedupe_horizon))
         self.ledgers = app.Table("violation-ledgers", default=None, key_type=bytes, value_type=bytes,
                                  partitions=parts)
         agents: list[tuple[Any, Any]] = [(self.screen_listings, topics.listings),
@@ -168,6 +165,7 @@ class Pipeline:
             self.detector_state = app.Table("detector-state", default=None, key_type=bytes, value_type=bytes,
                                             partitions=parts)
             agents += [(self.detect_keyed, topics.detect), (self.decide_events, topics.decide)]
+        agents += [*self.appeals.register(), *self.feedback_stats.register(), *self.guard.register()]
         for fun, topic in agents:
             app.agent(topic, name=f"riskstream.{fun.__name__}", concurrency=1)(fun)
         if self.settings.partitioned_state:  # two-phase incident aggregates (stream/incident_agents.py)
@@ -177,7 +175,13 @@ class Pipeline:
         else:
             app.task(self.detect_incidents)
             consumed_extra = []
+        self._changelogs = [t.changelog_topic.get_topic_name() for t in
+                            (self.enforced_keys, self.ledgers, self.detector_state, self.appeals.index,
+                             self.feedback_stats.table, self.guard.table,
+                             self.incident_stages.state if self.incident_stages is not None else None)
+                            if t is not None]
         app.task(self.follow_control_topics)
+        app.timer(self.settings.dedupe_sweep_seconds)(self.expire_enforced_keys)
         consumed = [t.get_topic_name() for _, t in agents] + [t.get_topic_name() for t in consumed_extra]
         self.watchdog = Watchdog(app, consumed, self.settings.kafka.bootstrap_servers, self.settings.kafka.app_id,
                                  self.settings.stall_seconds, kafka=client_kwargs(self.settings))
@@ -187,6 +191,35 @@ class Pipeline:
         stalled = self.watchdog.stalled if self.watchdog is not None else []
         return {"ok": not stalled, "stalled_partitions": [f"{t}[{p}]" for t, p in stalled],
                 "policies": self.policies.versions(), "control_topics_read": self.policies_ready.is_set()}
+
+    async def tables_ready(self) -> None:
+        """Until the consumer's metadata shows every table's changelog with all of its partitions.
+
+        A new worker on new topics starts consuming while Faust is still creating the
+        changelog topics; a table write before the consumer's metadata has their
+        partitions raises PartitionsMismatch ("0 partitions"), which is not the input's
+        fault. The batch waits here instead (its inputs are not acknowledged, so nothing
+        is lost), for one metadata refresh or two; once ready it costs one attribute read.
+        A wait that never ends makes the stall watchdog loud.
+        """
+        if self._tables_checked:
+            return
+        started, warned = time.monotonic(), False
+        while True:
+            counts = {name: self.app.consumer.topic_partitions(name) for name in self._changelogs}
+            if all(n == self._partitions for n in counts.values()):
+                self._tables_checked = True
+                return
+            waited = time.monotonic() - started
+            if waited > 30 and all(n is None for n in counts.values()):
+                # not in this consumer's metadata at all (a client without the subscription):
+                # Faust's own check cannot fail then either
+                self._tables_checked = True
+                return
+            if waited > 5 and not warned:
+                warned = True
+                log.warning("waiting for the changelog topics' metadata before writing tables: %s", counts)
+            await asyncio.sleep(0.25)
 
     # ------------------------------------------------------------ sending
 
@@ -199,6 +232,9 @@ class Pipeline:
 
     def _outbox(self) -> Outbox:
         return Outbox(self._send)
+
+    def new_batch(self) -> _Batch:
+        return _Batch(self._outbox())
 
     async def _dead_letter_into(self, batch: _Batch, msg: Any, raw: bytes, reason: str, detail: str,
                                 measured: int | None = None) -> None:
@@ -218,7 +254,8 @@ class Pipeline:
             # the dedupe table's changelog to; consumers dedupe by key there.
             if in_stream and action.mode == "enforced":
                 key = action.idempotency_key.encode()
-                if key in batch.seen_keys or self.enforced_keys.get(key) is not None:
+                if key in batch.seen_keys or DedupeRecord.live(self.enforced_keys.get(key), batch.now,
+                                                               self.dedupe_horizon):
                     tally.duplicate(action)
                     continue
                 batch.seen_keys.add(key)
@@ -229,6 +266,8 @@ class Pipeline:
             await outbox.add(names["actions"], action.entity_id.encode(), value, tag=source)
             tally.action(action)
             batch.latencies.append((kind, record_time))
+            if action.mode == "enforced":  # the original an appeal would reverse (stream/appeals.py)
+                await self.appeals.index_into(batch, source, action)
             subject = subject_of(action) if to_violations and action.mode == "enforced" else None
             if subject is not None:  # re-key by seller/creator for graduated enforcement
                 await outbox.add(names["violations"], f"{subject[0]}:{subject[1]}".encode(), value, tag=source)
@@ -240,6 +279,7 @@ class Pipeline:
         good and its input is dead-lettered), so Faust acknowledges the batch's inputs
         only after their outputs are safe.
         """
+        await self.guard.partials_into(batch)  # per-batch rule counts for the blast-radius guard
         undeliverable = await batch.outbox.flush()
         failed: set[int] = set()
         if undeliverable:
@@ -254,11 +294,11 @@ class Pipeline:
                 batch.tally.inc(m.DEAD_LETTERS, msg.topic, "undeliverable_output")
             await retry.flush()
             retry.count_sent()
-        for source, key, value in batch.remember:
+        now = time.time()
+        for source, key, event_id in batch.remember:
             if id(source) not in failed:
                 set_current_event(source)  # the table writes to the input's partition
-                self.enforced_keys[key] = value
-        now = time.time()
+                self.enforced_keys[key] = DedupeRecord.dump(event_id, now)
         for kind, record_time in batch.latencies:
             m.observe_end_to_end(kind, record_time, now)
         batch.outbox.count_sent()
@@ -283,6 +323,7 @@ class Pipeline:
     async def _screen(self, stream: Any, kind: str) -> None:
         """Decode and validate; detect and decide (or route to the state owners); batch by batch."""
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
+            await self.tables_ready()
             batch = _Batch(self._outbox())
             processing = m.child(m.PROCESSING, (kind,))
             for source in events:
@@ -320,15 +361,16 @@ class Pipeline:
                 await self._dead_letter_into(batch, msg, raw, *prepared.dead_letter)
                 return
             batch.tally.inc(m.EVENTS_VALID, kind, region_of(event.region) or "")
-            # A step whose state key is this record's own key (review_burst, rating_skew: keyed
-            # by listing, as reviews are) is owned by this very partition: no hop for it.
+            # A step whose state key is owned by this very partition (review_burst, rating_skew:
+            # keyed by listing, as reviews are; a near-duplicate band bucket that hashes here) runs
+            # here: no hop for it.  The others go in partition order, one hop per partition.
             signals, remote = list(prepared.signals), []
-            own_key = msg.key.decode("utf-8", errors="replace") if msg.key else None
             for det_id, key in prepared.steps:
-                if key == own_key:
+                if self._partition_of(key) == msg.partition:
                     signals.extend(self._step(event, det_id, key))
                 else:
                     remote.append((det_id, key))
+            remote.sort(key=lambda step: self._partition_of(step[1]))
             self._forward(batch, source, Envelope(kind, event, signals, remote, record_time))
         except Exception as exc:  # a bug must not stop the stream or lose the event
             log.exception("processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
@@ -350,8 +392,12 @@ class Pipeline:
             topic, key = self.names["detect"], env.steps[0][1]
         else:
             topic, key = self.names["decide"], env.event.event_id
-        partition = (murmur2(key.encode()) & 0x7FFFFFFF) % self._partitions
+        partition = self._partition_of(key)
         batch.hops.setdefault((topic, partition), []).append((source, env.dump()))
+
+    def _partition_of(self, key: str) -> int:
+        """The partition Kafka's default partitioner gives `key` (its state's owner)."""
+        return int(murmur2(key.encode()) & 0x7FFFFFFF) % self._partitions
 
     async def _send_hops(self, batch: _Batch) -> None:
         """One record per destination partition, split where it would exceed HOP_RECORD_BYTES."""
@@ -372,6 +418,7 @@ class Pipeline:
     async def _screen_hops(self, stream: Any, agent: str, handle: Any) -> None:
         """Shared loop of the hop agents: each record is a JSON array of envelopes (or one envelope)."""
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
+            await self.tables_ready()
             batch = _Batch(self._outbox())
             n = 0
             for source in events:
@@ -402,9 +449,16 @@ class Pipeline:
         """One partitioned detector step, with its key's state from the `detector-state` table."""
 
         async def handle(batch: _Batch, source: Any, env: Envelope) -> None:
-            det_id, key = env.steps[0]
-            found = self._step(env.event, det_id, key)
-            self._forward(batch, source, replace(env, signals=[*env.signals, *found], steps=env.steps[1:]))
+            # This step, and the next ones this partition also owns (band buckets), with no hop between.
+            here = source.message.partition
+            signals, steps = list(env.signals), env.steps
+            while True:
+                det_id, key = steps[0]
+                signals.extend(self._step(env.event, det_id, key))
+                steps = steps[1:]
+                if not steps or self._partition_of(steps[0][1]) != here:
+                    break
+            self._forward(batch, source, replace(env, signals=signals, steps=steps))
 
         await self._screen_hops(stream, "detect", handle)
 
@@ -421,7 +475,7 @@ class Pipeline:
         if replay is not None:
             m.STATE_REPLAYS.labels(det_id).inc()
             return [from_obj(s, Signal) for s in replay]
-        state, found = self.engine.step(event, det_id, record.state)
+        state, found = self.engine.step(event, det_id, record.state, key)
         self.detector_state[table_key] = record.applied(event.event_id, state, found).dump()
         return found
 
@@ -442,6 +496,7 @@ class Pipeline:
     async def track_violations(self, stream: Any) -> None:
         """Graduated enforcement: one ledger per seller/creator in a changelog-backed table."""
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
+            await self.tables_ready()
             batch = _Batch(self._outbox())
             for source in events:
                 set_current_event(source)
@@ -468,7 +523,7 @@ class Pipeline:
             await self._complete(batch, "track_violations", len(events))
 
     async def track_feedback(self, stream: Any) -> None:
-        """Moderator outcomes -> per-rule, per-region precision and overturn rate."""
+        """Moderator outcomes -> the rule-feedback owner (re-keyed) and, when one overturns, a reversal."""
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
             batch = _Batch(self._outbox())
             for source in events:
@@ -480,10 +535,26 @@ class Pipeline:
                     await self._dead_letter_into(batch, msg, raw, *outcome.dead_letter, outcome.measured)
                     continue
                 assert isinstance(outcome.event, ModerationFeedback)
-                self.rule_stats.add(outcome.event)
+                set_current_event(source)
+                try:  # counts to the rule|region owner; an overturn reverses its action (stream/appeals.py)
+                    await self.feedback_stats.route(batch, source, outcome.event)
+                    await self.appeals.route(batch, source, outcome.event)
+                except Exception as exc:
+                    log.exception("feedback processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+                    batch.tally.inc(m.ERRORS, "feedback")
+                    await self._dead_letter_into(batch, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
             await self._complete(batch, "track_feedback", len(events))
 
     # ------------------------------------------------------------ tasks
+
+    async def expire_enforced_keys(self, _app: Any = None) -> None:  # Faust passes the app to a timer
+        """Idempotency keys older than the replay horizon out of this worker's local store."""
+        started = time.monotonic()
+        removed = await sweep(self.enforced_keys.data, time.time(), self.dedupe_horizon)
+        m.DEDUPE_EXPIRED.inc(removed)
+        if removed:
+            log.info("expired %d idempotency keys older than %.0f days in %.1f s", removed,
+                     self.dedupe_horizon / 86_400, time.monotonic() - started)
 
     async def detect_incidents(self) -> None:
         """Aggregates -> region models (in a thread) -> incident candidates, off the agents' path."""

@@ -231,6 +231,7 @@ class IncidentStages:
         """Partials -> merged region windows -> scored once -> incident manager -> candidates."""
         settings = self.p.settings
         async for events in stream.take_events(settings.batch_events, within=settings.batch_seconds):
+            await self.p.tables_ready()  # a table write before its changelog's metadata would fail
             by_region: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
             batch = self.p._outbox()
             for source in events:

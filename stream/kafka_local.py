@@ -82,7 +82,16 @@ def resolve_jars(version: str = DEFAULT_VERSION, quiet: bool = False) -> Path:
 
 
 def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id (URL-safe base64 of 16 random bytes) that never starts with "-".
+
+    One id in 64 would otherwise begin with "-", and the storage tool's argument
+    parser reads it as an option ("--cluster-id: expected one argument"): a broker
+    that failed to start about once in 64 test runs.
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 @dataclass

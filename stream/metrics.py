@@ -113,6 +113,12 @@ EVENTS_DECIDED = Counter(
     "Valid events whose actions were decided (after every partitioned detector step).",
     ["kind"], registry=REGISTRY,
 )
+DEDUPE_EXPIRED = Counter(
+    "riskstream_dedupe_keys_expired_total",
+    "Idempotency keys of enforced actions removed from the local store after the replay horizon.",
+    registry=REGISTRY,
+)
+
 STATE_REPLAYS = Counter(
     "riskstream_state_replays_total",
     "Events delivered again to a detector's state owner (after a crash): same signals, state not updated twice.",
@@ -177,6 +183,38 @@ RULE_PRECISION = Gauge(
 RULE_OVERTURN_RATE = Gauge(
     "riskstream_rule_overturn_rate", "Share of a rule's reviewed actions overturned or won on appeal.",
     ["rule", "region"], registry=REGISTRY,
+)
+RULE_FEEDBACK_KEYS = Gauge(
+    "riskstream_rule_feedback_keys",
+    "Rule|region keys of the rule-feedback table owned by this worker (precision and overturn gauges exported).",
+    registry=REGISTRY,
+)
+APPEALS = Counter(
+    "riskstream_appeals_total",
+    "Reversing moderator outcomes (overturned, appeal_granted) by result: reversed, duplicate (a replayed "
+    "appeal, suppressed by its idempotency key), not_reversible (shadow, allow or a reversal), unknown_action "
+    "(dead-lettered: no enforced action with that id in the appeals index).",
+    ["result", "region"], registry=REGISTRY,
+)
+GUARD_SHADOWED = Gauge(
+    "riskstream_rule_guard_shadowed",
+    "1 while the blast-radius guard holds a rule in shadow for a region (every worker, from the control topic).",
+    ["rule", "region"], registry=REGISTRY,
+)
+GUARD_TRIPS = Counter(
+    "riskstream_rule_guard_trips_total",
+    "Times the blast-radius guard dropped a rule to shadow in a region (counted by the region's guard owner).",
+    ["rule", "region"], registry=REGISTRY,
+)
+GUARD_WINDOWS = Counter(
+    "riskstream_rule_guard_windows_total",
+    "Event-time windows the blast-radius guard closed and judged, per region.",
+    ["region"], registry=REGISTRY,
+)
+GUARD_LATE_PARTIALS = Counter(
+    "riskstream_rule_guard_late_partials_total",
+    "Per-batch rule counts that reached the guard after their window had closed (not counted).",
+    ["region"], registry=REGISTRY,
 )
 ESCALATIONS = Counter(
     "riskstream_escalations_total", "Graduated-enforcement escalations (warning, restriction, suspension).",

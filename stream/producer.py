@@ -70,6 +70,19 @@ async def publish_policy(settings: Settings, path: Path) -> str:
     return policy.version
 
 
+async def reenable_rule(settings: Settings, region: str, rule: str, by: str) -> None:
+    """Tell the blast-radius guard's owner of `region` to re-enable `rule` (riskstream.stream.guard)."""
+    from riskstream.stream.guard import reenable_command
+
+    await ensure_topics(settings, ["guard", "policies"])
+    p = producer(settings)
+    await p.start()
+    try:
+        await p.send_and_wait(_topic(settings, "guard"), reenable_command(rule, by), key=region.encode())
+    finally:
+        await p.stop()
+
+
 async def produce(settings: Settings, records: AsyncIterator[tuple[str, str, bytes]] | Iterable[tuple[str, str, bytes]],
                   rate: float = 0.0, count: int = 0, progress_every: float = 5.0) -> int:
     """Send (topic key, record key, value) triples at `rate` per second (0: as fast as possible)."""

@@ -59,7 +59,25 @@ async def _read_all(settings: Settings, topic: str, cls: type[Any]) -> list[Any]
         await consumer.stop()
 
 
-def evaluate_through_broker(config: SimConfig, policies_dir: Path, settle_seconds: float = 40.0) -> QualityReport:
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def evaluate_through_broker(config: SimConfig, policies_dir: Path, settle_seconds: float = 40.0,
+                            workers: int = 1) -> QualityReport:
+    """The labeled day through `workers` worker processes in one consumer group, scored.
+
+    With several workers every event is read by one of them and its partitioned
+    detector state is owned by one of them (the partition of its key), so the
+    scores should not depend on `workers`; comparing 1 and N is how that is checked.
+    """
+    if workers < 1:
+        raise click.BadParameter("--workers must be at least 1")
     work = Path(tempfile.mkdtemp(prefix="riskstream-eval-"))
     broker: LocalKafka | None = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -68,27 +86,29 @@ def evaluate_through_broker(config: SimConfig, policies_dir: Path, settle_second
         broker = LocalKafka(data_dir=work / "kafka").start()
         bootstrap = broker.bootstrap
     run_id = uuid.uuid4().hex[:8]
-    port = free_port()
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RISKSTREAM_TOPIC_PREFIX": f"eval{run_id}.",
-           "RISKSTREAM_APP_ID": f"riskstream-eval-{run_id}", "RISKSTREAM_METRICS_PORT": str(port),
-           "RISKSTREAM_POLICY_DIR": str(policies_dir), "RISKSTREAM_DATA_DIR": str(work / "worker"),
-           # the simulated day is in the past: no event-age window (the hard date bounds still hold)
-           "RISKSTREAM_MAX_EVENT_AGE_DAYS": "off"}
-    settings = Settings.from_env(env)
-    worker = subprocess.Popen([sys.executable, "-m", "riskstream.cli", "worker", "-l", "warn"], env=env,
-                              stdout=(work / "worker.log").open("wb"), stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    base = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RISKSTREAM_TOPIC_PREFIX": f"eval{run_id}.",
+            "RISKSTREAM_APP_ID": f"riskstream-eval-{run_id}", "RISKSTREAM_POLICY_DIR": str(policies_dir),
+            # the simulated day is in the past: no event-age window (the hard date bounds still hold)
+            "RISKSTREAM_MAX_EVENT_AGE_DAYS": "off"}
+    settings = Settings.from_env(base)
+    ports = [free_port() for _ in range(workers)]
+    procs: list[subprocess.Popen[bytes]] = []
     try:
+        for i, port in enumerate(ports):
+            env = {**base, "RISKSTREAM_METRICS_PORT": str(port), "RISKSTREAM_DATA_DIR": str(work / f"worker{i}")}
+            log_path = work / f"worker{i}.log"
+            procs.append(subprocess.Popen([sys.executable, "-m", "riskstream.cli", "worker", "-l", "warn"], env=env,
+                                          stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+                                          start_new_session=True))
+        if workers > 1:  # every member in the group before the first event, as in production
+            _wait_members(ports, procs, work)
         sim = run(config)
         events_path, _ = write_run(sim, work / "day.jsonl")
-        click.echo(f"[eval] replaying {len(sim.events)} events (worker log {work / 'worker.log'}) ...", err=True)
+        click.echo(f"[eval] replaying {len(sim.events)} events through {workers} worker(s) "
+                   f"(logs in {work}) ...", err=True)
         sent = asyncio.run(replay_file(settings, events_path, speed=0))
-        deadline = time.monotonic() + 600
-        while _metric(port, "riskstream_events_in_total") < sent:
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise click.ClickException(f"worker stopped or stalled; see {work / 'worker.log'}")
-            time.sleep(1)
-        click.echo(f"[eval] all {sent} events consumed; letting incident windows settle "
+        _wait_consumed(ports, procs, sent, work)
+        click.echo(f"[eval] all {sent} events consumed and decided; letting incident windows settle "
                    f"({settle_seconds:.0f} s) ...", err=True)
         time.sleep(settle_seconds)
         prefix = settings.kafka.topic_prefix
@@ -98,11 +118,49 @@ def evaluate_through_broker(config: SimConfig, policies_dir: Path, settle_second
         actions = [a for a in actions if not a.reason_codes[0].startswith("escalation_")]
         return evaluate(sim.labels, actions, incidents)
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
+        for proc in procs:
+            _stop(proc)
         if broker is not None:
             broker.stop()
+
+
+def _total(ports: list[int], name: str) -> float:
+    return sum(_metric(port, name) for port in ports)
+
+
+def _check_alive(procs: list[subprocess.Popen[bytes]], work: Path) -> None:
+    for i, proc in enumerate(procs):
+        if proc.poll() is not None:
+            raise click.ClickException(f"worker {i} exited with status {proc.returncode}; see {work / f'worker{i}.log'}")
+
+
+def _wait_members(ports: list[int], procs: list[subprocess.Popen[bytes]], work: Path, timeout: float = 120) -> None:
+    """Until every worker serves metrics and holds partitions of the input topics."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _check_alive(procs, work)
+        if all(_metric(port, "riskstream_partitions_assigned") > 0 for port in ports):
+            time.sleep(3)  # let the last rebalance settle
+            return
+        time.sleep(1)
+    raise click.ClickException(f"not every worker joined the group in {timeout:.0f} s; see the logs in {work}")
+
+
+def _wait_consumed(ports: list[int], procs: list[subprocess.Popen[bytes]], sent: int, work: Path,
+                   timeout: float = 900) -> None:
+    """Until every record is read and every valid event is through its hops and decided, with progress."""
+    deadline, last_report = time.monotonic() + timeout, 0.0
+    while True:
+        _check_alive(procs, work)
+        seen = _total(ports, "riskstream_events_in_total")
+        valid = _total(ports, "riskstream_events_valid_total")
+        decided = _total(ports, "riskstream_events_decided_total")
+        if seen >= sent and decided >= valid > 0:
+            return
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"stalled: read {seen:.0f} of {sent}, decided {decided:.0f} of "
+                                       f"{valid:.0f} valid; see the logs in {work}")
+        if time.monotonic() - last_report > 10:
+            last_report = time.monotonic()
+            click.echo(f"[eval] read {seen:.0f}/{sent}, decided {decided:.0f}/{valid:.0f}", err=True)
+        time.sleep(1)

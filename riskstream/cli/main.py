@@ -138,14 +138,22 @@ def kafka_status() -> None:
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--loglevel", "-l", default="info", show_default=True)
+@click.option("--loop", "loop", type=click.Choice(["asyncio", "uvloop"]), default=None,
+              help="Event loop (default RISKSTREAM_LOOP, else asyncio).")
 @click.pass_context
-def worker(ctx: click.Context, loglevel: str) -> None:
+def worker(ctx: click.Context, loglevel: str, loop: str | None) -> None:
     """Run a Faust worker (settings from the environment; see the README's configuration table)."""
+    settings = _settings()
+    loglevel = {"warning": "warn", "critical": "crit"}.get(loglevel.lower(), loglevel.lower())
+    # Before faust is imported: it reads `--loop` from sys.argv at import (with faust's names).
+    sys.argv = ["riskstream", "worker", "-l", loglevel, *ctx.args]
+    from riskstream.stream.loop import loop_in_use, use_loop
+
+    use_loop(loop or settings.loop)
+    click.echo(f"[riskstream] event loop: {loop_in_use()}", err=True)
     from riskstream.stream.app import create_app
 
-    app = create_app(_settings())
-    loglevel = {"warning": "warn", "critical": "crit"}.get(loglevel.lower(), loglevel.lower())
-    sys.argv = ["riskstream", "worker", "-l", loglevel, *ctx.args]
+    app = create_app(settings)
     app.main()
 
 
@@ -312,6 +320,24 @@ def policy_publish(file: Path) -> None:
     click.echo(f"published {file} (version {version})")
 
 
+@policy.command("reenable")
+@click.option("--region", required=True, help="Policy region (EU, UK, US, SEA).")
+@click.option("--rule", required=True, help="The rule the blast-radius guard put in shadow (detector id or rule:<id>).")
+@click.option("--by", default=None, help="Who re-enables it (recorded on the control topic); default $USER.")
+def policy_reenable(region: str, rule: str, by: str | None) -> None:
+    """Re-enable a rule the blast-radius guard dropped to shadow in REGION (enforced again)."""
+    import os
+
+    from riskstream.regions import REGIONS
+    from riskstream.stream.producer import reenable_rule
+
+    if region not in REGIONS:
+        raise click.ClickException(f"unknown region {region!r}; expected one of {', '.join(sorted(REGIONS))}")
+    who = by or os.environ.get("USER") or "policy manager"
+    asyncio.run(reenable_rule(_settings(), region, rule, who))
+    click.echo(f"re-enable of {rule} in {region} sent to the guard (it confirms on the control topic)")
+
+
 # ------------------------------------------------------------------ simulator, replay
 
 
@@ -356,22 +382,39 @@ def eval_() -> None:
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None)
 @click.option("--policy-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--broker", is_flag=True, help="Through a real broker and worker instead of in-process (slower).")
-def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | None, broker: bool) -> None:
+@click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="With --broker: this many workers in one consumer group (the scores must not change).")
+@click.option("--seeds", default=None,
+              help="Several seeds (e.g. 101-105, the held-out ones): per-detector and per-scenario mean ± sd.")
+def eval_run(seed: int, hours: int, json_out: Path | None, policy_dir: Path | None, broker: bool,
+             workers: int, seeds: str | None) -> None:
     """Simulate, run the pipeline, print precision / recall / time-to-detect."""
     from riskstream.evaluation.harness import evaluate_run, render, to_json
     from riskstream.sim import SimConfig
+
+    if seeds:
+        if broker:
+            raise click.BadParameter("--seeds runs in-process; use --seed with --broker")
+        from riskstream.evaluation.harness import render_seeds, seed_list
+
+        pdir = policy_dir or _settings().policies.directory
+        click.echo(render_seeds({s: evaluate_run(SimConfig(seed=s, duration_hours=hours), pdir, include_incidents=False)
+                                 for s in seed_list(seeds)}), nl=False)
+        return
 
     if broker:
         from riskstream.cli.eval_broker import evaluate_through_broker
         from riskstream.evaluation.quality import render_table, report_to_json
 
         report = evaluate_through_broker(SimConfig(seed=seed, duration_hours=hours),
-                                         policy_dir or _settings().policies.directory)
+                                         policy_dir or _settings().policies.directory, workers=workers)
         click.echo(render_table(report))
         if json_out:
             json_out.write_bytes(report_to_json(report))
             click.echo(f"wrote {json_out}")
         return
+    if workers != 1:
+        raise click.BadParameter("--workers needs --broker (in-process there is one engine)")
     result = evaluate_run(SimConfig(seed=seed, duration_hours=hours), policy_dir or _settings().policies.directory)
     click.echo(render(result))
     if json_out:

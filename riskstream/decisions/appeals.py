@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from riskstream.contracts import EnforcementAction, ModerationFeedback, stable_id
 from riskstream.decisions.ledger import Ledger, level_for
@@ -77,3 +77,19 @@ def ledger_after_reversal(ledger: Ledger, reversed_action_id: str, now: datetime
     thresholds = policy.enforcement.seller if ledger.subject_type == "seller" else policy.enforcement.creator
     new = dataclasses.replace(ledger, violations=kept)
     return dataclasses.replace(new, level=level_for(new.points(now, policy), thresholds))
+
+
+APPEALABLE_EVIDENCE: Final = ("seller_id", "creator_id", "detectors", "content_kind", "rules")
+
+
+def appealable(action: EnforcementAction) -> EnforcementAction | None:
+    """What the appeals index keeps of an enforced action (None: nothing to appeal).
+
+    The evidence is trimmed to what a reversal, its ledger entry and its
+    statement need (no signal evidence, no free text): one record per enforced
+    action is kept for as long as an appeal can come.
+    """
+    if action.mode != "enforced" or action.action == "allow" or "reverses" in action.evidence:
+        return None
+    evidence: dict[str, Any] = {k: action.evidence[k] for k in APPEALABLE_EVIDENCE if k in action.evidence}
+    return dataclasses.replace(action, evidence=evidence)

@@ -14,6 +14,13 @@ An entity hit by both gets both records, so a shadow rule's would-be
 decisions can be measured without ever touching what is enforced.
 
 Idempotency key: ``stable_id(event_id, entity_type, entity_id, action, mode)``.
+A *back-filled* entity - one of the event's own type but not the event's own
+(a wave detector flagging the earlier listings of a wave when a later one
+completes it, a skew detector flagging earlier reviews) - is keyed by the entity
+alone, ``stable_id("backfill", entity_type, entity_id, action, mode)``: which
+later event happens to complete the wave depends on arrival order, and an
+identity must depend on what was decided, not on that.  Its graduated-enforcement
+subject is the entity's own seller, from the signal's ``seller_id`` evidence.
 The policy version is deliberately NOT part of it: replaying an event after
 a policy bump that decides the same thing must not enforce it twice.  If the
 new policy decides differently (hold -> remove), the action differs and so
@@ -50,6 +57,7 @@ from riskstream.contracts import (
     Event,
     ListingEvent,
     Mode,
+    ReviewEvent,
     Signal,
     stable_id,
 )
@@ -103,6 +111,27 @@ def idempotency_key(event_id: str, entity_type: str, entity_id: str, action: str
     return stable_id(event_id, entity_type, entity_id, action, mode)
 
 
+def _own_entity(event: Event | None) -> tuple[str, str] | None:
+    if isinstance(event, ListingEvent):
+        return "listing", event.listing_id
+    if isinstance(event, ReviewEvent):
+        return "review", event.review_id
+    if isinstance(event, ContentEvent):
+        return "content", event.content_id
+    return None
+
+
+def _backfilled(entity: tuple[str, str], event: Event | None) -> bool:
+    """An entity of the event's own type that is not the event's own (see the module docstring)."""
+    own = _own_entity(event)
+    return own is not None and own[0] == entity[0] and own[1] != entity[1]
+
+
+def _backfill_subject(signals: Sequence[Signal]) -> dict[str, str]:
+    sellers = {str(s.evidence["seller_id"]) for s in signals if isinstance(s.evidence.get("seller_id"), str)}
+    return {"seller_id": sellers.pop()} if len(sellers) == 1 else {}
+
+
 def _subject_ids(event: Event | None) -> dict[str, str]:
     """Who accrues graduated-enforcement points for an action on this event."""
     if isinstance(event, ListingEvent):
@@ -142,7 +171,7 @@ def _decide_lane(
         "risk_score": risk,
         "thresholds": {"flag": d.flag, "hold": d.hold, "remove": d.remove},
         "decided_by": "rule" if by_rule and strongest(by_rule.values()) == action else "risk_threshold",
-        **_subject_ids(event),
+        **(_backfill_subject(signals) if _backfilled(entity, event) else _subject_ids(event)),
     }
     if mode == "shadow":
         # What the enforced rules did on the same entity, to compare against.
@@ -150,7 +179,8 @@ def _decide_lane(
     entity_type, entity_id = entity
     first = signals[0]
     event_id = event.event_id if event is not None else first.event_id
-    key = idempotency_key(event_id, entity_type, entity_id, action, mode)
+    key = idempotency_key("backfill" if _backfilled(entity, event) else event_id, entity_type, entity_id,
+                          action, mode)
     return EnforcementAction(
         action_id=stable_id("action", key, policy.version),
         idempotency_key=key,

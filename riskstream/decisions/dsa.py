@@ -134,3 +134,27 @@ def statement_of_reasons(action: EnforcementAction, policy: Policy) -> dict[str,
     sor["automated_decision"] = automated_decision(action)
     sor["puid"] = action.action_id
     return sor
+
+
+def statement_of_reversal(reversal: EnforcementAction, original: EnforcementAction, policy: Policy) -> dict[str, Any]:
+    """The statement that an EU restriction was reversed (DSA art. 17 and art. 20(4)).
+
+    Due only where the original restriction had a statement of reasons
+    (`statement_of_reasons` raises `NoStatement` otherwise): the affected
+    seller or creator is told that the decision with that ``puid`` was
+    reversed, when, on which ground, and that a human decided it.
+    """
+    original_sor = statement_of_reasons(original, policy)
+    outcome = str(reversal.evidence.get("outcome", ""))
+    ground = ("internal complaint upheld (DSA art. 20(4))" if outcome == "appeal_granted"
+              else "decision overturned on review by a moderator")
+    kept = ("decision_visibility", "decision_provision", "decision_ground", "category", "territorial_scope")
+    return {
+        "puid": original.action_id,
+        "decision_reversed": True,
+        "reversal_puid": reversal.action_id,
+        "reversal_date": reversal.event_time.date().isoformat(),
+        "reversal_ground": ground,
+        "automated_decision": "AUTOMATED_DECISION_NOT_AUTOMATED",  # a moderator reversed it
+        "reversed_decision": {k: original_sor[k] for k in kept if k in original_sor},
+    }

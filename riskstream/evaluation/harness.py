@@ -231,7 +231,7 @@ def render_seeds(results: dict[int, HarnessResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _seeds(text: str) -> list[int]:
+def seed_list(text: str) -> list[int]:
     """``"101-105"`` or ``"1,2,3"``."""
     if "-" in text:
         a, b = text.split("-", 1)
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         results = {seed: evaluate_run(SimConfig(seed=seed, duration_hours=args.hours), args.policies,
                                       include_incidents=not args.no_incidents,
                                       include_shadow=args.include_shadow, models_dir=args.models)
-                   for seed in _seeds(args.seeds)}
+                   for seed in seed_list(args.seeds)}
         print(render_seeds(results), end="")
         return 0
     try:

@@ -546,6 +546,23 @@ def _rule_issues(doc: _Doc, filename: str) -> list[PolicyIssue]:
     return out
 
 
+def _regex_issues(doc: _Doc, filename: str) -> list[PolicyIssue]:
+    """Every pattern a detector would compile from its params, checked (riskstream.policy.regex_check)."""
+    from riskstream.policy.regex_check import pattern_problem, patterns_in
+
+    detectors = doc.data.get("detectors")
+    out: list[PolicyIssue] = []
+    for det_id, rule in (detectors.items() if isinstance(detectors, dict) else ()):
+        params = rule.get("params") if isinstance(rule, dict) else None
+        for sub, pattern in patterns_in(str(det_id), params):
+            problem = pattern_problem(pattern)
+            if problem is not None:
+                path: JsonPath = ("detectors", det_id, "params", *sub)
+                line, col = doc.where(path, prefer_key=False)
+                out.append(PolicyIssue(filename, line, col, f"{_dotted(path)}: regex refused: {problem}", path=path))
+    return out
+
+
 def _get(data: Any, path: JsonPath) -> Any:
     for p in path:
         if isinstance(data, dict) and isinstance(p, str):
@@ -635,6 +652,7 @@ def check(text: str, registry: Registry, filename: str = "<text>") -> tuple[Poli
     issues += _schema_issues(doc, _cached_schema(tuple(sorted(registry.detectors.items()))), registry, filename)
     issues += _semantic_issues(doc, registry, filename)
     issues += _rule_issues(doc, filename)
+    issues += _regex_issues(doc, filename)
     policy: Policy | None = None
     if not any(i.severity == "error" for i in issues):
         policy, more = _convert(doc, registry, filename)

@@ -25,7 +25,8 @@ HarmKind = Literal[
 
 DETECTOR_IDS: Final[tuple[str, ...]] = (
     "prohibited_terms", "category_rules", "mandatory_attributes", "price_outlier", "new_seller_burst",
-    "recall_match", "mixed_script", "image_reuse", "review_burst", "review_near_duplicate", "rating_skew", "safety_complaints",
+    "new_seller_wave", "recall_match", "mixed_script", "image_reuse", "review_burst", "review_near_duplicate",
+    "rating_skew", "safety_complaints",
     "content_prohibited", "health_claims", "undisclosed_promotion",
 )
 

@@ -100,7 +100,9 @@ def counterfeit_wave(world: World, spec: ScenarioSpec, win: Window, rng: random.
         # The same product photos, re-encoded: perceptual hashes a few bits apart.
         listing.image_hashes = [f"{_flip_bits(rng, h, rng.randint(0, 4)):016x}" for h in rng.sample(photos, 2)]
         listing.description = "Fast shipping, 100% real, no returns."
-        expected = ("price_outlier", "image_reuse", *(("mixed_script",) if how in SPOOFING else ()))
+        # A wave over fresh accounts: no seller bursts alone, the group does (`new_seller_wave`).
+        expected = ("price_outlier", "image_reuse", "new_seller_wave",
+                    *(("mixed_script",) if how in SPOOFING else ()))
         truth = Truth(win.sid, True, "listing", "counterfeit", expected)
         world.emit(world.listing_event(listing, t), truth)
     return record(spec, win, harm="counterfeit", opens_incident=True,

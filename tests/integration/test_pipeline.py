@@ -100,3 +100,38 @@ def test_a_replayed_event_does_not_produce_a_second_enforced_action(worker: Work
     assert worker.metric("riskstream_duplicate_actions_suppressed_total") == 2.0
     actions = worker.collect("actions", until=lambda rs: False, timeout=3)
     assert len([a for a in actions if a["entity_id"] == "replayed" and a["mode"] == "enforced"]) == 1
+
+
+def test_idempotency_keys_expire_after_the_replay_horizon(worker_factory: Any) -> None:
+    """Within the horizon a replay is suppressed; after it the key is swept and a replay enforces again.
+
+    The horizon is shortened to 43 s here (0.0005 days: long enough that the copy sent
+    at once is surely within it on a loaded machine; the default is the event-age window
+    plus a day, see stream/dedupe.py), the sweep runs every second.
+    """
+    w: Worker = worker_factory(env={"RISKSTREAM_DEDUPE_HORIZON_DAYS": "0.0005",
+                                    "RISKSTREAM_DEDUPE_SWEEP_SECONDS": "1"})
+    ev = listing("expiring", "ivory statue")
+
+    def count(rs: list[dict[str, Any]]) -> int:
+        return len([a for a in rs if a["entity_id"] == "expiring" and a["mode"] == "enforced"])
+
+    def enforced(at_least: int) -> int:
+        """Enforced actions on the topic, read until `at_least` are there (or 60 s: a new topic's
+        leader can take seconds to answer a fresh consumer on a loaded machine)."""
+        return count(w.collect("actions", until=lambda rs: count(rs) >= at_least, timeout=60))
+
+    w.produce("listings", [ev])
+    assert enforced(1) == 1, w.tail()
+    w.produce("listings", [ev])  # at once: within the horizon, suppressed
+    deadline = time.monotonic() + 60
+    while (w.metric("riskstream_duplicate_actions_suppressed_total") or 0) < 1:
+        assert time.monotonic() < deadline, w.tail()
+        time.sleep(0.5)
+    assert enforced(1) == 1  # the copy was suppressed (counted above), not sent: exactly one
+    while (w.metric("riskstream_dedupe_keys_expired_total") or 0) < 1:  # the sweep removed the key
+        assert time.monotonic() < deadline + 90, w.tail()
+        time.sleep(0.5)
+    w.produce("listings", [ev])  # after the horizon: the key is gone, the action is enforced again
+    assert enforced(2) == 2, w.tail()
+    assert w.metric("riskstream_duplicate_actions_suppressed_total") == 1.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -18,10 +19,16 @@ from tests.integration.conftest import HISTORIC, Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
-PARTITIONED = {"price_outlier", "new_seller_burst", "review_burst", "rating_skew"}
-# Per-worker state (documented in docs/architecture.md): the broadcast-fed detectors, and the hot
-# per-country indexes still waiting for LSH band keys.  Their answers can differ with N workers.
-LOCAL = {"image_reuse", "review_near_duplicate", "content_prohibited", "recall_match"}
+PARTITIONED = {"price_outlier", "new_seller_burst", "new_seller_wave", "review_burst", "rating_skew",
+               "image_reuse", "review_near_duplicate"}  # the last two: one state per LSH band bucket
+# Per-worker state (documented in docs/architecture.md): the broadcast-fed detectors.  Their answers
+# can differ with N workers.
+LOCAL = {"content_prohibited", "recall_match"}
+# Order-sensitive (documented in docs/architecture.md, issue 9 still open): new_seller_wave prunes a
+# group's window relative to the newest listing its owner has seen, so when one ingest partition runs
+# hours of event time ahead of another (a fast replay) which listings complete a wave depends on
+# arrival order. Its events are compared like a LOCAL detector's; that both runs found a wave is checked.
+ORDER_SENSITIVE = {"new_seller_wave"}
 BY_NAME = {s.name: k for k, s in TOPICS.items()}
 
 
@@ -54,18 +61,42 @@ def _decided(workers: list[Worker]) -> float:
     return sum(w.metric("riskstream_events_decided_total") or 0 for w in workers if w.proc is not None)
 
 
-def _wait_consumed(workers: list[Worker], n: int, timeout: float = 120) -> None:
-    """Every event read, and every valid one through all of its detector hops and decided."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _wait_consumed(workers: list[Worker], n: int, stuck_after: float = 90, timeout: float = 600,
+                   phase: str = "") -> None:
+    """Every event read, and every valid one through all of its detector hops and decided.
+
+    Fails when the counts stop moving for `stuck_after` seconds (a stall: the worst
+    failure, reported with every worker's log), not merely because a loaded machine
+    is slow; `timeout` bounds the whole wait.
+    """
+    started = time.monotonic()
+    last, moved = (-1.0, -1.0), time.monotonic()
+    while True:
         valid = sum(w.metric("riskstream_events_valid_total") or 0 for w in workers if w.proc is not None)
-        if _seen(workers) >= n and _decided(workers) >= valid > 0:
+        seen, decided = _seen(workers), _decided(workers)
+        if seen >= n and decided >= valid > 0:
             return
+        now = time.monotonic()
+        if (seen, decided) != last:
+            last, moved = (seen, decided), now
+        if now - moved > stuck_after or now - started > timeout:
+            break
         time.sleep(1)
-    for w in workers:  # the logs of every worker, for the failure report
-        print(f"==== {w.log}\n{w.tail(80)}")
-    raise AssertionError(f"seen {_seen(workers)}, decided {_decided(workers)} of {n} in {timeout:.0f} s; "
-                         f"worker logs above")
+    for w in workers:  # the logs of every worker, and where its threads are, for the failure report
+        key_lines = [line for line in w.log.read_text(errors="replace").splitlines()
+                     if any(k in line for k in ("Worker ready", "ERROR", "CRITICAL", "Traceback", "generation id",
+                                                "Recovery complete", "No committed offset", "Elected group leader"))]
+        print(f"==== {w.log} (phase: {phase})\n" + "\n".join(key_lines[-60:]) + "\n---- tail\n" + w.tail(40))
+        lag = [line for line in w.metrics_text().splitlines() if line.startswith(
+            ("riskstream_consumer_lag_records{", "riskstream_consumer_committed_offset{", "riskstream_topic_end_offset{",
+             "riskstream_events_in_total{", "riskstream_batch_events_count{", "riskstream_worker_stalled"))]
+        print("==== lag, offsets and counts\n" + "\n".join(lag))
+        spy = shutil.which("py-spy")
+        if spy and w.proc is not None:  # a diagnostic only, where py-spy is installed
+            dump = subprocess.run([spy, "dump", "--pid", str(w.proc.pid)], capture_output=True, text=True, timeout=60)
+            print(f"==== py-spy dump of {w.proc.pid}\n{dump.stdout}{dump.stderr}")
+    raise AssertionError(f"seen {seen}, decided {decided} of {n} ({valid} valid); no progress for "
+                         f"{time.monotonic() - moved:.0f} s after {time.monotonic() - started:.0f} s; worker logs above")
 
 
 Answers = tuple[set[tuple[str, ...]], dict[str, str], set[str]]
@@ -88,7 +119,7 @@ def _answers(w: Worker) -> Answers:
     actions = w.collect("actions", until=lambda rs: False, timeout=3)
     signals: set[tuple[str, ...]] = {(s["detector"], s["code"], s["entity_id"], s["event_id"])
                                      for s in sigs if s["detector"] not in LOCAL}
-    local_events = {s["event_id"] for s in sigs if s["detector"] in LOCAL}
+    local_events = {s["event_id"] for s in sigs if s["detector"] in LOCAL | ORDER_SENSITIVE}
     enforced = {a["idempotency_key"]: a["event_id"] for a in actions
                 if a["mode"] == "enforced" and a["entity_type"] in ("listing", "review", "content")}
     return signals, enforced, local_events
@@ -103,14 +134,23 @@ def _same(got: Answers, want: Answers) -> None:
     # price_outlier's running baseline depends on the order in which a key's owner receives the
     # ingest partitions' events (docs/architecture.md): with two workers a listing at the margin
     # can flip. Its count may differ by one per 2,000 events; everything else must be identical.
-    order = {"price_outlier"}
+    # With a configured prior its brand estimates are a function of the set of listings seen, but
+    # a listing is judged against the estimate as it was when the listing arrived.
+    # new_seller_wave: see ORDER_SENSITIVE above.
+    order = {"price_outlier", "new_seller_wave"}
     mine_n, theirs_n = _by_detector(mine_s), _by_detector(theirs_s)
-    for det in order:
-        assert abs(mine_n.pop(det, 0) - theirs_n.pop(det, 0)) <= 1, (det, got[0] ^ want[0])
+    assert abs(mine_n.pop("price_outlier", 0) - theirs_n.pop("price_outlier", 0)) <= 1, got[0] ^ want[0]
+    mine_n.pop("new_seller_wave", None)
+    theirs_n.pop("new_seller_wave", None)
+    wave = [{x[2] for x in side if x[0] == "new_seller_wave"} for side in (mine_s, theirs_s)]
+    assert bool(wave[0]) == bool(wave[1]), wave  # both runs saw the wave (which listings: order-sensitive)
     assert mine_n == theirs_n
     assert {x for x in mine_s if x[0] not in order} == {x for x in theirs_s if x[0] not in order}
-    mine = {k for k, e in got[1].items() if e not in skip}
-    theirs = {k for k, e in want[1].items() if e not in skip}
+    # The actions of the event where price_outlier flipped (at most one, above) may differ with it.
+    flipped = {x[3] for x in mine_s ^ theirs_s if x[0] in order}
+    assert len(flipped) <= 1, flipped
+    mine = {k for k, e in got[1].items() if e not in skip | flipped}
+    theirs = {k for k, e in want[1].items() if e not in skip | flipped}
     assert mine and mine == theirs
 
 
@@ -170,14 +210,57 @@ def test_a_sigkill_and_restart_give_the_answers_of_an_uninterrupted_run(
     try:
         w.start()
         w.produce_many(day[:half])
-        _wait_consumed([w], half)
+        _wait_consumed([w], half, phase="first half")
         time.sleep(6)  # past a commit interval: the state of the first half is in the changelog
         w.stop(sig=signal.SIGKILL)
         w.start()  # same app id and data dir: the tables come back from RocksDB and the changelog
         w.wait_control_topics_read()  # broadcast state (actioned listings) whole again, as before the kill
         w.produce_many(day[half:])
-        _wait_consumed([w], len(day) - half)
+        _wait_consumed([w], len(day) - half, phase="second half, after the SIGKILL and restart")
         answers = _answers(w)
     finally:
         w.stop()
     _same(answers, uninterrupted)
+
+
+def test_a_worker_added_mid_stream_loses_and_duplicates_nothing(
+    kafka_bootstrap: str, tmp_path: Path, day: list[tuple[str, str, bytes]],
+    uninterrupted: Answers,
+) -> None:
+    """A second worker joins the group after the first half: partitions (and their table state) move.
+
+    The moved partitions' detector state comes to the new owner from the changelog,
+    so the second half is judged on the whole first half's windows and baselines;
+    an event whose batch was in flight at the rebalance is read again by its new
+    owner, and its enforced action is suppressed there by its idempotency key.
+    """
+    a, b = _workers(kafka_bootstrap, tmp_path, 2)
+    half = len(day) // 2
+    try:
+        a.start()
+        a.produce_many(day[:half])
+        _wait_consumed([a], half)
+        b.start()
+        deadline = time.monotonic() + 90
+        while (b.metric("riskstream_partitions_assigned") or 0) == 0:  # the rebalance gave b partitions
+            assert time.monotonic() < deadline, f"worker b got no partitions:\n{b.tail()}"
+            time.sleep(1)
+        a.produce_many(day[half:])
+        _wait_consumed([a, b], len(day))
+        answers = _answers(a)
+        assert (b.metric("riskstream_events_in_total") or 0) > 0  # b did take over part of the stream
+        repeated = _repeated_enforced(a)
+    finally:
+        a.stop()
+        b.stop()
+    _same(answers, uninterrupted)
+    assert repeated == {}, repeated  # no enforced action sent twice under one idempotency key
+
+
+def _repeated_enforced(w: Worker) -> dict[str, int]:
+    actions = w.collect("actions", until=lambda rs: False, timeout=3)
+    seen: dict[str, int] = {}
+    for a in actions:
+        if a["mode"] == "enforced":
+            seen[a["idempotency_key"]] = seen.get(a["idempotency_key"], 0) + 1
+    return {k: n for k, n in seen.items() if n > 1}

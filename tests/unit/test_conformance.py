@@ -89,16 +89,18 @@ BUSY: dict[str, dict[str, Any]] = {
     "price_outlier": {"all_brands": True, "min_count": 3, "ratio": 0.9, "max_bins": 8, "decay_at_count": 12},
     "new_seller_burst": {"max_listings": 2, "window_minutes": 90, "cooldown_minutes": 5, "unknown_age_is_new": True,
                          "max_seller_age_days": 400},
+    "new_seller_wave": {"min_sellers": 2, "min_listings": 2, "max_tracked": 4, "window_minutes": 90,
+                        "unknown_age_is_new": True, "max_seller_age_days": 400},
     "recall_match": {"max_listings": 300, "max_recalls": 1, "recall_ttl_days": 0.5, "max_text_chars": 200},
     "review_burst": {"max_reviews": 1, "window_minutes": 30, "max_tracked": 3},
-    "review_near_duplicate": {"min_accounts": 2, "threshold": 0.5, "ring_size": 25, "max_age_hours": 0.5},
+    "review_near_duplicate": {"min_accounts": 2, "threshold": 0.5, "bucket_size": 5, "max_age_hours": 0.5, "bands": 16},
     "rating_skew": {"last_reviews": 4, "min_suspect_extreme": 1, "share_threshold": 0.25},
     "safety_complaints": {"negation_window": 4, "min_squashed": 4},
     "content_prohibited": {"prohibited": ["ivory", "dmaa"], "restricted": ["vape", "code"], "max_actioned": 3},
     "health_claims": {"financial_needs_context": False, "min_squashed": 4},
     "undisclosed_promotion": {"require_linked_listing": False, "min_squashed": 4},
     "mixed_script": {"min_words": 1},
-    "image_reuse": {"max_distance": 12, "min_other_sellers": 1, "max_photos": 20},
+    "image_reuse": {"max_distance": 12, "min_other_sellers": 1, "bucket_photos": 4},
 }
 
 

@@ -326,3 +326,34 @@ def test_escalation_identity_does_not_depend_on_arrival_order() -> None:
 
     forward, backward = escalations([0, 1, 2, 3, 4, 5]), escalations([5, 4, 3, 2, 1, 0])
     assert forward and forward == backward
+
+
+def test_a_backfilled_listing_is_keyed_by_the_listing_not_by_the_event_that_completed_the_wave() -> None:
+    """Two arrival orders complete a wave on different events: the earlier listing's action is the same."""
+    from datetime import date
+
+    from riskstream.contracts import ListingEvent, Signal, parse_time
+    from riskstream.decisions import decide
+    from riskstream.policy.model import DetectorPolicy, Policy
+
+    policy = Policy(region="EU", version="1", owner="tns", change_note="", effective_from=date(2026, 11, 1),
+                    detectors={"new_seller_wave": DetectorPolicy(actions={"new_seller_wave": "hold"})})
+    t = parse_time("2026-11-02T10:00:00Z")
+
+    def ev(listing: str, seller: str) -> ListingEvent:
+        return ListingEvent(event_id=f"e-{listing}", event_time=t, region="DE", op="created", listing_id=listing,
+                            seller_id=seller, category="bags", title="bag", price=10.0, currency="EUR")
+
+    def wave_signal(trigger: ListingEvent, listing: str, seller: str) -> Signal:
+        return Signal(detector="new_seller_wave", code="new_seller_wave", score=0.9, event_id=trigger.event_id,
+                      event_time=t, region="DE", entity_type="listing", entity_id=listing,
+                      evidence={"seller_id": seller})
+
+    first, second = ev("l9", "s9"), ev("l8", "s8")  # either may be the one that completes the wave
+    a = decide([wave_signal(first, "l1", "s1")], policy, first)
+    b = decide([wave_signal(second, "l1", "s1")], policy, second)
+    assert len(a) == len(b) == 1
+    assert a[0].idempotency_key == b[0].idempotency_key
+    assert a[0].evidence["seller_id"] == "s1"  # the listing's own seller accrues the points
+    own = decide([wave_signal(first, "l9", "s9")], policy, first)  # the trigger's own listing: by event
+    assert own[0].idempotency_key != a[0].idempotency_key and own[0].evidence["seller_id"] == "s9"

@@ -124,3 +124,12 @@ def test_promtool_checks_the_prometheus_config(tmp_path: Path) -> None:
     out = subprocess.run([promtool, "check", "config", str(tmp_path / "prometheus.yml")],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_kraft_cluster_ids_never_look_like_an_option() -> None:
+    """1 in 64 random ids began with "-", which the storage tool took for a flag (a broker that failed to start)."""
+    from riskstream.stream.kafka_local import _cluster_id
+
+    ids = [_cluster_id() for _ in range(5_000)]
+    assert not any(i.startswith("-") for i in ids)
+    assert all(len(i) == 22 for i in ids) and len(set(ids)) == len(ids)

@@ -41,7 +41,13 @@ def run(d: RatingSkewDetector, rows: list[Row],
 
 
 def fired(out: list[list[Signal]]) -> list[tuple[int, str]]:
-    return [(i, s.code) for i, signals in enumerate(out) for s in signals]
+    """(index of the review that set the skew off, code): once per skew, however many reviews it names."""
+    return list(dict.fromkeys((i, s.code) for i, signals in enumerate(out) for s in signals))
+
+
+def flagged(out: list[list[Signal]]) -> list[str]:
+    """Every review signalled, in signal order."""
+    return [s.entity_id for signals in out for s in signals]
 
 
 DEFAULT = RatingSkewDetector(RatingSkewParams())
@@ -59,7 +65,7 @@ DEFAULT = RatingSkewDetector(RatingSkewParams())
         ([MID] * 15 + [NEW5] * 5, []),  # 5 of 20 = 25 % < 50 %
         ([MID] * 5 + [NEW5] * 5, [(9, "rating_inflation")]),  # 5 of 10 = 50 %: inclusive
         ([NEW5] * 3 + [NEW1] * 3, []),  # mixed extremes: neither reaches 5
-        ([NEW5] * 12, [(4, "rating_inflation")]),  # signals when the skew starts, not on every review
+        ([NEW5] * 12, [(4, "rating_inflation"), *((i, "rating_inflation") for i in range(5, 12))]),  # each new one
         ([(5, True, 29)] * 5, [(4, "rating_inflation")]),  # 29 days is new
         ([(5, True, 30)] * 5, []),  # 30 days is not (age < N)
     ],
@@ -78,13 +84,32 @@ def test_count_unverified_off() -> None:
 def test_skew_that_ends_and_returns_signals_again() -> None:
     rows = [NEW1] * 5 + [OLD5] * 20 + [NEW1] * 20
     _, out = run(DEFAULT, rows)
-    assert fired(out) == [(4, "rating_bombing"), (34, "rating_bombing")]
+    assert fired(out)[:2] == [(4, "rating_bombing"), (34, "rating_bombing")]
+    # Then each new suspect one-star review while the skew lasts; each review once.
+    assert fired(out)[2:] == [(i, "rating_bombing") for i in range(35, 45)]
+    assert sorted(flagged(out)) == sorted({f"r{i}" for i in (*range(5), *range(25, 45))})
+
+
+def test_label_per_review_the_skew_names_its_suspect_reviews() -> None:
+    # Honest reviews in between (a verified old buyer's five stars, a three) are never named.
+    rows = [NEW5, OLD5, NEW5, MID, NEW5, UNV5, OLD5, NEW5, NEW5, OLD5, NEW5]
+    _, out = run(DEFAULT, rows)
+    assert flagged(out) == ["r7", "r0", "r2", "r4", "r5", "r8", "r10"]
+    assert {s.entity_type for signals in out for s in signals} == {"review"}
+
+
+def test_redelivered_review_is_not_counted_or_signalled_twice() -> None:
+    st, out = run(DEFAULT, [NEW1] * 5)
+    again, signals = DEFAULT.detect(review(4, NEW1), st)
+    assert signals == [] and again == st and len(flagged(out)) == 5
 
 
 def test_evidence_and_entity() -> None:
     _, out = run(DEFAULT, [MID] * 3 + [NEW5] * 5)
-    (s,) = out[-1]
-    assert (s.entity_type, s.entity_id, s.detector) == ("listing", "l1", "rating_skew")
+    s = out[-1][0]
+    assert len(out[-1]) == 5  # the five suspect five-star reviews, the newest first
+    assert (s.entity_type, s.entity_id, s.detector) == ("review", "r7", "rating_skew")
+    assert s.evidence["listing_id"] == "l1" and s.evidence["trigger_review_id"] == "r7"
     assert s.evidence["suspect_extreme"] == 5 and s.evidence["reviews_considered"] == 8
     assert s.evidence["share"] == 0.625 and s.score == 0.625
     assert s.evidence["seller_id"] == "s1"
@@ -102,7 +127,7 @@ def test_state_round_trips_and_input_is_not_mutated() -> None:
     restored = orjson.loads(before)
     _, a = DEFAULT.detect(review(9, NEW5), st)
     _, b = DEFAULT.detect(review(9, NEW5), restored)
-    assert a == b and [s.code for s in a] == ["rating_inflation"]
+    assert a == b and [s.code for s in a] == ["rating_inflation"] * 5
     assert orjson.dumps(st) == before
 
 
@@ -127,4 +152,11 @@ def test_state_in_the_older_form_is_read() -> None:
     assert active == {"rating_inflation"}
     older = {"recent": [[r, s] for r, s in recent], "active": sorted(active)}
     for i, row in enumerate((NEW5, MID, NEW1)):
-        assert DEFAULT.detect(review(100 + i, row), older) == DEFAULT.detect(review(100 + i, row), st)
+        a, b = DEFAULT.detect(review(100 + i, row), older), DEFAULT.detect(review(100 + i, row), st)
+        assert unpack(a[0]) == unpack(b[0]) and a[1] == b[1]
+    # The ids-less list form of the last version: same skews, its earlier reviews cannot be named.
+    codes = [r * 2 + s for r, s in recent]
+    bits = 1
+    assert unpack([bits, *codes]) == (recent, active)
+    new_state, signals = DEFAULT.detect(review(200, NEW5), [bits, *codes])
+    assert [s.entity_id for s in signals] == ["r200"] and unpack(new_state)[1] == active

@@ -136,10 +136,9 @@ def test_no_reuse_no_signal(events: list[tuple[str, str]]) -> None:
 
 
 def test_image_state_is_bounded() -> None:
-    d = ImageReuseDetector(ImageReuseParams(max_photos=5))
+    d = ImageReuseDetector(ImageReuseParams(bucket_photos=5))
     state = d.initial_state()
     for i in range(20):
-        state, _ = d.detect(photo_listing(i, f"s{i}", f"{i * 7919:016x}"), state)
-    sellers = [s for chunk in state["chunks"] for s in chunk[1]][state["skip"]:]
-    hexes = "".join(chunk[0] for chunk in state["chunks"])[16 * state["skip"]:]
-    assert sellers == [f"s{i}" for i in range(15, 20)] and len(hexes) == 5 * 16
+        state, _ = d.detect(photo_listing(i, f"s{i}", "ffff0000ffff0000"), state)
+    assert all(b["photos"] == [["ffff0000ffff0000", f"s{i}"] for i in range(15, 20)]
+               for b in state["buckets"].values())
