@@ -37,6 +37,24 @@ FIXTURE_POLICIES = REPO / "tests" / "fixtures" / "policies"
 HISTORIC = {"RISKSTREAM_MAX_EVENT_AGE_DAYS": "off"}
 
 
+# Counts the CI log should show (the fuzz, appeal and SASL tests report theirs): printed in the
+# terminal summary, so they appear even though pytest captures the tests' output.
+_REPORT: list[str] = []
+
+
+@pytest.fixture
+def report() -> Any:
+    """`report("...")`: one line for the run's "riskstream counts" summary section."""
+    return _REPORT.append
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _REPORT:
+        terminalreporter.section("riskstream counts")
+        for line in _REPORT:
+            terminalreporter.write_line(line)
+
+
 def _docker_available() -> bool:
     if shutil.which("docker") is None:
         return False

@@ -48,7 +48,7 @@ def ledger_of(worker: Worker, seller: str, until: Any) -> dict[str, Any] | None:
     return found.get("v")
 
 
-def test_an_appeal_reverses_the_action_removes_the_points_and_is_idempotent(worker: Worker) -> None:
+def test_an_appeal_reverses_the_action_removes_the_points_and_is_idempotent(worker: Worker, report: Any) -> None:
     seller = "seller-appeal"
     worker.produce("listings", [listing("appeal-1", "Antique ivory carving", seller_id=seller),
                                 listing("appeal-2", "Elfenbein Schnitzerei", seller_id=seller)])
@@ -85,6 +85,9 @@ def test_an_appeal_reverses_the_action_removes_the_points_and_is_idempotent(work
     worker.produce("feedback", [feedback("fb-3", "no-such-action", "overturned")])
     dead = worker.collect("deadletter", until=lambda rs: any(d["reason"] == "unknown_action" for d in rs))
     assert sum(1 for d in dead if d["reason"] == "unknown_action") == 1
+    report(f"appeals: 3 reversing outcomes -> {sum(1 for a in again if 'reverses' in a['evidence'])} reversal, "
+           f"{worker.metric('riskstream_appeals_total', result='duplicate'):.0f} duplicates suppressed, "
+           f"1 unknown_action dead letter; ledger {len(before['violations'])} -> {len(after['violations'])} violations")
 
 
 GUARD_ENV = {"RISKSTREAM_GUARD_WINDOW_SECONDS": "60", "RISKSTREAM_GUARD_GRACE_SECONDS": "0",

@@ -41,7 +41,8 @@ def hostile(kind: str, rng: random.Random) -> list[bytes]:
     return [make_input(kind, hows[i % len(hows)], rng.randrange(2**32))[0] for i in range(PER_KIND)]
 
 
-def test_every_hostile_record_is_one_dead_letter_and_the_worker_keeps_deciding(worker_factory: Any) -> None:
+def test_every_hostile_record_is_one_dead_letter_and_the_worker_keeps_deciding(worker_factory: Any,
+                                                                               report: Any) -> None:
     worker: Worker = worker_factory(env=ENV)
     worker.wait_control_topics_read()
     oracle = Engine(default_registry(), limits=worker.settings.limits)
@@ -75,7 +76,7 @@ def test_every_hostile_record_is_one_dead_letter_and_the_worker_keeps_deciding(w
     # pipeline never enforced (its appeal cannot be applied: `unknown_action`, see stream/appeals.py).
     assert all(raw in accepted and reason == "unknown_action" for raw, reason in extra), list(extra)[:3]
     reasons = Counter(reason for _, reason in got.elements())
-    print(f"\nbroker fuzz: {len(records)} records, {n_bad} refused, dead letters by reason {dict(reasons)}")
+    report(f"broker fuzz: {len(records)} records, {n_bad} refused, dead letters by reason {dict(reasons)}")
 
     # the worker goes on: good events after the storm are decided and actioned
     before = worker.metric("riskstream_events_decided_total") or 0
