@@ -207,15 +207,13 @@ class Pipeline:
         started, warned = time.monotonic(), False
         while True:
             counts = {name: self.app.consumer.topic_partitions(name) for name in self._changelogs}
-            if all(n == self._partitions for n in counts.values()):
-                self._tables_checked = True
+            # Faust's check (PartitionsMismatch) fails only on a known count that differs; a changelog
+            # this consumer has no metadata for (None) passes it, so only a wrong count is waited out.
+            # Checked again at the next batch until every count is known (a few dict reads).
+            if all(n is None or n == self._partitions for n in counts.values()):
+                self._tables_checked = all(n == self._partitions for n in counts.values())
                 return
             waited = time.monotonic() - started
-            if waited > 30 and all(n is None for n in counts.values()):
-                # not in this consumer's metadata at all (a client without the subscription):
-                # Faust's own check cannot fail then either
-                self._tables_checked = True
-                return
             if waited > 5 and not warned:
                 warned = True
                 log.warning("waiting for the changelog topics' metadata before writing tables: %s", counts)

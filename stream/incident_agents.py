@@ -210,9 +210,9 @@ class IncidentStages:
                     raise
                 except Exception:
                     log.exception("watermark heartbeat failed; retrying")
-        finally:
+        finally:  # the admin client closes, the consumer stops (aiokafka names them differently)
             for client in started:
-                await client.stop()
+                await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
 
     async def _heartbeat(self, marks: dict[int, tuple[float | None, bool]]) -> None:
         outbox = self.p._outbox()
