@@ -16,11 +16,12 @@ decisions can be measured without ever touching what is enforced.
 Idempotency key: ``stable_id(event_id, entity_type, entity_id, action, mode)``.
 A *back-filled* entity - one of the event's own type but not the event's own
 (a wave detector flagging the earlier listings of a wave when a later one
-completes it, a skew detector flagging earlier reviews) - is keyed by the entity
-alone, ``stable_id("backfill", entity_type, entity_id, action, mode)``: which
-later event happens to complete the wave depends on arrival order, and an
-identity must depend on what was decided, not on that.  Its graduated-enforcement
-subject is the entity's own seller, from the signal's ``seller_id`` evidence.
+completes it, a skew detector flagging earlier reviews) - accrues its points to
+its own seller (the signal's ``seller_id`` evidence), not to the trigger's.  Its
+key still includes the trigger's event id: keyed by the entity alone, two
+triggers decided on two ``risk.decide.v1`` partitions would share one key with
+two owners (known issue: which later event completes a wave depends on arrival
+order, so such keys are order-sensitive).
 The policy version is deliberately NOT part of it: replaying an event after
 a policy bump that decides the same thing must not enforce it twice.  If the
 new policy decides differently (hold -> remove), the action differs and so
@@ -179,8 +180,7 @@ def _decide_lane(
     entity_type, entity_id = entity
     first = signals[0]
     event_id = event.event_id if event is not None else first.event_id
-    key = idempotency_key("backfill" if _backfilled(entity, event) else event_id, entity_type, entity_id,
-                          action, mode)
+    key = idempotency_key(event_id, entity_type, entity_id, action, mode)
     return EnforcementAction(
         action_id=stable_id("action", key, policy.version),
         idempotency_key=key,
