@@ -20,7 +20,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 
 def test_a_simulated_day_opens_incidents_once_per_surge(worker_factory: Any, tmp_path: Path) -> None:
-    w: Worker = worker_factory(start=False, env=HISTORIC)
+    # Known issue (issue 9, closing note): the region merge re-serialises a region's open windows per
+    # batch, quadratic while a fast replay keeps windows open; on a loaded machine it starved the
+    # violations agent past the 60 s stall threshold and the watchdog exited the worker. Until the
+    # per-window keys are built, this day-long replay allows 300 s.
+    w: Worker = worker_factory(start=False, env={**HISTORIC, "RISKSTREAM_STALL_SECONDS": "300"})
     shutil.rmtree(w.policy_dir)
     shutil.copytree(REPO / "policies", w.policy_dir, ignore=shutil.ignore_patterns("*.md", "*.json"))
     w.start()
