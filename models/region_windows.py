@@ -188,6 +188,26 @@ class RegionWindows:
         active = [wm for wm, idle in self.sources.values() if not idle]
         return min(active) if active else math.inf
 
+    def closable(self, now: float) -> list[int]:
+        """The starts of the windows :meth:`close` would close now, oldest first (their facts are then
+        loaded with :meth:`fill`: the stream layer keeps a window's facts apart from the header)."""
+        cfg, w = self.config, self.window_s
+        low = self._mark(now)
+        out: list[int] = []
+        for start in sorted(self.pending):
+            if start + w + cfg.allowed_lateness_s > low:
+                break
+            if math.isfinite(low) and now - self.eligible[start] < cfg.hold_s:
+                break
+            out.append(start)
+        return out
+
+    def fill(self, start: int, facts: Iterable[dict[str, Any]]) -> None:
+        """Add facts stored earlier to a pending window (a fact merged since, same event id, is kept)."""
+        merged = {f["id"]: f for f in facts}
+        merged.update(self.pending.get(start, {}))
+        self.pending[start] = merged
+
     def ready(self, now: float) -> bool:
         """Whether :meth:`close` would close a window now (the caller loads the aggregate memory only then)."""
         if not self.pending:
@@ -208,14 +228,9 @@ class RegionWindows:
 
     def close(self, now: float) -> list[ClosedWindow]:
         """The windows now complete, oldest first, each exactly once."""
-        cfg, w = self.config, self.window_s
-        low = self._mark(now)
+        w = self.window_s
         out: list[ClosedWindow] = []
-        for start in sorted(self.pending):
-            if start + w + cfg.allowed_lateness_s > low:
-                break
-            if math.isfinite(low) and now - self.eligible[start] < cfg.hold_s:
-                break
+        for start in self.closable(now):
             facts = self.pending.pop(start)
             self.eligible.pop(start, None)
             self.closed_through = max(self.closed_through, start + w)
@@ -242,6 +257,17 @@ class RegionWindows:
             "late": self.late,
         }
 
+    def header_state(self) -> dict[str, Any]:
+        """:meth:`window_state` without the facts: which windows are open, and the watermarks.
+
+        The stream layer stores each batch's facts per window under keys of their own and reads a
+        window's facts back only when it closes, so a batch costs what it merges, not what is open.
+        """
+        state = self.window_state()
+        del state["pending"]
+        state["open"] = sorted(self.pending)
+        return state
+
     def context_state(self) -> dict[str, Any]:
         """The region's aggregate memory (changes only when a window closes)."""
         return self.aggregator.state_dict()
@@ -253,7 +279,10 @@ class RegionWindows:
         if context is not None:
             rw.aggregator = Aggregator.from_state(context, rw.aggregator.config)
         if windows is not None:
-            rw.pending = {int(s): {f["id"]: f for f in facts} for s, facts in windows["pending"]}
+            if "pending" in windows:
+                rw.pending = {int(s): {f["id"]: f for f in facts} for s, facts in windows["pending"]}
+            else:  # a header: the windows are open, their facts are stored apart (see `fill`)
+                rw.pending = {int(s): {} for s in windows["open"]}
             rw.sources = {int(s): (_unnum(wm), bool(idle)) for s, wm, idle in windows["sources"]}
             rw.closed_through = _unnum(windows["closed_through"])
             rw.eligible = {int(s): float(t) for s, t in windows["eligible"]}  # wall-clock times (time.time())

@@ -268,20 +268,46 @@ class IncidentStages:
         await outbox.add(self.p.names["deadletter"], msg.topic.encode(), encode(dl))
         m.DEAD_LETTERS.labels(msg.topic, "processing_error").inc()
 
-    def _load(self, region: str) -> RegionWindows:
-        return RegionWindows.from_state(region, _unpack(self.state.get(f"{region}|windows".encode())), None,
-                                        self.merge_config, self.agg_config)
+    def _load(self, region: str) -> tuple[RegionWindows, dict[int, int], bool]:
+        """The region's header (open windows, watermarks) and each open window's chunk count.
+
+        A window's facts are stored apart, one chunk per batch that touched it (``_chunk_key``), and
+        read back only when the window closes: a batch costs what it merges, not what is open (in a
+        backlog, windows stay open until the watermark settles, and rewriting them all per batch made
+        the merge quadratic).  State written by an older version (one ``<region>|windows`` value with
+        every fact) is read once and stored in chunks.
+        """
+        meta = _unpack(self.state.get(f"{region}|meta".encode()))
+        if meta is not None:
+            rw = RegionWindows.from_state(region, meta["windows"], None, self.merge_config, self.agg_config)
+            return rw, {int(s): int(n) for s, n in meta["chunks"]}, False
+        old = _unpack(self.state.get(f"{region}|windows".encode()))
+        return RegionWindows.from_state(region, old, None, self.merge_config, self.agg_config), {}, old is not None
+
+    @staticmethod
+    def _chunk_key(region: str, start: int, n: int) -> bytes:
+        return f"{region}|c|{start}|{n}".encode()
+
+    def _facts(self, region: str, start: int, chunks: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for n in range(chunks):
+            out.extend(_unpack(self.state.get(self._chunk_key(region, start, n))) or ())
+        return out
 
     async def _merge_region(self, region: str, items: list[tuple[Any, dict[str, Any]]], outbox: Any) -> None:
         last = items[-1][0]
         set_current_event(last)  # reads and writes of this region's state use its partition
-        rw = self._load(region)
+        rw, chunks, migrated = self._load(region)
         late = sum(rw.merge(partial) for _, partial in items)
         if late:
             m.INCIDENT_LATE_FACTS.labels(region).inc(late)
         now = time.time()  # wall clock: the hold survives a restart (it is kept in the table)
         closed: list[ClosedWindow] = []
+        closing: list[int] = []
         if rw.ready(now):
+            closing = rw.closable(now)
+            for start in closing:
+                rw.fill(start, self._facts(region, start, chunks.get(start, 0)))
             rw.aggregator = RegionWindows.from_state(
                 region, None, _unpack(self.state.get(f"{region}|context".encode())),
                 self.merge_config, self.agg_config).aggregator
@@ -291,7 +317,23 @@ class IncidentStages:
             await self._score_and_manage(region, closed, outbox)
             set_current_event(last)
             self.state[f"{region}|context".encode()] = _pack(rw.context_state())
-        self.state[f"{region}|windows".encode()] = _pack(rw.window_state())
+        # What is still pending holds this batch's facts only (windows loaded from the header are empty
+        # unless they closed): one new chunk per window it touched.
+        for start, facts in sorted(rw.pending.items()):
+            if facts:
+                n = chunks.get(start, 0)
+                self.state[self._chunk_key(region, start, n)] = _pack(list(facts.values()))
+                chunks[start] = n + 1
+        gone = {start: chunks.pop(start) for start in closing if start not in rw.pending and start in chunks}
+        # The header before the deletes: a crash in between leaves unread chunks, never a header that
+        # names a deleted one (its facts would be lost).
+        self.state[f"{region}|meta".encode()] = _pack(
+            {"windows": rw.header_state(), "chunks": sorted(chunks.items())})
+        for start, n_chunks in gone.items():
+            for n in range(n_chunks):
+                self.state.pop(self._chunk_key(region, start, n), None)
+        if migrated:  # its facts are in chunks now
+            self.state.pop(f"{region}|windows".encode(), None)
 
     async def _score_and_manage(self, region: str, windows: list[ClosedWindow], outbox: Any) -> None:
         saved = _unpack(self.state.get(f"{region}|manager".encode()))
