@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from riskstream.settings import Settings
 from riskstream.stream import observe
-from riskstream.stream.faust_fixes import App, RiskstreamTableManager
+from riskstream.stream.faust_fixes import App, QuietWorker, RiskstreamTableManager
 from riskstream.stream.metrics import REGISTRY
 from riskstream.stream.security import faust_broker_credentials
 from riskstream.stream.topics import Topics
@@ -59,6 +59,8 @@ def build_faust_app(settings: Settings) -> faust.App:
         # faust's recovery resumes the streams before repositioning them and then clears
         # their queues, losing events after a restart or rebalance: see stream/faust_fixes.py.
         TableManager=RiskstreamTableManager,
+        # faust's terminal spinner turns every debug call into a log record (see QuietWorker).
+        Worker=QuietWorker,
     )
 
 
