@@ -26,7 +26,14 @@ listing alone, so a brand's estimate is a function of the *set* of listings
 seen, whatever their arrival order at the key's owner); with a learned
 prior, a price that fired is not learned (order-sensitive at the margin).
 Second-hand goods (``condition`` in ``used_conditions``) are never learned
-and are judged against ``used_ratio`` times the floor.  Only ``created``
+and are judged against ``used_ratio`` times the floor.  A discount the
+listing declares in its title or description ("SALE -30%", "30% off") is
+credited up to ``max_declared_discount``: the price is judged as
+``price / (1 - discount)``, what the item lists for without the sale, so an
+honest sale on the cheap end of a brand's range is not a counterfeit signal.
+The credit is capped because the claim costs nothing to write: at a cap of
+one half, a fake at a tenth of the brand's price that claims "-90%" is judged
+at a fifth of it, still far below.  Only ``created``
 listings are learned (an update would count the same item twice); updates are
 scored, because dropping the price after review is a known trick.  A price of
 zero is skipped: marketplaces use it for "price on request".
@@ -63,6 +70,7 @@ seen brand is evicted first).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
@@ -112,6 +120,9 @@ class PriceOutlierParams:
     * ``learn_z``: with a configured prior, a price more than this many of the prior's log
       spreads below its median is not learned into the brand's estimate (a decision on the
       listing alone, so a wave of fakes cannot drag the estimate down, whatever the order).
+    * ``max_declared_discount``: a percentage discount declared in the title or description
+      ("-30%", "30% off") is credited up to this fraction: the price is judged as
+      ``price / (1 - discount)``.  0 (the default) ignores declared discounts.
     """
 
     watched_brands: tuple[str, ...] = ()
@@ -132,6 +143,30 @@ class PriceOutlierParams:
     used_conditions: tuple[str, ...] = ("pre-owned", "used", "second-hand", "refurbished")
     used_ratio: float = 0.5
     learn_z: float = 2.0
+    max_declared_discount: float = 0.0
+
+
+# "-30%", "- 30 %", "30% off": one or two digits, not part of a larger number ("100% real").
+_DISCOUNT: Final = re.compile(r"(?<![\w.,])(?:-\s?(\d{1,2})\s?%|(\d{1,2})\s?%\s?off\b)", re.IGNORECASE)
+_DISCOUNT_SCAN_CHARS: Final = 1000  # of the title and of the description: bounded work per listing
+
+
+def declared_discount(event: ListingEvent) -> float:
+    """The largest percentage discount the listing's title or description declares, as a fraction.
+
+    >>> from riskstream.contracts import parse_time
+    >>> def shirt(description):
+    ...     return ListingEvent(event_id="e", event_time=parse_time("2026-01-01T00:00:00Z"), region="DE",
+    ...         op="created", listing_id="l", seller_id="s", category="fashion", title="Shirt",
+    ...         price=9.0, currency="EUR", description=description)
+    >>> [declared_discount(shirt(d)) for d in ("SALE -30% this week only", "25% OFF", "100% real", "")]
+    [0.3, 0.25, 0.0, 0.0]
+    """
+    best = 0
+    for text in (event.title, event.description):
+        for m in _DISCOUNT.finditer(text[:_DISCOUNT_SCAN_CHARS]):
+            best = max(best, int(m.group(1) or m.group(2)))
+    return best / 100
 
 
 class PriceOutlierDetector:
@@ -152,6 +187,8 @@ class PriceOutlierDetector:
             raise ValueError("prior_weight must be >= 0 and max_brands >= 1")
         if not 0 < params.used_ratio <= 1 or params.prior_log_sd < 0:
             raise ValueError("used_ratio must be in (0, 1] and prior_log_sd >= 0")
+        if not 0 <= params.max_declared_discount < 1:
+            raise ValueError(f"max_declared_discount must be in [0, 1), got {params.max_declared_discount}")
         # (currency, category) -> (median, log variance): fixed for the detector's life.
         self._priors: dict[tuple[str, str], tuple[float, float]] = {}
         for cat, by_currency in params.category_priors.items():
@@ -244,9 +281,14 @@ class PriceOutlierDetector:
         # learned) is only needed for the few prices below it.
         if event.price >= self.params.ratio * cut * estimate:
             return None
+        # A declared sale is judged at its list price (the credit only raises the price, so the
+        # early return above stays exact); parsed only for the few prices that got this far.
+        price = event.price
+        if self.params.max_declared_discount > 0:
+            price /= 1.0 - min(declared_discount(event), self.params.max_declared_discount)
         # Far below on both scales: a fraction of the price, and `z_score` spreads below it, so a
         # brand selling cheap and dear products (t-shirts and jackets) is not flagged for the cheap ones.
-        if event.price < self._floor(prior_var(), n, m2, k) * cut * estimate:
+        if price < self._floor(prior_var(), n, m2, k) * cut * estimate:
             return estimate
         return None
 
@@ -356,5 +398,6 @@ class PriceOutlierDetector:
                 "ratio": p.ratio,
                 "threshold": p.ratio * median,
                 "relative_accuracy": p.relative_accuracy,
+                **({"declared_discount": declared_discount(event)} if p.max_declared_discount > 0 else {}),
             },
         )

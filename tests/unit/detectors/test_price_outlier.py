@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 import statistics
 from typing import Any
@@ -332,3 +333,70 @@ def test_invalid_prior_params_are_refused() -> None:
     for bad in ({"used_ratio": 0.0}, {"category_priors": {"bags": {"EUR": 0.0}}}, {"prior_log_sd": -1.0}):
         with pytest.raises(ValueError):
             PriceOutlierDetector(PriceOutlierParams(all_brands=True, **bad))
+
+
+# ---------------------------------------------------------------- declared discounts
+
+SALE = PriceOutlierParams(
+    all_brands=True, ratio=0.3, z_score=3.5, learn_z=2.0, prior_weight=3.0,
+    category_priors={"electronics": {"EUR": 39.0}}, category_log_sd={"electronics": 0.43},
+    max_declared_discount=0.5,
+)
+
+
+def charger(i: int, price: float, **kw: Any) -> ListingEvent:
+    base: dict[str, Any] = dict(category="electronics", brand="Voltmax", title="USB-C Schnellladegerät 65W GaN",
+                                attributes={"condition": "new"})
+    base.update(kw)
+    return listing(i, price, **base)
+
+
+def warm_charger(d: PriceOutlierDetector) -> dict[str, Any]:
+    """Voltmax known at about 32 EUR (30 honest listings between 26 and 38)."""
+    state = d.initial_state()
+    for i in range(30):
+        state, signals = d.detect(charger(i, 26.0 + 12.0 * i / 29), state)
+        assert signals == []
+    return state
+
+
+def test_an_honest_cheap_sale_is_judged_at_its_list_price() -> None:
+    """A real -40 % sale on a charger whose own price drew low: 8.99 EUR, 28 % of the brand's ~32.
+
+    Without the credit it is below 0.3 x the estimate and would be flagged (the seeds' false
+    positives were such listings); judged at its list price, 8.99 / 0.6 = 15 EUR, it is not.
+    """
+    d = PriceOutlierDetector(SALE)
+    state = warm_charger(d)
+    honest = charger(99, 8.99, description="SALE -40% this week only")
+    assert d.detect(honest, state)[1] == []
+    no_credit = PriceOutlierDetector(dataclasses.replace(SALE, max_declared_discount=0.0))
+    assert len(no_credit.detect(honest, warm_charger(no_credit))[1]) == 1
+    # The same price with no sale declared is still a far-below price.
+    (s,) = d.detect(charger(100, 8.99), state)[1]
+    assert s.evidence["declared_discount"] == 0.0 and s.evidence["price"] == 8.99
+
+
+def test_the_declared_discount_credit_is_capped() -> None:
+    """A fake claiming -90 % gets at most the cap: 3.5 EUR / 0.5 = 7 EUR, still far below ~32."""
+    d = PriceOutlierDetector(SALE)
+    state = warm_charger(d)
+    (s,) = d.detect(charger(99, 3.5, description="-90% original 1:1"), state)[1]
+    assert s.evidence["declared_discount"] == 0.9
+    assert s.score == pytest.approx(1 - 3.5 / s.evidence["baseline_median"])  # scored on the real price
+    # "100% real" is no discount (a digit before it), and the credit never applies above the floor.
+    assert len(d.detect(charger(100, 3.5, description="100% real, fast shipping"), state)[1]) == 1
+    assert d.detect(charger(101, 30.0, description="-90%"), state)[1] == []
+
+
+def test_declared_discount_does_not_change_what_is_learned() -> None:
+    d = PriceOutlierDetector(SALE)
+    plain = d.detect(charger(0, 30.0), d.initial_state())[0]
+    sale = d.detect(charger(0, 30.0, description="30% off"), d.initial_state())[0]
+    assert plain["brands"] == sale["brands"]
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5])
+def test_max_declared_discount_must_be_a_fraction(bad: float) -> None:
+    with pytest.raises(ValueError):
+        PriceOutlierDetector(PriceOutlierParams(all_brands=True, max_declared_discount=bad))
