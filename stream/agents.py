@@ -21,6 +21,7 @@ import asyncio
 import base64
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -181,7 +182,7 @@ class Pipeline:
                              self.incident_stages.state if self.incident_stages is not None else None)
                             if t is not None]
         app.task(self.follow_control_topics)
-        app.timer(self.settings.dedupe_sweep_seconds)(self.expire_enforced_keys)
+        app.timer(self.settings.dedupe_sweep_seconds)(self.expire_tables)
         consumed = [t.get_topic_name() for _, t in agents] + [t.get_topic_name() for t in consumed_extra]
         self.watchdog = Watchdog(app, consumed, self.settings.kafka.bootstrap_servers, self.settings.kafka.app_id,
                                  self.settings.stall_seconds, kafka=client_kwargs(self.settings))
@@ -269,6 +270,35 @@ class Pipeline:
             subject = subject_of(action) if to_violations and action.mode == "enforced" else None
             if subject is not None:  # re-key by seller/creator for graduated enforcement
                 await outbox.add(names["violations"], f"{subject[0]}:{subject[1]}".encode(), value, tag=source)
+
+    async def process_batches(self, stream: Any, agent: str, handle: Callable[[_Batch, Any, bytes], Awaitable[None]],
+                              *, failure: str, errors: str | None = None, tables: bool = True) -> None:
+        """The batch loop of an agent that handles its input records one by one.
+
+        Per batch of ``stream.take_events``: `tables_ready` (unless `tables` is False: the
+        agent writes no table), a new `_Batch`; per record, its event made current (table
+        reads and writes go to its partition) and ``handle(batch, source, raw)``.  An
+        exception dead-letters the record as ``processing_error`` (logged as `failure`,
+        counted in ``riskstream_processing_errors_total`` under `errors` when given).  Then
+        `_complete`: Faust acknowledges the batch's inputs when the loop takes the next
+        batch, after the broker has every output.
+        """
+        async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
+            if tables:
+                await self.tables_ready()  # a table write before its changelog's metadata would fail
+            batch = self.new_batch()
+            for source in events:
+                set_current_event(source)
+                msg = source.message
+                raw: bytes = msg.value or b""
+                try:
+                    await handle(batch, source, raw)
+                except Exception as exc:  # a bug must not stop the stream or lose the event
+                    log.exception("%s: %s[%s]@%s", failure, msg.topic, msg.partition, msg.offset)
+                    if errors is not None:
+                        batch.tally.inc(m.ERRORS, errors)
+                    await self._dead_letter_into(batch, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
+            await self._complete(batch, agent, len(events))
 
     async def _complete(self, batch: _Batch, agent: str, n_events: int) -> None:
         """Await the batch's sends together; then remember keys, count, and feed the incident task.
@@ -493,66 +523,59 @@ class Pipeline:
 
     async def track_violations(self, stream: Any) -> None:
         """Graduated enforcement: one ledger per seller/creator in a changelog-backed table."""
-        async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
-            await self.tables_ready()
-            batch = _Batch(self._outbox())
-            for source in events:
-                set_current_event(source)
-                msg = source.message
-                raw: bytes = msg.value or b""
-                try:
-                    action = decode(raw, EnforcementAction)
-                    key = msg.key or b""
-                    current = self.ledgers.get(key)
-                    ledger = Ledger.from_json(orjson.loads(current)) if current is not None else None
-                    new, esc, escalated = self.engine.on_violation(ledger, action)
-                    if new is not None:
-                        self.ledgers[key] = orjson.dumps(new.to_json())
-                    if esc is not None:
-                        batch.tally.inc(m.ESCALATIONS, esc.subject_type, esc.level, m.region_label(action.region))
-                        log.info("escalation %s %s -> %s (%d points)", esc.subject_type, esc.subject_id,
-                                 esc.level, esc.points)
-                    if escalated is not None:
-                        await self._emit_into(batch, source, Outcome(actions=[escalated]), "violation", None,
-                                              to_violations=False)
-                except Exception as exc:
-                    log.exception("violation processing failed")
-                    await self._dead_letter_into(batch, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
-            await self._complete(batch, "track_violations", len(events))
+        await self.process_batches(stream, "track_violations", self._track_violation,
+                                   failure="violation processing failed")
+
+    async def _track_violation(self, batch: _Batch, source: Any, raw: bytes) -> None:
+        action = decode(raw, EnforcementAction)
+        key = source.message.key or b""
+        current = self.ledgers.get(key)
+        ledger = Ledger.from_json(orjson.loads(current)) if current is not None else None
+        new, esc, escalated = self.engine.on_violation(ledger, action)
+        if new is not None:
+            self.ledgers[key] = orjson.dumps(new.to_json())
+        if esc is not None:
+            batch.tally.inc(m.ESCALATIONS, esc.subject_type, esc.level, m.region_label(action.region))
+            log.info("escalation %s %s -> %s (%d points)", esc.subject_type, esc.subject_id, esc.level, esc.points)
+        if escalated is not None:
+            await self._emit_into(batch, source, Outcome(actions=[escalated]), "violation", None, to_violations=False)
 
     async def track_feedback(self, stream: Any) -> None:
         """Moderator outcomes -> the rule-feedback owner (re-keyed) and, when one overturns, a reversal."""
-        async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
-            batch = _Batch(self._outbox())
-            for source in events:
-                msg = source.message
-                raw: bytes = msg.value or b""
-                batch.tally.inc(m.EVENTS_IN, msg.topic)
-                outcome = self.engine.handle_raw("feedback", raw)
-                if outcome.dead_letter is not None:
-                    await self._dead_letter_into(batch, msg, raw, *outcome.dead_letter, outcome.measured)
-                    continue
-                assert isinstance(outcome.event, ModerationFeedback)
-                set_current_event(source)
-                try:  # counts to the rule|region owner; an overturn reverses its action (stream/appeals.py)
-                    await self.feedback_stats.route(batch, source, outcome.event)
-                    await self.appeals.route(batch, source, outcome.event)
-                except Exception as exc:
-                    log.exception("feedback processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
-                    batch.tally.inc(m.ERRORS, "feedback")
-                    await self._dead_letter_into(batch, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
-            await self._complete(batch, "track_feedback", len(events))
+        await self.process_batches(stream, "track_feedback", self._track_feedback, failure="feedback processing failed",
+                                   errors="feedback", tables=False)  # it only re-keys: no table written
+
+    async def _track_feedback(self, batch: _Batch, source: Any, raw: bytes) -> None:
+        msg = source.message
+        batch.tally.inc(m.EVENTS_IN, msg.topic)
+        outcome = self.engine.handle_raw("feedback", raw)
+        if outcome.dead_letter is not None:
+            await self._dead_letter_into(batch, msg, raw, *outcome.dead_letter, outcome.measured)
+            return
+        assert isinstance(outcome.event, ModerationFeedback)
+        # counts to the rule|region owner; an overturn reverses its action (stream/appeals.py)
+        await self.feedback_stats.route(batch, source, outcome.event)
+        await self.appeals.route(batch, source, outcome.event)
 
     # ------------------------------------------------------------ tasks
 
-    async def expire_enforced_keys(self, _app: Any = None) -> None:  # Faust passes the app to a timer
-        """Idempotency keys older than the replay horizon out of this worker's local store."""
-        started = time.monotonic()
-        removed = await sweep(self.enforced_keys.data, time.time(), self.dedupe_horizon)
-        m.DEDUPE_EXPIRED.inc(removed)
-        if removed:
-            log.info("expired %d idempotency keys older than %.0f days in %.1f s", removed,
-                     self.dedupe_horizon / 86_400, time.monotonic() - started)
+    async def expire_tables(self, _app: Any = None) -> None:  # Faust passes the app to a timer
+        """Entries older than the replay horizon out of this worker's local stores (stream/dedupe.py).
+
+        The idempotency keys (`enforced-actions`) and the appeals index (`appealable-actions`).
+        A failed sweep is logged and tried again at the next tick: it must not stop the worker.
+        """
+        for table in (self.enforced_keys, self.appeals.index):
+            started = time.monotonic()
+            try:
+                removed = await sweep(table.data, time.time(), self.dedupe_horizon)
+            except Exception:
+                log.exception("could not sweep expired entries from %s", table.name)
+                continue
+            m.DEDUPE_EXPIRED.labels(table.name).inc(removed)
+            if removed:
+                log.info("expired %d entries of %s older than %.0f days in %.1f s", removed, table.name,
+                         self.dedupe_horizon / 86_400, time.monotonic() - started)
 
     async def detect_incidents(self) -> None:
         """Aggregates -> region models (in a thread) -> incident candidates, off the agents' path."""

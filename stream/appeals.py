@@ -26,16 +26,27 @@ The design, one owner per piece of state:
 * **DSA**: where the original EU restriction had a statement of reasons, the
   reversal carries ``evidence.dsa_statement`` (`statement_of_reversal`).
 
+The index expires like the idempotency keys (stream/dedupe.py): an entry is
+stamped with the time its action was enforced (the record's time on
+``risk.appealable.v1``), counts as absent once it is older than the replay
+horizon (``RISKSTREAM_DEDUPE_HORIZON_DAYS``, 31 days by default), and is
+removed by the worker's sweep and by the changelog's ``compact,delete``
+retention.
+
 A reversing outcome whose action id is not in the index (never enforced by
-this pipeline, or its action not indexed yet) is dead-lettered as
-``unknown_action``; ``riskstream deadletters replay --reason unknown_action``
-re-injects it once the action is there.
+this pipeline, its action not indexed yet, or indexed longer ago than the
+horizon) is dead-lettered as ``unknown_action``: one reason for all three,
+since once an expired entry is swept it cannot be told from one never
+indexed; the detail says "expired" while the local store still holds it.
+``riskstream deadletters replay --reason unknown_action`` re-injects it once
+the action is there (an expired one is dead-lettered again).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -45,7 +56,7 @@ from riskstream.decisions.appeals import REVERSING_OUTCOMES, appealable, reversa
 from riskstream.decisions.dsa import NoStatement, statement_of_reversal
 from riskstream.regions import region_of
 from riskstream.stream import metrics as m
-from riskstream.stream.faust_fixes import set_current_event
+from riskstream.stream.dedupe import DAY, DedupeRecord, changelog_configs
 
 if TYPE_CHECKING:
     from riskstream.stream.agents import Pipeline, _Batch
@@ -64,7 +75,8 @@ class Appeals:
         """Declare the table; the agents to register (function, topic)."""
         p = self.p
         self.index = p.app.Table("appealable-actions", default=None, key_type=bytes, value_type=bytes,
-                                 partitions=p.settings.kafka.partitions)
+                                 partitions=p.settings.kafka.partitions,
+                                 extra_topic_configs=changelog_configs(p.dedupe_horizon))
         return [(self.index_actions, p.topics.by_key["appealable"])]
 
     async def index_into(self, batch: _Batch, source: Any, action: EnforcementAction) -> None:
@@ -80,37 +92,28 @@ class Appeals:
 
     async def index_actions(self, stream: Any) -> None:
         """risk.appealable.v1: actions into the `appealable-actions` table, appeals into reversals."""
-        p = self.p
-        async for events in stream.take_events(p.settings.batch_events, within=p.settings.batch_seconds):
-            await p.tables_ready()  # a table write before its changelog's metadata would fail
-            batch = p.new_batch()
-            for source in events:
-                set_current_event(source)
-                msg = source.message
-                raw: bytes = msg.value or b""
-                try:
-                    if orjson.loads(raw).get("kind") == "feedback":  # an appeal re-keyed by track_feedback
-                        await self.reverse(batch, source, decode(raw, ModerationFeedback))
-                    else:
-                        action = decode(raw, EnforcementAction)
-                        self.index[action.action_id.encode()] = raw
-                except Exception as exc:
-                    log.exception("unreadable appealable action %s[%s]@%s", msg.topic, msg.partition, msg.offset)
-                    await p._dead_letter_into(batch, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
-            await p._complete(batch, "index_actions", len(events))
+        await self.p.process_batches(stream, "index_actions", self._index_one, failure="unreadable appealable action")
+
+    async def _index_one(self, batch: _Batch, source: Any, raw: bytes) -> None:
+        if orjson.loads(raw).get("kind") == "feedback":  # an appeal re-keyed by track_feedback
+            await self.reverse(batch, source, decode(raw, ModerationFeedback))
+            return
+        action = decode(raw, EnforcementAction)
+        # Stamped with the time it was enforced (sent by the enforcing batch): the horizon runs from then.
+        self.index[action.action_id.encode()] = DedupeRecord.dump(raw, source.message.timestamp or batch.now)
 
     async def reverse(self, batch: _Batch, source: Any, fb: ModerationFeedback) -> None:
         """A reversing outcome, on the partition that owns its action id: the reversal (deduplicated)."""
         p, msg = self.p, source.message
         region = m.region_label(fb.region)
-        raw = self.index.get(fb.action_id.encode())
-        if raw is None:
+        value = self.index.get(fb.action_id.encode())
+        if value is None or not DedupeRecord.live(value, batch.now, p.dedupe_horizon):
             batch.tally.inc(m.APPEALS, "unknown_action", region)
             await p._dead_letter_into(batch, msg, msg.value or b"", "unknown_action",
-                                      f"no enforced action {fb.action_id[:128]!r} in the appeals index (not enforced "
-                                      "by this pipeline, expired, or not indexed yet): replay it later")
+                                      f"no enforced action {fb.action_id[:128]!r} in the appeals index "
+                                      f"({self._absent_because(value, p.dedupe_horizon)})")
             return
-        original = decode(raw, EnforcementAction)
+        original = decode(DedupeRecord.payload(value), EnforcementAction)
         rev = reversal(fb, original)
         if rev is None:
             batch.tally.inc(m.APPEALS, "not_reversible", region)
@@ -124,8 +127,16 @@ class Appeals:
             except NoStatement:
                 pass  # the original had no statement of reasons: its reversal needs none either
         key = rev.idempotency_key.encode()
-        duplicate = key in batch.seen_keys or p.enforced_keys.get(key) is not None
+        duplicate = key in batch.seen_keys or DedupeRecord.live(p.enforced_keys.get(key), batch.now, p.dedupe_horizon)
         batch.tally.inc(m.APPEALS, "duplicate" if duplicate else "reversed", region)
         from riskstream.engine import Outcome
 
         await p._emit_into(batch, source, Outcome(actions=[rev]), "feedback", msg.timestamp or None)
+
+    @staticmethod
+    def _absent_because(value: bytes | None, horizon: float) -> str:
+        at = DedupeRecord.enforced_at(value) if value is not None else None
+        if at is None:
+            return "not enforced by this pipeline, expired, or not indexed yet: replay it later"
+        return (f"expired: enforced {datetime.fromtimestamp(at, UTC):%Y-%m-%d %H:%M}Z, longer ago than the "
+                f"replay horizon of {horizon / DAY:g} days: a replay is dead-lettered again")

@@ -1,16 +1,21 @@
-"""The `enforced-actions` table: idempotency keys of enforced actions, expiring after a replay horizon.
+"""Tables whose entries expire after a replay horizon: `enforced-actions` and `appealable-actions`.
 
-An enforced action's idempotency key is remembered (after the broker has the
-action) with the wall time it was enforced: ``b"<unix seconds>|<event id>"``.
-A key counts as enforced for `horizon_seconds` after that; later it is treated
-as absent and removed.  The horizon is chosen so that expiry can never let a
-replay through: by default it is the input limits' event-age window plus one
-day (31 days), and an event replayed after its key expired is older than the
-age window by event time, so decode refuses it as ``out_of_range`` before any
-detector runs.  (With the age window off, as in the labeled-day evaluation, the
-horizon is the documented 31 days and nothing else guards.)
+An entry is stored with the wall time it was written (`DedupeRecord`):
+``b"<unix seconds>|<payload>"``.  In ``enforced-actions`` the payload is the
+event id of an enforced action, written under its idempotency key after the
+broker has the action; in ``appealable-actions`` (stream/appeals.py) it is the
+enforced action itself (evidence trimmed), under its action id, stamped with
+the time it was enforced.  An entry counts for `horizon_seconds` after that;
+later it is treated as absent and removed.  The horizon is chosen so that
+expiry can never let a replay through: by default it is the input limits'
+event-age window plus one day (31 days), and an event replayed after its key
+expired is older than the age window by event time, so decode refuses it as
+``out_of_range`` before any detector runs.  (With the age window off, as in
+the labeled-day evaluation, the horizon is the documented 31 days and nothing
+else guards.)  An appeal for an action indexed longer ago than the horizon
+finds no action and is dead-lettered ``unknown_action``.
 
-Bounded twice over:
+Bounded twice over, the same way for both tables:
 
 * the changelog topic is ``compact,delete`` with ``retention.ms`` = horizon, so
   Kafka drops a key whose last write is older than the horizon and a worker
@@ -30,13 +35,17 @@ True
 False
 >>> DedupeRecord.live(b"e1", now=1e9, horizon=60)  # written before keys had a time: kept
 True
+>>> DedupeRecord.payload(r), DedupeRecord.payload(b'{"action_id": "a|1"}')  # an unstamped (older) entry: all of it
+(b'e1', b'{"action_id": "a|1"}')
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
+
+from faust.stores.base import SerializedStore
 
 DAY = 86_400.0
 
@@ -49,9 +58,16 @@ def horizon_seconds(max_event_age_days: float | None, override_days: float | Non
 
 
 class DedupeRecord:
+    """An entry stamped with the wall time it was written (an entry without a stamp never expires)."""
+
     @staticmethod
-    def dump(event_id: bytes, now: float) -> bytes:
-        return b"%d|%s" % (int(now), event_id)
+    def dump(payload: bytes, now: float) -> bytes:
+        return b"%d|%s" % (int(now), payload)
+
+    @staticmethod
+    def payload(value: bytes) -> bytes:
+        head, sep, rest = value.partition(b"|")
+        return rest if sep and head.isdigit() else value
 
     @staticmethod
     def enforced_at(value: bytes) -> float | None:
@@ -80,26 +96,49 @@ def expired_keys(items: Iterable[tuple[bytes, bytes]], now: float, horizon: floa
     return [k for k, v in items if not DedupeRecord.live(v, now, horizon)]
 
 
+def _snapshot(store: Any) -> Iterable[tuple[bytes, bytes]]:
+    """The store's items, to be iterated while agents write to the table between chunks.
+
+    A serialized store (`faust.stores.base.SerializedStore`: RocksDB, Aerospike) iterates its
+    backend, which agents' writes do not invalidate (a RocksDB iterator reads a consistent view
+    of its partition); anything else (Faust's in-memory store, a dict) is a Python mapping,
+    whose iteration a write would break: it is copied first (memory stores are for tests and
+    benchmarks, not a month of keys).
+    """
+    if isinstance(store, SerializedStore):
+        return cast(Iterable[tuple[bytes, bytes]], store.items())
+    return list(store.items())
+
+
 async def sweep(store: Any, now: float, horizon: float, chunk: int = 2_000) -> int:
     """Remove expired keys from a table's local store (this worker's partitions), yielding between chunks.
 
-    `store` is a Faust table's ``data`` (the local store: RocksDB or memory). Returns how many were removed.
+    `store` is a Faust table's ``data`` (the local store: RocksDB or memory) holding `DedupeRecord`
+    values; run it outside an event (a timer: with a current event, a RocksDB store reads only that
+    event's partition). Returns how many were removed.  A rebalance between two chunks changes the set of
+    partitions the store iterates (RocksDB: its ``{partition: db}`` dict changes size): the sweep
+    then stops early with what it found, and the next one sees the new assignment.
     """
     removed = 0
     batch: list[tuple[bytes, bytes]] = []
     doomed: list[bytes] = []
-    # RocksDB iterates a consistent view while agents write; a dict must be copied first.
-    items = store.items() if hasattr(store, "_dbs") else list(store.items())
-    for item in items:
-        batch.append(item)
-        if len(batch) >= chunk:
-            doomed.extend(expired_keys(batch, now, horizon))
-            batch.clear()
-            await asyncio.sleep(0)  # never hold the event loop for a whole table
+    try:
+        for item in _snapshot(store):
+            batch.append(item)
+            if len(batch) >= chunk:
+                doomed.extend(expired_keys(batch, now, horizon))
+                batch.clear()
+                await asyncio.sleep(0)  # never hold the event loop for a whole table
+    except RuntimeError:  # "dictionary changed size during iteration": partitions assigned or revoked
+        pass
     doomed.extend(expired_keys(batch, now, horizon))
     for i, key in enumerate(doomed):
-        store.pop(key, None)
-        removed += 1
+        # Read again: an agent may have written the key anew since the scan (an action enforced
+        # again after its key expired); nothing awaits between this check and the delete.
+        value = store.get(key)
+        if value is not None and not DedupeRecord.live(value, now, horizon):
+            del store[key]
+            removed += 1
         if i % chunk == chunk - 1:
             await asyncio.sleep(0)
     return removed

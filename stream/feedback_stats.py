@@ -23,7 +23,6 @@ import orjson
 
 from riskstream.contracts import ModerationFeedback, decode, encode
 from riskstream.stream import metrics as m
-from riskstream.stream.faust_fixes import set_current_event
 
 if TYPE_CHECKING:
     from riskstream.stream.agents import Pipeline, _Batch
@@ -78,29 +77,19 @@ class FeedbackStats:
         await batch.outbox.add(self.p.names["feedback_rules"], stats_key(fb).encode(), encode(fb), tag=source)
 
     async def count_feedback(self, stream: Any) -> None:
-        p = self.p
-        async for events in stream.take_events(p.settings.batch_events, within=p.settings.batch_seconds):
-            await p.tables_ready()  # a table write before its changelog's metadata would fail
-            batch = p.new_batch()
-            for source in events:
-                set_current_event(source)
-                msg = source.message
-                raw: bytes = msg.value or b""
-                try:
-                    fb = decode(raw, ModerationFeedback)
-                    key = stats_key(fb)
-                    current = self.table.get(key.encode())
-                    new = counted(orjson.loads(current) if current is not None else None, fb)
-                    if new is None:
-                        continue
-                    self.table[key.encode()] = orjson.dumps(new)
-                    rule, region = key.split("|", 1)
-                    batch.tally.inc(m.RULE_FEEDBACK, rule, region, fb.outcome)
-                    self._set(rule, region, new)
-                except Exception as exc:
-                    log.exception("feedback statistics failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
-                    await p._dead_letter_into(batch, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
-            await p._complete(batch, "count_feedback", len(events))
+        await self.p.process_batches(stream, "count_feedback", self._count_one, failure="feedback statistics failed")
+
+    async def _count_one(self, batch: _Batch, source: Any, raw: bytes) -> None:
+        fb = decode(raw, ModerationFeedback)
+        key = stats_key(fb)
+        current = self.table.get(key.encode())
+        new = counted(orjson.loads(current) if current is not None else None, fb)
+        if new is None:  # counted already (a replay)
+            return
+        self.table[key.encode()] = orjson.dumps(new)
+        rule, region = key.split("|", 1)
+        batch.tally.inc(m.RULE_FEEDBACK, rule, region, fb.outcome)
+        self._set(rule, region, new)
 
     def _set(self, rule: str, region: str, value: dict[str, Any]) -> None:
         total = sum(int(value[o]) for o in OUTCOMES)

@@ -40,7 +40,6 @@ from riskstream.engine import Outcome
 from riskstream.regions import region_of
 from riskstream.settings import GuardSettings
 from riskstream.stream import metrics as m
-from riskstream.stream.faust_fixes import set_current_event
 
 if TYPE_CHECKING:
     from riskstream.stream.agents import Pipeline, _Batch
@@ -113,20 +112,10 @@ class Guard:
             await batch.outbox.add(self.p.names["guard"], region.encode(), value)
 
     async def guard_rules(self, stream: Any) -> None:
-        p = self.p
-        async for events in stream.take_events(p.settings.batch_events, within=p.settings.batch_seconds):
-            await p.tables_ready()  # a table write before its changelog's metadata would fail
-            batch = p.new_batch()
-            for source in events:
-                set_current_event(source)
-                msg = source.message
-                raw: bytes = msg.value or b""
-                try:
-                    await self._handle(batch, (msg.key or b"").decode(), orjson.loads(raw))
-                except Exception as exc:
-                    log.exception("blast-radius guard failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
-                    await p._dead_letter_into(batch, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
-            await p._complete(batch, "guard_rules", len(events))
+        await self.p.process_batches(stream, "guard_rules", self._guard_one, failure="blast-radius guard failed")
+
+    async def _guard_one(self, batch: _Batch, source: Any, raw: bytes) -> None:
+        await self._handle(batch, (source.message.key or b"").decode(), orjson.loads(raw))
 
     async def _handle(self, batch: _Batch, region: str, doc: dict[str, Any]) -> None:
         current = self.table.get(region.encode())

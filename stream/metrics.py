@@ -115,8 +115,9 @@ EVENTS_DECIDED = Counter(
 )
 DEDUPE_EXPIRED = Counter(
     "riskstream_dedupe_keys_expired_total",
-    "Idempotency keys of enforced actions removed from the local store after the replay horizon.",
-    registry=REGISTRY,
+    "Entries removed from a table's local store after the replay horizon, by table: enforced-actions "
+    "(idempotency keys of enforced actions), appealable-actions (the appeals index).",
+    ["table"], registry=REGISTRY,
 )
 
 STATE_REPLAYS = Counter(

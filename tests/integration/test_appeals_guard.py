@@ -139,3 +139,50 @@ def test_a_surging_rule_drops_to_shadow_and_reenable_restores_it(worker_factory:
     assert {a["mode"] for a in actions if a["entity_id"] == "g7-r0"} == {"enforced"}
     control = worker.collect("policies", until=lambda rs: sum(r.get("kind") == "blast_radius" for r in rs) >= 2)
     assert [r["shadowed"] for r in control if r.get("kind") == "blast_radius"] == [True, False]
+
+
+async def topic_configs(worker: Worker, topic: str) -> dict[str, str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    from riskstream.stream.security import client_kwargs
+
+    admin = AIOKafkaAdminClient(**client_kwargs(worker.settings))
+    await admin.start()
+    try:
+        (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        ((error, _, _, _, entries),) = response.resources
+        assert error == 0, response
+        return {str(e[0]): str(e[1]) for e in entries}
+    finally:
+        await admin.close()
+
+
+def test_an_appeal_after_the_replay_horizon_finds_no_action(worker_factory: Any, report: Any) -> None:
+    """The appeals index expires like the idempotency keys: changelog retention, sweep, dead letter.
+
+    The horizon is shortened to 43 s (0.0005 days, as in test_pipeline's expiry test), the sweep
+    runs every second; the appeal is sent once the sweep has removed the indexed action.
+    """
+    w: Worker = worker_factory(env={"RISKSTREAM_DEDUPE_HORIZON_DAYS": "0.0005", "RISKSTREAM_DEDUPE_SWEEP_SECONDS": "1"})
+    w.produce("listings", [listing("appeal-late", "Antique ivory carving", seller_id="seller-late")])
+    actions = w.collect("actions", until=lambda rs: any(a["entity_id"] == "appeal-late" for a in rs))
+    original = next(a for a in actions if a["entity_id"] == "appeal-late" and a["mode"] == "enforced")
+    configs = asyncio.run(topic_configs(w, f"{w.app_id}-appealable-actions-changelog"))
+    assert configs["cleanup.policy"] == "compact,delete", configs
+    assert configs["retention.ms"] == str(int(0.0005 * 86_400 * 1000)), configs
+    deadline = time.monotonic() + 150
+    while (w.metric("riskstream_dedupe_keys_expired_total", table="appealable-actions") or 0) < 1:
+        assert time.monotonic() < deadline, w.tail()
+        time.sleep(0.5)
+    w.produce("feedback", [feedback("fb-late", original["action_id"], "appeal_granted")])
+    dead = w.collect("deadletter", until=lambda rs: any(d["reason"] == "unknown_action" for d in rs))
+    (late,) = [d for d in dead if d["reason"] == "unknown_action"]
+    assert original["action_id"] in late["detail"]
+    wait_metric(w, "riskstream_appeals_total", lambda v: v == 1, result="unknown_action")
+    assert not w.metric("riskstream_appeals_total", result="reversed")
+    again = w.collect("actions", until=lambda rs: False, timeout=3)
+    assert not any("reverses" in a["evidence"] for a in again)
+    report(f"appeals: an appeal after the {configs['retention.ms']} ms horizon -> unknown_action dead letter, "
+           f"no reversal; {w.metric('riskstream_dedupe_keys_expired_total', table='appealable-actions'):.0f} "
+           "index entries swept")

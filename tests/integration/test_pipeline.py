@@ -129,7 +129,7 @@ def test_idempotency_keys_expire_after_the_replay_horizon(worker_factory: Any) -
         assert time.monotonic() < deadline, w.tail()
         time.sleep(0.5)
     assert enforced(1) == 1  # the copy was suppressed (counted above), not sent: exactly one
-    while (w.metric("riskstream_dedupe_keys_expired_total") or 0) < 1:  # the sweep removed the key
+    while (w.metric("riskstream_dedupe_keys_expired_total", table="enforced-actions") or 0) < 1:  # the sweep removed it
         assert time.monotonic() < deadline + 90, w.tail()
         time.sleep(0.5)
     w.produce("listings", [ev])  # after the horizon: the key is gone, the action is enforced again
