@@ -323,6 +323,9 @@ class Settings:
     # expired keys are swept from the local store this often.
     dedupe_horizon_days: float | None = None
     dedupe_sweep_seconds: float = 600.0
+    # Enforced actions stay in the appeals index (stream/appeals.py) this long, or the dedupe
+    # horizon if that is longer: the DSA (Art. 20(1)) has users appeal for at least six months.
+    appeal_window_days: float = 183.0
     # The worker's asyncio event loop (RISKSTREAM_LOOP, `riskstream worker --loop`): "asyncio"
     # (the standard library's) or "uvloop" (libuv; see docs/capacity.md for what it measured).
     loop: str = "asyncio"
@@ -372,6 +375,7 @@ class Settings:
             batch_events=int(get("BATCH_EVENTS", "500")),
             batch_seconds=float(get("BATCH_MS", "25")) / 1000.0,
             dedupe_horizon_days=float(h) if (h := get("DEDUPE_HORIZON_DAYS", "")) else None,
+            appeal_window_days=float(get("APPEAL_WINDOW_DAYS", "183")),
             dedupe_sweep_seconds=float(get("DEDUPE_SWEEP_SECONDS", "600")),
             loop=_loop_name(get("LOOP", "asyncio")),
             home=home,

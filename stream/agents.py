@@ -140,6 +140,8 @@ class Pipeline:
         self._changelogs: list[str] = []  # every table's changelog topic (see `tables_ready`)
         self._tables_checked = False
         self.dedupe_horizon = horizon_seconds(settings.limits.max_event_age_days, settings.dedupe_horizon_days)
+        # The appeals index outlives the idempotency keys: appeals come for months (RISKSTREAM_APPEAL_WINDOW_DAYS).
+        self.appeal_horizon = max(self.dedupe_horizon, settings.appeal_window_days * 86_400)
 
     def _shadow_rules(self, region: str) -> frozenset[str]:
         """A region's shadow rules (``rule:<id>``): their hits are left out of the incident aggregates."""
@@ -562,20 +564,21 @@ class Pipeline:
     async def expire_tables(self, _app: Any = None) -> None:  # Faust passes the app to a timer
         """Entries older than the replay horizon out of this worker's local stores (stream/dedupe.py).
 
-        The idempotency keys (`enforced-actions`) and the appeals index (`appealable-actions`).
-        A failed sweep is logged and tried again at the next tick: it must not stop the worker.
+        The idempotency keys (`enforced-actions`, the replay horizon) and the appeals index
+        (`appealable-actions`, the appeal window). A failed sweep is logged and tried again at
+        the next tick: it must not stop the worker.
         """
-        for table in (self.enforced_keys, self.appeals.index):
+        for table, horizon in ((self.enforced_keys, self.dedupe_horizon), (self.appeals.index, self.appeal_horizon)):
             started = time.monotonic()
             try:
-                removed = await sweep(table.data, time.time(), self.dedupe_horizon)
+                removed = await sweep(table.data, time.time(), horizon)
             except Exception:
                 log.exception("could not sweep expired entries from %s", table.name)
                 continue
             m.DEDUPE_EXPIRED.labels(table.name).inc(removed)
             if removed:
                 log.info("expired %d entries of %s older than %.0f days in %.1f s", removed, table.name,
-                         self.dedupe_horizon / 86_400, time.monotonic() - started)
+                         horizon / 86_400, time.monotonic() - started)
 
     async def detect_incidents(self) -> None:
         """Aggregates -> region models (in a thread) -> incident candidates, off the agents' path."""

@@ -26,12 +26,13 @@ The design, one owner per piece of state:
 * **DSA**: where the original EU restriction had a statement of reasons, the
   reversal carries ``evidence.dsa_statement`` (`statement_of_reversal`).
 
-The index expires like the idempotency keys (stream/dedupe.py): an entry is
-stamped with the time its action was enforced (the record's time on
-``risk.appealable.v1``), counts as absent once it is older than the replay
-horizon (``RISKSTREAM_DEDUPE_HORIZON_DAYS``, 31 days by default), and is
-removed by the worker's sweep and by the changelog's ``compact,delete``
-retention.
+The index expires like the idempotency keys (stream/dedupe.py), over a longer
+horizon: an entry is stamped with the time its action was enforced (the
+record's time on ``risk.appealable.v1``), counts as absent once it is older than
+the appeal window (``RISKSTREAM_APPEAL_WINDOW_DAYS``, 183 days by default: the
+DSA's Art. 20(1) has users appeal for at least six months; never shorter than
+the replay horizon), and is removed by the worker's sweep and by the
+changelog's ``compact,delete`` retention.
 
 A reversing outcome whose action id is not in the index (never enforced by
 this pipeline, its action not indexed yet, or indexed longer ago than the
@@ -76,7 +77,7 @@ class Appeals:
         p = self.p
         self.index = p.app.Table("appealable-actions", default=None, key_type=bytes, value_type=bytes,
                                  partitions=p.settings.kafka.partitions,
-                                 extra_topic_configs=changelog_configs(p.dedupe_horizon))
+                                 extra_topic_configs=changelog_configs(p.appeal_horizon))
         return [(self.index_actions, p.topics.by_key["appealable"])]
 
     async def index_into(self, batch: _Batch, source: Any, action: EnforcementAction) -> None:
@@ -107,11 +108,11 @@ class Appeals:
         p, msg = self.p, source.message
         region = m.region_label(fb.region)
         value = self.index.get(fb.action_id.encode())
-        if value is None or not DedupeRecord.live(value, batch.now, p.dedupe_horizon):
+        if value is None or not DedupeRecord.live(value, batch.now, p.appeal_horizon):
             batch.tally.inc(m.APPEALS, "unknown_action", region)
             await p._dead_letter_into(batch, msg, msg.value or b"", "unknown_action",
                                       f"no enforced action {fb.action_id[:128]!r} in the appeals index "
-                                      f"({self._absent_because(value, p.dedupe_horizon)})")
+                                      f"({self._absent_because(value, p.appeal_horizon)})")
             return
         original = decode(DedupeRecord.payload(value), EnforcementAction)
         rev = reversal(fb, original)
@@ -139,4 +140,4 @@ class Appeals:
         if at is None:
             return "not enforced by this pipeline, expired, or not indexed yet: replay it later"
         return (f"expired: enforced {datetime.fromtimestamp(at, UTC):%Y-%m-%d %H:%M}Z, longer ago than the "
-                f"replay horizon of {horizon / DAY:g} days: a replay is dead-lettered again")
+                f"appeal window of {horizon / DAY:g} days: a replay is dead-lettered again")

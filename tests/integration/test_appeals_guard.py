@@ -161,10 +161,12 @@ async def topic_configs(worker: Worker, topic: str) -> dict[str, str]:
 def test_an_appeal_after_the_replay_horizon_finds_no_action(worker_factory: Any, report: Any) -> None:
     """The appeals index expires like the idempotency keys: changelog retention, sweep, dead letter.
 
-    The horizon is shortened to 43 s (0.0005 days, as in test_pipeline's expiry test), the sweep
+    The appeal window (and the replay horizon) are shortened to 43 s (0.0005 days, as in
+    test_pipeline's expiry test), the sweep
     runs every second; the appeal is sent once the sweep has removed the indexed action.
     """
-    w: Worker = worker_factory(env={"RISKSTREAM_DEDUPE_HORIZON_DAYS": "0.0005", "RISKSTREAM_DEDUPE_SWEEP_SECONDS": "1"})
+    w: Worker = worker_factory(env={"RISKSTREAM_DEDUPE_HORIZON_DAYS": "0.0005", "RISKSTREAM_DEDUPE_SWEEP_SECONDS": "1",
+                                    "RISKSTREAM_APPEAL_WINDOW_DAYS": "0.0005"})
     w.produce("listings", [listing("appeal-late", "Antique ivory carving", seller_id="seller-late")])
     actions = w.collect("actions", until=lambda rs: any(a["entity_id"] == "appeal-late" for a in rs))
     original = next(a for a in actions if a["entity_id"] == "appeal-late" and a["mode"] == "enforced")

@@ -70,6 +70,7 @@ class FakeStream:
 
 def pipeline(horizon_days: float = 31.0) -> tuple[Pipeline, list[tuple[str, bytes]]]:
     settings = Settings.from_env({"RISKSTREAM_STORE": "memory://", "RISKSTREAM_DEDUPE_HORIZON_DAYS": str(horizon_days),
+                                  "RISKSTREAM_APPEAL_WINDOW_DAYS": "0",  # the replay horizon is the longer
                                   "RISKSTREAM_GUARD_ENABLED": "0"})
     app = build_faust_app(settings)
     p = Pipeline(app, Topics(app, settings), settings)
@@ -186,3 +187,13 @@ def test_feedback_is_routed_to_its_two_owners_and_invalid_feedback_keeps_its_rea
     assert [f["action_id"] for f in out(p, delivered, "feedback_rules")] == ["a1"]
     assert [f["action_id"] for f in out(p, delivered, "appealable")] == ["a1"]
     assert [(d["reason"], d["offset"]) for d in out(p, delivered, "deadletter")] == [("wrong_type", 1)]
+
+
+def test_the_appeal_window_outlives_the_replay_horizon_by_default() -> None:
+    settings = Settings.from_env({})
+    app = build_faust_app(settings)
+    p = Pipeline(app, Topics(app, settings), settings)
+    assert p.appeal_horizon == 183 * 86_400 > p.dedupe_horizon == 31 * 86_400
+    settings = Settings.from_env({"RISKSTREAM_APPEAL_WINDOW_DAYS": "7", "RISKSTREAM_DEDUPE_HORIZON_DAYS": "31"})
+    app = build_faust_app(settings)
+    assert Pipeline(app, Topics(app, settings), settings).appeal_horizon == 31 * 86_400  # never shorter
