@@ -560,6 +560,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--hops", action="store_true",
                     help="also run (d0), the worker with partitioned state off (no re-keying hops): "
                          "(d) - (d0) is what the hops cost per event")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE[,KEY=VALUE]",
+                    help="also run the worker with these environment settings, as (NAME), in the same run "
+                         "(for example 'linger5:RISKSTREAM_PRODUCER_LINGER_MS=5'); repeatable")
     # Not "--loops": faust reads any argument starting with "--loop" from sys.argv when imported.
     ap.add_argument("--event-loops", dest="loops", default="asyncio",
                     help="event loops of (c) and (d), comma-separated: 'asyncio,uvloop' runs both side by side")
@@ -572,6 +575,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="run (d) under cProfile and save its profile here ((d)'s rate is then not comparable)")
     args = ap.parse_args(argv)
     loops = [x.strip() for x in args.loops.split(",") if x.strip()]
+    variants: dict[str, dict[str, str]] = {}
+    for spec in args.variant:
+        vname, sep, assignments = spec.partition(":")
+        pairs = [a.split("=", 1) for a in assignments.split(",") if a.strip()]
+        if not sep or not vname.isidentifier() or not pairs or any(len(p) != 2 for p in pairs):
+            ap.error(f"--variant {spec!r}: expected NAME:KEY=VALUE[,KEY=VALUE]")
+        variants[vname] = {k.strip(): v.strip() for k, v in pairs}
     if not loops or loops[0] != "asyncio" or not set(loops) <= {"asyncio", "uvloop"}:
         ap.error("--event-loops: 'asyncio' first, then optionally 'uvloop'")
     if args.smoke:
@@ -599,7 +609,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bootstrap = broker.bootstrap
         run = uuid.uuid4().hex[:8]
         names = ([] if args.scaling_only else ["raw", "b", "c", "d"] + [f"{x}-{lp}" for lp in loops[1:] for x in ("c", "d")]
-                 + (["s"] if args.shadow else []) + (["d0"] if args.hops else []))
+                 + (["s"] if args.shadow else []) + (["d0"] if args.hops else []) + list(variants))
         prefixes = {name: f"bench{run}{name}." for name in [*names, "w1", "w2"]}
         for name in names:
             t0 = time.perf_counter()
@@ -663,6 +673,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.append(faust_run("d0", "same worker, per-worker state (no hops)", WORKER_ARGV,
                                      "riskstream_events_decided_total", policies,
                                      extra_env={"RISKSTREAM_PARTITIONED_STATE": "0"}))
+        for vname, venv in variants.items():
+            say(f"({vname}) riskstream worker with {venv}")
+            results.append(faust_run(vname, f"same worker, {' '.join(f'{k}={v}' for k, v in venv.items())}",
+                                     WORKER_ARGV, "riskstream_events_decided_total", policies, extra_env=venv))
         if not args.no_scaling:
             folder = write_policies(policies, work / "w" / "policies")
             for count in (1, 2):
@@ -714,6 +728,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"re-keying hops: (d) {worker.cpu_us:.0f} - (d0) {no_hops[0].cpu_us:.0f} = "
               f"{worker.cpu_us - no_hops[0].cpu_us:+.0f} CPU µs per event; rate ratio (d)/(d0) "
               f"{worker.rate / no_hops[0].rate:.2f}")
+    for r in results:
+        if r.name in variants and worker is not None and worker.rate and r.rate:
+            print(f"({r.name}) / (d): events/s {r.rate / worker.rate:.2f}x, CPU µs per event "
+                  f"{r.cpu_us / worker.cpu_us:.2f}x ({r.cpu_us:.0f} vs {worker.cpu_us:.0f})")
     incomplete = [r.name for r in results if r.extra.get("complete") is False]
     if incomplete:
         print(f"WARNING: timed out before all events were consumed: {incomplete}")

@@ -48,6 +48,7 @@ def build_faust_app(settings: Settings) -> faust.App:
         broker_session_timeout=15.0,
         broker_heartbeat_interval=3.0,
         producer_acks=-1,
+        producer_linger=settings.kafka.producer_linger_ms / 1000.0,
         store=settings.store,
         table_standby_replicas=0,
         # aiokafka refreshes a consumer's metadata only every metadata_max_age_ms (faust: 5 min) and
