@@ -46,7 +46,8 @@ group within ``window + lateness`` than ``max_tracked``; at most 90 in 13 h on
 the tuning seeds 1-5, 19 outside a wave) the oldest are forgotten first: a wave
 is still found on what is kept, but a listing arriving behind the oldest kept
 entry is too late, and which of the earliest listings are back-filled can then
-depend on arrival order.
+depend on arrival order.  As JSON an entry is about 57 bytes: at most ~15 KB per
+group (the day of seed 1: at most 90 entries, 5.1 KB; 646 bytes per write on average).
 
 >>> from datetime import timedelta
 >>> from riskstream.contracts import ListingEvent, parse_time
