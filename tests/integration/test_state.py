@@ -24,11 +24,14 @@ PARTITIONED = {"price_outlier", "new_seller_burst", "new_seller_wave", "review_b
 # Per-worker state (documented in docs/architecture.md): the broadcast-fed detectors.  Their answers
 # can differ with N workers.
 LOCAL = {"content_prohibited", "recall_match"}
-# Order-sensitive (documented in docs/architecture.md, issue 9 still open): new_seller_wave prunes a
-# group's window relative to the newest listing its owner has seen, so when one ingest partition runs
-# hours of event time ahead of another (a fast replay) which listings complete a wave depends on
-# arrival order. Its events are compared like a LOCAL detector's; that both runs found a wave is checked.
-ORDER_SENSITIVE = {"new_seller_wave"}
+# Back-filling (issue 9): new_seller_wave signals a function of the SET of a group's listings (within its
+# lateness bound, 12 h of event time: more than this 10-hour replay spans), so which listings it signals is
+# compared exactly, but by (detector, code, entity): a listing back-filled when a later arrival completes its
+# wave carries that arrival's event id, and which arrival completes a wave is arrival order (with two workers,
+# how the ingest partitions interleave at the group's owner). For the same reason the actions decided on the
+# events that carried its signals (keyed by the trigger's event id, and combined with that event's other
+# signals) are compared by the wave listings they act on, not by idempotency key.
+BACKFILLING = {"new_seller_wave"}
 BY_NAME = {s.name: k for k, s in TOPICS.items()}
 
 
@@ -99,17 +102,18 @@ def _wait_consumed(workers: list[Worker], n: int, stuck_after: float = 90, timeo
                          f"{time.monotonic() - moved:.0f} s after {time.monotonic() - started:.0f} s; worker logs above")
 
 
-Answers = tuple[set[tuple[str, ...]], dict[str, str], set[str]]
+Answers = tuple[set[tuple[str, ...]], dict[str, tuple[str, str]], set[str], set[str]]
 
 
 def _answers(w: Worker) -> Answers:
     """What partitioned and stateless detectors decided, once the pipeline is quiet.
 
-    Returns their signals (detector, code, entity, event), the enforced idempotency keys of
-    listing, review and content actions (key -> event id), and the events a LOCAL detector
-    (per-worker state) signalled: those events' actions can differ between runs, so they are
-    compared only where neither run saw a LOCAL signal.  Escalations (seller / creator) are
-    left out for the same reason: they add up points from every action.
+    Returns their signals (detector, code, entity, event; a BACKFILLING detector's without the
+    event), the enforced idempotency keys of listing, review and content actions (key -> event id,
+    entity id), the events a LOCAL detector (per-worker state) signalled: those events' actions can
+    differ between runs, so they are compared only where neither run saw a LOCAL signal, and the
+    events that carried a BACKFILLING signal.  Escalations (seller / creator) are left out for the
+    same reason: they add up points from every action.
     """
     last, stable_since = -1, time.monotonic()
     while time.monotonic() - stable_since < 8:  # nothing new for 8 s
@@ -117,41 +121,47 @@ def _answers(w: Worker) -> Answers:
         if len(sigs) != last:
             last, stable_since = len(sigs), time.monotonic()
     actions = w.collect("actions", until=lambda rs: False, timeout=3)
-    signals: set[tuple[str, ...]] = {(s["detector"], s["code"], s["entity_id"], s["event_id"])
-                                     for s in sigs if s["detector"] not in LOCAL}
-    local_events = {s["event_id"] for s in sigs if s["detector"] in LOCAL | ORDER_SENSITIVE}
-    enforced = {a["idempotency_key"]: a["event_id"] for a in actions
+    signals: set[tuple[str, ...]] = {
+        (s["detector"], s["code"], s["entity_id"], "" if s["detector"] in BACKFILLING else s["event_id"])
+        for s in sigs if s["detector"] not in LOCAL}
+    local_events = {s["event_id"] for s in sigs if s["detector"] in LOCAL}
+    backfill_events = {s["event_id"] for s in sigs if s["detector"] in BACKFILLING}
+    enforced = {a["idempotency_key"]: (a["event_id"], a["entity_id"]) for a in actions
                 if a["mode"] == "enforced" and a["entity_type"] in ("listing", "review", "content")}
-    return signals, enforced, local_events
+    return signals, enforced, local_events, backfill_events
 
 
 def _same(got: Answers, want: Answers) -> None:
     skip = got[2] | want[2]
+    backfill = got[3] | want[3]
     # A policy rule (issue 14) may read a LOCAL detector's signal on the same event (for example
-    # "cheap or reused photos"): its hit is compared only where neither run saw a LOCAL signal.
-    mine_s = {s for s in got[0] if not (s[0].startswith("rule:") and s[3] in skip)}
-    theirs_s = {s for s in want[0] if not (s[0].startswith("rule:") and s[3] in skip)}
+    # "cheap or reused photos"): its hit is compared only where neither run saw a LOCAL signal; the
+    # same for a back-filling detector's signals (whether they sit on an event is arrival order).
+    mine_s = {s for s in got[0] if not (s[0].startswith("rule:") and s[3] in skip | backfill)}
+    theirs_s = {s for s in want[0] if not (s[0].startswith("rule:") and s[3] in skip | backfill)}
     # price_outlier's running baseline depends on the order in which a key's owner receives the
     # ingest partitions' events (docs/architecture.md): with two workers a listing at the margin
     # can flip. Its count may differ by one per 2,000 events; everything else must be identical.
     # With a configured prior its brand estimates are a function of the set of listings seen, but
     # a listing is judged against the estimate as it was when the listing arrived.
-    # new_seller_wave: see ORDER_SENSITIVE above.
-    order = {"price_outlier", "new_seller_wave"}
+    # new_seller_wave: the same listings exactly (BACKFILLING above); compared by entity.
     mine_n, theirs_n = _by_detector(mine_s), _by_detector(theirs_s)
     assert abs(mine_n.pop("price_outlier", 0) - theirs_n.pop("price_outlier", 0)) <= 1, got[0] ^ want[0]
-    mine_n.pop("new_seller_wave", None)
-    theirs_n.pop("new_seller_wave", None)
-    wave = [{x[2] for x in side if x[0] == "new_seller_wave"} for side in (mine_s, theirs_s)]
-    assert bool(wave[0]) == bool(wave[1]), wave  # both runs saw the wave (which listings: order-sensitive)
+    wave = [{x[2] for x in side if x[0] in BACKFILLING} for side in (mine_s, theirs_s)]
+    print(f"new_seller_wave: {len(wave[0])} listings here, {len(wave[1])} uninterrupted, "
+          f"{len(wave[0] ^ wave[1])} differ; on {len(got[3])} / {len(want[3])} trigger events")
+    assert wave[0] == wave[1], (sorted(wave[0] - wave[1]), sorted(wave[1] - wave[0]))
     assert mine_n == theirs_n
-    assert {x for x in mine_s if x[0] not in order} == {x for x in theirs_s if x[0] not in order}
+    assert {x for x in mine_s if x[0] != "price_outlier"} == {x for x in theirs_s if x[0] != "price_outlier"}
     # The actions of the event where price_outlier flipped (at most one, above) may differ with it.
-    flipped = {x[3] for x in mine_s ^ theirs_s if x[0] == "price_outlier"}  # the wave's events are in skip
+    flipped = {x[3] for x in mine_s ^ theirs_s if x[0] == "price_outlier"}
     assert len(flipped) <= 1, flipped
-    mine = {k for k, e in got[1].items() if e not in skip | flipped}
-    theirs = {k for k, e in want[1].items() if e not in skip | flipped}
+    mine = {k for k, (e, _) in got[1].items() if e not in skip | backfill | flipped}
+    theirs = {k for k, (e, _) in want[1].items() if e not in skip | backfill | flipped}
     assert mine and mine == theirs
+    # Every wave listing is acted on in both runs (on whichever event its signal came with).
+    acted = [{x for e, x in side[1].values() if x in wave[0]} for side in (got, want)]
+    assert acted[0] == acted[1] == wave[0], (sorted(wave[0] - acted[0]), sorted(wave[0] - acted[1]))
 
 
 def _by_detector(signals: set[tuple[str, ...]]) -> dict[str, int]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -91,9 +92,45 @@ def test_redelivery_updates_and_late_events() -> None:
     assert flagged(run(dupes)) == []
     assert D.state_key(listing(0, 0, "s1", op="updated")) is None
     assert D.state_key(listing(0, 0, "s1", seller_age_days=None)) is None
-    # A listing older than the window behind the newest is too late to join it.
-    late = [listing(i, 100 + i, f"s{i % 4}") for i in range(5)] + [listing(9, 0, "s9")]
-    assert flagged(run(late)) == []
+    # A listing more than lateness_minutes behind the newest of its group is too late: not counted.
+    d = NewSellerWaveDetector(NewSellerWaveParams(min_sellers=4, min_listings=6, lateness_minutes=30))
+    wave = [listing(i, 100 + i, f"s{i % 4}") for i in range(5)]
+    assert flagged(run([*wave, listing(9, 69, "s9")], d)) == []  # 35 minutes behind 104: too late
+    assert sorted(flagged(run([*wave, listing(9, 75, "s9")], d))) == sorted(f"l{i}" for i in (0, 1, 2, 3, 4, 9))
+
+
+@pytest.mark.parametrize("order", ["time", "reversed", "interleaved"])
+def test_the_same_wave_in_any_order(order: str) -> None:
+    # Two ingest partitions hours apart in event time: the second one's listings come late.
+    events = [listing(i, i * 2.5, f"s{i % 8}") for i in range(16)] + [listing(20, 300, "s1")]
+    arrived = {"time": events, "reversed": events[::-1],
+               "interleaved": events[1::2] + events[0::2]}[order]
+    out = run(arrived, NewSellerWaveDetector(replace(P, max_tracked=32)))
+    assert sorted(flagged(out)) == sorted(f"l{i}" for i in range(16))  # the lone l20 is no wave; each once
+    if order == "reversed":  # past the cap (16 of 17 kept) the oldest is forgotten: l0 arrives too late
+        assert sorted(flagged(run(arrived))) == sorted(f"l{i}" for i in range(1, 16))
+    # A listing that arrives after its wave was found is signalled on its own arrival.
+    late_own = [s for signals, ev in zip(out, arrived, strict=True) for s in signals if s.entity_id == ev.listing_id]
+    assert late_own and all(s.event_id == f"e{s.entity_id[1:]}" for s in late_own)
+
+
+def test_a_late_listing_completes_a_wave_of_earlier_and_later_ones() -> None:
+    # Five listings of four sellers; the sixth, by a fourth-or-later seller, lands in the middle.
+    events = [listing(i, m, f"s{i}") for i, m in enumerate((0, 10, 20, 40, 50))]
+    middle = listing(9, 30, "s9")
+    out = run([*events, middle])
+    assert [s.entity_id for s in out[-1]] == ["l9", "l0", "l1", "l2", "l3", "l4"]  # its own first, then by time
+    assert {s.event_id for s in out[-1]} == {"e9"}  # back-fills carry the event that completed the wave
+    assert out[-1][0].evidence["listings_in_window"] == 6
+
+
+def test_state_is_kept_by_event_time() -> None:
+    d = NewSellerWaveDetector(NewSellerWaveParams(window_minutes=60, lateness_minutes=120))
+    state = d.initial_state()
+    for i, minute in enumerate((0, 10, 100, 185, 200)):
+        state, _ = d.detect(listing(i, minute, f"s{i}"), state)
+    # window + lateness = 180 minutes behind the newest (200): the listings at 0 and 10 are gone.
+    assert [e[2] for e in unpack(state)] == ["l2", "l3", "l4"]
 
 
 def test_state_is_bounded_round_trips_and_is_not_mutated() -> None:
@@ -114,6 +151,6 @@ def test_other_kinds_and_invalid_params() -> None:
                            content_kind="live", text="flash sale")
     assert D.state_key(content) is None and D.detect(content, None) == ([], [])
     for bad in ({"min_sellers": 1}, {"min_sellers": 5, "min_listings": 4}, {"window_minutes": 0},
-                {"max_tracked": 3}):
+                {"max_tracked": 3}, {"lateness_minutes": -1}):
         with pytest.raises(ValueError):
             NewSellerWaveDetector(NewSellerWaveParams(**bad))
