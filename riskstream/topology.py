@@ -101,6 +101,11 @@ TOPICS: Final[dict[str, TopicSpec]] = {
                   "its decided events and its watermark), keyed by region so one owner merges a region's "
                   "windows, closes each once and runs its incident manager.",
                   record_note="partial (source partition, watermark, idle, facts)")),
+        ("incident_links", TopicSpec("risk.incident.links.v1", "harm|cluster", c.IncidentCandidate, 7 * DAY_MS,
+                  False, "merge_aggregates (open and resolve records, re-keyed)", "link_incidents",
+                  "Internal: each region's incident open and resolve records re-keyed by harm kind and cluster, "
+                  "so one owner links the same harm on the same cluster across regions (cross-region spread); "
+                  "its link records go to risk.incidents.v1.")),
         ("feedback", TopicSpec("moderation.feedback.v1", "action_id", c.ModerationFeedback, 30 * DAY_MS, False,
                   "moderation tool", "track_feedback",
                   "Moderator outcomes: confirmed, overturned, appeal granted.")),

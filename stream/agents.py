@@ -174,14 +174,15 @@ class Pipeline:
         if self.settings.partitioned_state:  # two-phase incident aggregates (stream/incident_agents.py)
             self.incident_stages = IncidentStages(self)
             self.incident_stages.register()
-            consumed_extra = [self.topics.aggregates]
+            consumed_extra = [self.topics.aggregates, self.topics.incident_links]
         else:
             app.task(self.detect_incidents)
             consumed_extra = []
         self._changelogs = [t.changelog_topic.get_topic_name() for t in
                             (self.enforced_keys, self.ledgers, self.detector_state, self.appeals.index,
                              self.feedback_stats.table, self.guard.table,
-                             self.incident_stages.state if self.incident_stages is not None else None)
+                             self.incident_stages.state if self.incident_stages is not None else None,
+                             self.incident_stages.links.table if self.incident_stages is not None else None)
                             if t is not None]
         app.task(self.follow_control_topics)
         app.timer(self.settings.dedupe_sweep_seconds)(self.expire_tables)

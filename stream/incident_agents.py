@@ -19,6 +19,11 @@ region model (in a thread) and goes through the region's incident manager,
 whose state is in the same table; candidates go to ``risk.incidents.v1``
 keyed by incident id.  Incident ids come from (region, harm, cluster, onset),
 so one surge opens one incident whatever the number of workers.
+
+Phase 3 (``link_incidents``, `stream/incident_links.py`): once a region's
+candidates are on the broker, its open and resolve records go again, keyed by
+harm|cluster, to ``risk.incident.links.v1``, whose owner links the same harm on
+the same cluster across regions (cross-region spread).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from riskstream.models.region_windows import MergeConfig, RegionWindows, SourceC
 from riskstream.regions import REGIONS, region_of
 from riskstream.stream import metrics as m
 from riskstream.stream.faust_fixes import set_current_event
+from riskstream.stream.incident_links import IncidentLinks
 from riskstream.stream.incidents import IncidentRuntime
 
 if TYPE_CHECKING:
@@ -85,6 +91,7 @@ class IncidentStages:
         # Models, the model-version metrics and the open-incidents gauge, as the per-worker runtime has them.
         self.runtime: IncidentRuntime = pipeline.incidents
         self.state: Any = None
+        self.links = IncidentLinks(pipeline)  # phase 3: cross-region spread
 
     def register(self) -> None:
         app = self.p.app
@@ -92,6 +99,7 @@ class IncidentStages:
                                partitions=self.parts)
         app.agent(self.p.topics.aggregates, name="riskstream.merge_aggregates", concurrency=1)(self.merge_aggregates)
         app.task(self.send_watermarks)
+        self.links.register()
 
     # ------------------------------------------------------------ phase 1
 
@@ -356,6 +364,12 @@ class IncidentStages:
         refused = await outbox.flush()
         if refused:
             log.error("%d record(s) refused for good by the broker while closing %s windows", len(refused), region)
+        # Then their open and resolve records to the linker (after them: a link record follows its inputs).
+        await self.links.route(outbox, candidates)
+        refused = await outbox.flush()
+        if refused:
+            log.error("%d record(s) refused for good by the broker while routing %s to the linker",
+                      len(refused), region)
         for candidate in candidates:
             m.count_incident(candidate)
             self.runtime.open_gauge.record(candidate)

@@ -52,4 +52,5 @@ class Topics:
         self.detect = self.by_key["detect"]
         self.decide = self.by_key["decide"]
         self.aggregates = self.by_key["aggregates"]
+        self.incident_links = self.by_key["incident_links"]
         self.violations = self.by_key["violations"]

@@ -2,7 +2,9 @@
 
 Everything runs in-process, in event order, through the same two-phase region
 merge the stream layer runs (`riskstream.models.region_windows`, one source),
-with one incident manager per region, as the region's owner keeps it; the incident candidates are then scored against the run's scenarios
+with one incident manager per region, as the region's owner keeps it, and the open and resolve records
+through one :class:`~riskstream.models.incident_links.SpreadLinker` (cross-region spread, as the stream's
+``link_incidents`` agent links it); the incident candidates are then scored against the run's scenarios
 with :func:`riskstream.evaluation.quality.score_incidents`.
 
 Run it: ``python -m riskstream.evaluation.incidents_eval [--policies DIR] [--models DIR]``.
@@ -28,6 +30,7 @@ from riskstream.detectors.registry import default_registry
 from riskstream.engine import Engine
 from riskstream.evaluation.quality import IncidentScores, score_incidents
 from riskstream.models.aggregates import AggregatorConfig, ClosedWindow
+from riskstream.models.incident_links import SpreadLinker
 from riskstream.models.incidents import IncidentConfig, IncidentManager
 from riskstream.models.region_model import RegionScorer, latest_models
 from riskstream.models.region_windows import InProcessWindows, MergeConfig
@@ -84,6 +87,7 @@ def evaluate_incidents(config: SimConfig | None = None, *, policies_dir: str | N
     agg = InProcessWindows(MergeConfig(window_s=agg_cfg.window_minutes * 60,
                                        allowed_lateness_s=agg_cfg.allowed_lateness_s), agg_cfg, ignored)
     managers: dict[str, IncidentManager] = {}
+    linker = SpreadLinker(incidents)
     scorer = RegionScorer(latest_models(models_dir) if models_dir else {},
                           streaming=detector.clone() if detector is not None else None)
     out: list[IncidentCandidate] = []
@@ -97,7 +101,10 @@ def evaluate_incidents(config: SimConfig | None = None, *, policies_dir: str | N
             if mgr is None:
                 mgr = managers[w.region] = IncidentManager(
                     incidents, detector=detector.clone() if detector is not None else None)
-            out.extend(mgr.process(w, rs))
+            for candidate in mgr.process(w, rs):
+                out.append(candidate)
+                if candidate.status in ("open", "resolve"):
+                    out.extend(linker.process(candidate))
 
     for _topic, _key, record in sim.events:
         outcome = engine.process(record)
