@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import time
 from typing import Any
 
 import pytest
 
-from riskstream.contracts import IncidentCandidate
+from riskstream.contracts import IncidentCandidate, encode, to_dict
 from riskstream.evaluation.incidents_eval import build_engine
+from riskstream.models.incident_links import link_all
 from riskstream.models.incidents import IncidentManager
 from riskstream.models.region_model import RegionScorer
 from riskstream.models.region_windows import InProcessWindows, MergeConfig
@@ -79,8 +81,6 @@ def _opened(records: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
 @pytest.fixture(scope="module")
 def day() -> tuple[list[tuple[str, str, bytes]], list[IncidentCandidate]]:
     sim = _sim()
-    from riskstream.contracts import encode
-
     events = [(BY_NAME[t], k, encode(r)) for t, k, r in sim.events if BY_NAME[t] != "recalls"]
     return events, _in_process(sim)
 
@@ -192,3 +192,31 @@ def test_a_sigkill_mid_day_opens_the_same_incidents(
         w.stop()
     print(f"after a SIGKILL: {len(records)} incident records, {late:.0f} late facts (replays of closed windows)")
     assert _opened(records) == _opened(one_worker)
+
+
+def _linked(records: list[Any]) -> list[tuple[str, str, str, str | None, tuple[str, ...]]]:
+    """The link records, by (region, harm kind, cluster), with the (region of the) incident spread from."""
+    rows = [r if isinstance(r, dict) else to_dict(r) for r in records]
+    region_of_id = {r["incident_id"]: r["region"] for r in rows if r["status"] == "open"}
+    return sorted({(r["region"], r["harm_kind"], r["cluster"], region_of_id.get(r["evidence"].get("spread_from", ""),
+                                                                              r["evidence"].get("spread_from")),
+                    tuple(r["regions_affected"])) for r in rows if "linked" in r["evidence"]})
+
+
+def test_a_cross_region_spread_is_linked_on_the_broker_as_in_process(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The US/GB spread, compressed into a short day: the link agent links the UK incident to the US one."""
+    spread = tuple(dataclasses.replace(s, start_hour=2.0, duration_hours=6.0)
+                   for s in default_scenarios("cross_region_spread"))
+    sim = run(SimConfig(seed=3, duration_hours=10, events_per_hour=600, scenarios=spread))
+    expected = _linked(link_all(_in_process(sim)))
+    assert expected == [("UK", "illegal_goods", "term:dmaa", "US", ("UK", "US")),
+                        ("US", "illegal_goods", "term:dmaa", None, ("UK", "US"))]
+    events = [(BY_NAME[t], k, encode(r)) for t, k, r in sim.events if BY_NAME[t] != "recalls"]
+    records = _play(kafka_bootstrap, tmp_path_factory.mktemp("spread"), events, 1)
+    print("link records:", _linked(records))
+    assert _linked(records) == expected
+    # every link record's spread_from names an incident the broker run opened
+    opened = {r["incident_id"] for r in records if r["status"] == "open"}
+    assert all(r["evidence"]["spread_from"] in opened for r in records if "spread_from" in r["evidence"])
