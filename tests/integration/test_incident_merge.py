@@ -206,7 +206,8 @@ def _linked(records: list[Any]) -> list[tuple[str, str, str, str | None, tuple[s
 def test_a_cross_region_spread_is_linked_on_the_broker_as_in_process(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    """The US/GB spread, compressed into a short day: the link agent links the UK incident to the US one."""
+    """The US/GB spread, compressed into a short day: the link agent links the UK incident to the US one,
+    with one worker and with two, as the in-process path links it."""
     spread = tuple(dataclasses.replace(s, start_hour=2.0, duration_hours=6.0)
                    for s in default_scenarios("cross_region_spread"))
     sim = run(SimConfig(seed=3, duration_hours=10, events_per_hour=600, scenarios=spread))
@@ -214,9 +215,14 @@ def test_a_cross_region_spread_is_linked_on_the_broker_as_in_process(
     assert expected == [("UK", "illegal_goods", "term:dmaa", "US", ("UK", "US")),
                         ("US", "illegal_goods", "term:dmaa", None, ("UK", "US"))]
     events = [(BY_NAME[t], k, encode(r)) for t, k, r in sim.events if BY_NAME[t] != "recalls"]
-    records = _play(kafka_bootstrap, tmp_path_factory.mktemp("spread"), events, 1)
-    print("link records:", _linked(records))
-    assert _linked(records) == expected
-    # every link record's spread_from names an incident the broker run opened
-    opened = {r["incident_id"] for r in records if r["status"] == "open"}
-    assert all(r["evidence"]["spread_from"] in opened for r in records if "spread_from" in r["evidence"])
+    runs = {n: _play(kafka_bootstrap, tmp_path_factory.mktemp(f"spread{n}"), events, n) for n in (1, 2)}
+    for n, records in runs.items():
+        print(f"{n} worker(s), link records:", _linked(records))
+        assert _linked(records) == expected
+        # every link record's spread_from names an incident the broker run opened
+        opened = {r["incident_id"] for r in records if r["status"] == "open"}
+        assert all(r["evidence"]["spread_from"] in opened for r in records if "spread_from" in r["evidence"])
+    # one worker or two: the same link records, to the event id
+    def ids(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        return sorted((r["incident_id"], r["event_id"]) for r in records if "linked" in r["evidence"])
+    assert ids(runs[2]) == ids(runs[1])
