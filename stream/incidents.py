@@ -13,7 +13,8 @@ off): the aggregates are per worker and in memory.  With one worker (the demo,
 a small marketplace) they cover the whole stream; with several, each worker
 sees the regions' traffic of its own partitions.  It runs the evaluation
 harness's core (`riskstream.models.region_windows.InProcessWindows`, one
-incident manager per region).  With partitioned state (the default) incidents
+incident manager per region, their open and resolve records through one
+`SpreadLinker` for cross-region spread).  With partitioned state (the default) incidents
 go through the two-phase merge of `riskstream.stream.incident_agents`, exact
 with any number of workers and durable (see docs/architecture.md).
 """
@@ -29,6 +30,7 @@ from typing import Any
 
 from riskstream.engine import Outcome
 from riskstream.models.aggregates import AggregatorConfig, ClosedWindow
+from riskstream.models.incident_links import SpreadLinker
 from riskstream.models.incidents import IncidentManager
 from riskstream.models.region_model import RegionScorer, latest_models, list_models
 from riskstream.models.region_windows import InProcessWindows, MergeConfig
@@ -108,6 +110,7 @@ class IncidentRuntime:
         self.aggregator = InProcessWindows(MergeConfig(window_s=minutes * 60, allowed_lateness_s=agg.allowed_lateness_s),
                                            agg, ignored_for=ignored)
         self.managers: dict[str, IncidentManager] = {}
+        self.linker = SpreadLinker()  # cross-region spread, as link_incidents links it (in memory here)
         self.open_gauge = OpenIncidentGauge()
         self.queue: asyncio.Queue[list[Outcome]] = asyncio.Queue(maxsize=2_000)  # batches
         self.reorder = ReorderBuffer()
@@ -185,3 +188,7 @@ class IncidentRuntime:
                 await send(candidate)
                 m.count_incident(candidate)
                 self.open_gauge.record(candidate)
+                if candidate.status in ("open", "resolve"):
+                    for link in self.linker.process(candidate):
+                        await send(link)
+                        m.count_incident(link)

@@ -232,3 +232,24 @@ def test_a_region_owner_routes_only_open_and_resolve_records_by_harm_and_cluster
 
     asyncio.run(go())
     assert [r["status"] for r in out(p, delivered, "incident_links")] == ["open", "resolve"]
+
+
+def test_the_per_worker_runtime_links_a_spread_as_the_two_phase_path_does() -> None:
+    from riskstream.settings import Settings
+    from riskstream.stream.incidents import IncidentRuntime
+    from tests.unit.test_incidents import series, window
+
+    rt = IncidentRuntime(Settings.from_env({"RISKSTREAM_STORE": "memory://"}))
+    plan = [("EU", []), ("UK", [])] * 8 + [("EU", [series("illegal_goods", "term:dmaa", 8, "eu")]), ("UK", [])] * 2
+    plan += [("EU", []), ("UK", [])] * 10
+    plan += [("UK", [series("illegal_goods", "term:dmaa", 8, "uk", country="GB")]), ("EU", [])] * 2
+    sent: list[IncidentCandidate] = []
+
+    async def send(c: IncidentCandidate) -> None:
+        sent.append(c)
+
+    asyncio.run(rt._on_windows([window(i, region, *items) for i, (region, items) in enumerate(plan)], send))
+    opened = {c.region: c.incident_id for c in sent if c.status == "open"}
+    assert set(opened) == {"EU", "UK"}
+    assert final_views([c for c in sent if "linked" in c.evidence]) == {
+        opened["EU"]: (None, ("EU", "UK"), (opened["UK"],)), opened["UK"]: (opened["EU"], ("EU", "UK"), (opened["EU"],))}
