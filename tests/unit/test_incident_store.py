@@ -7,19 +7,16 @@ Drives ``IncidentStages._merge_region`` (the stream layer's phase 2) with a dict
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Any
 
 import pytest
 
-from riskstream.evaluation.incidents_eval import build_engine
 from riskstream.models.aggregates import AggregatorConfig, ClosedWindow
-from riskstream.models.region_windows import MergeConfig, RegionWindows, fact_of
+from riskstream.models.region_windows import MergeConfig, RegionWindows
 from riskstream.regions import region_of
-from riskstream.resources import sample_policy_dir
-from riskstream.sim import SimConfig, default_scenarios, run
 from riskstream.stream import incident_agents
 from riskstream.stream.incident_agents import IncidentStages, _pack
+from tests.unit.test_region_windows import simulated_facts
 
 
 class CountingTable(dict[bytes, bytes]):
@@ -36,17 +33,7 @@ class CountingTable(dict[bytes, bytes]):
 
 @pytest.fixture(scope="module")
 def eu_facts() -> list[dict[str, Any]]:
-    scenarios = tuple(dataclasses.replace(s, start_hour=1, duration_hours=2)
-                      for s in default_scenarios("prohibited_surge", "review_farm"))
-    sim = run(SimConfig(seed=4, duration_hours=4, events_per_hour=500, scenarios=scenarios))
-    engine, _ = build_engine(str(sample_policy_dir()))
-    out = []
-    for _topic, _key, record in sim.events:
-        outcome = engine.process(record)
-        if outcome.dead_letter is None and record.kind in ("listing", "review", "content"):
-            fact = fact_of(record, outcome.signals, outcome.actions)
-            if region_of(fact["e"]["region"]) == "EU":
-                out.append(fact)
+    out = [f for f in simulated_facts(4) if region_of(f["e"]["region"]) == "EU"]
     assert len(out) > 500
     return out
 

@@ -25,18 +25,23 @@ from riskstream.resources import sample_policy_dir
 from riskstream.sim import SimConfig, default_scenarios, run
 
 
-@pytest.fixture(scope="module")
-def facts() -> list[dict[str, Any]]:
+def simulated_facts(seed: int) -> list[dict[str, Any]]:
     """Simulated surges (four hours) through the engine: real facts with signals and actions."""
     scenarios = tuple(dataclasses.replace(s, start_hour=1, duration_hours=2)
                       for s in default_scenarios("prohibited_surge", "review_farm"))
-    sim = run(SimConfig(seed=3, duration_hours=4, events_per_hour=500, scenarios=scenarios))
+    sim = run(SimConfig(seed=seed, duration_hours=4, events_per_hour=500, scenarios=scenarios))
     engine, _ = build_engine(str(sample_policy_dir()))
     out = []
     for _topic, _key, record in sim.events:
         outcome = engine.process(record)
         if outcome.dead_letter is None and record.kind in ("listing", "review", "content"):
             out.append(fact_of(record, outcome.signals, outcome.actions))
+    return out
+
+
+@pytest.fixture(scope="module")
+def facts() -> list[dict[str, Any]]:
+    out = simulated_facts(3)
     assert sum(1 for f in out if f["s"]) > 20  # the comparison below covers series, not only counts
     return out
 
