@@ -32,8 +32,8 @@ def test_the_app_uses_the_quiet_worker_and_warn_keeps_debug_calls_off(tmp_path: 
 
 def test_the_producer_lingers_as_configured(tmp_path: Path) -> None:
     home = {"RISKSTREAM_HOME": str(tmp_path)}
-    assert build_faust_app(Settings.from_env(home)).conf.producer_linger == 0.002
-    assert build_faust_app(Settings.from_env({**home, "RISKSTREAM_PRODUCER_LINGER_MS": "0"})).conf.producer_linger == 0
+    assert build_faust_app(Settings.from_env(home)).conf.producer_linger == 0
+    assert build_faust_app(Settings.from_env({**home, "RISKSTREAM_PRODUCER_LINGER_MS": "2"})).conf.producer_linger == 0.002
     import pytest
 
     with pytest.raises(ValueError, match="PRODUCER_LINGER_MS"):
