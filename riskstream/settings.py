@@ -141,10 +141,9 @@ class KafkaSettings:
     security: KafkaSecuritySettings = field(default_factory=KafkaSecuritySettings)
     # How long the worker's producer waits to fill a request (RISKSTREAM_PRODUCER_LINGER_MS).
     # faust's default, 0, sends a produce request per record or two; 2 ms measured 0.89x the CPU
-    # per event, side by side (docs/performance.md). The default stays 0: in one fresh-clone CI
-    # run with 2 ms a worker's sends were never acknowledged after a handful of records (the test's
-    # only traffic) and the stall watchdog fired; aiokafka 0.14 lingers with new code. Not
-    # reproduced yet: see docs/performance.md.
+    # per event, side by side (docs/performance.md). The default stays 0, what every earlier CI run
+    # passed with: a rare start-up stall was first seen with 2 ms, then once with 0 too, so the
+    # linger is probably not its cause (not found yet; docs/performance.md).
     producer_linger_ms: float = 0.0
 
 
