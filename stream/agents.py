@@ -244,6 +244,12 @@ class Pipeline:
         await batch.outbox.add(self.names["deadletter"], msg.topic.encode(), encode(dl))
         batch.tally.inc(m.DEAD_LETTERS, msg.topic, reason)
 
+    async def dead_letter_to(self, outbox: Outbox, msg: Any, raw: bytes, reason: str, detail: str) -> None:
+        """A dead letter into `outbox`, counted at once: for the incident agents, which keep no `_Batch`."""
+        dl = _dead_letter(msg.topic, msg.partition, msg.offset, raw, reason, detail)
+        await outbox.add(self.names["deadletter"], msg.topic.encode(), encode(dl))
+        m.DEAD_LETTERS.labels(msg.topic, reason).inc()
+
     async def _emit_into(self, batch: _Batch, source: Any, outcome: Outcome, kind: str,
                          record_time: float | None, *, in_stream: bool = True, to_violations: bool = True) -> None:
         """An outcome's signals and actions into the batch's outbox (enforced ones deduplicated)."""

@@ -1,4 +1,4 @@
-"""Tables whose entries expire after a replay horizon: `enforced-actions` and `appealable-actions`.
+"""Tables whose entries expire: `enforced-actions` (the replay horizon) and `appealable-actions` (the appeal window).
 
 An entry is stored with the wall time it was written (`DedupeRecord`):
 ``b"<unix seconds>|<payload>"``.  In ``enforced-actions`` the payload is the
@@ -12,8 +12,10 @@ event-age window plus one day (31 days), and an event replayed after its key
 expired is older than the age window by event time, so decode refuses it as
 ``out_of_range`` before any detector runs.  (With the age window off, as in
 the labeled-day evaluation, the horizon is the documented 31 days and nothing
-else guards.)  An appeal for an action indexed longer ago than the horizon
-finds no action and is dead-lettered ``unknown_action``.
+else guards.)  The appeals index uses the same records over a longer horizon,
+the appeal window (``RISKSTREAM_APPEAL_WINDOW_DAYS``, 183 days, never shorter
+than the replay horizon): an appeal for an action indexed longer ago finds no
+action and is dead-lettered ``unknown_action``.
 
 Bounded twice over, the same way for both tables:
 

@@ -251,7 +251,7 @@ class IncidentStages:
                     if region not in REGIONS or not isinstance(partial, dict) or "src" not in partial:
                         raise ValueError(f"not a partial for a policy region (key {region!r})")
                 except Exception as exc:
-                    await self._dead_letter(batch, msg, raw, f"{type(exc).__name__}: {exc}")
+                    await self.p.dead_letter_to(batch, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
                     continue
                 by_region.setdefault(region, []).append((source, partial))
             for region, items in sorted(by_region.items()):
@@ -261,20 +261,13 @@ class IncidentStages:
                     log.exception("region merge failed for %s", region)
                     m.ERRORS.labels("merge_aggregates").inc()
                     for source, partial in items:
-                        await self._dead_letter(batch, source.message, orjson.dumps(partial),
-                                                f"{type(exc).__name__}: {exc}")
+                        await self.p.dead_letter_to(batch, source.message, orjson.dumps(partial),
+                                                    "processing_error", f"{type(exc).__name__}: {exc}")
             await batch.flush()
             batch.count_sent()
             if time.monotonic() - self.runtime._last_model_check > 30:
                 self.runtime._last_model_check = time.monotonic()
                 self.runtime.reload_models()
-
-    async def _dead_letter(self, outbox: Any, msg: Any, raw: bytes, detail: str) -> None:
-        from riskstream.stream.agents import _dead_letter  # the pipeline's dead-letter record
-
-        dl = _dead_letter(msg.topic, msg.partition, msg.offset, raw, "processing_error", detail)
-        await outbox.add(self.p.names["deadletter"], msg.topic.encode(), encode(dl))
-        m.DEAD_LETTERS.labels(msg.topic, "processing_error").inc()
 
     def _load(self, region: str) -> tuple[RegionWindows, dict[int, int], bool]:
         """The region's header (open windows, watermarks) and each open window's chunk count.

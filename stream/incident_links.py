@@ -73,7 +73,7 @@ class IncidentLinks:
                 except Exception as exc:  # a bug must not stop the linker or lose the record
                     log.exception("incident linking failed: %s[%s]@%s", msg.topic, msg.partition, msg.offset)
                     m.ERRORS.labels("link_incidents").inc()
-                    await self._dead_letter(outbox, msg, raw, f"{type(exc).__name__}: {exc}")
+                    await self.p.dead_letter_to(outbox, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
             refused = await outbox.flush()
             if refused:
                 log.error("%d link record(s) refused for good by the broker", len(refused))
@@ -102,10 +102,3 @@ class IncidentLinks:
             await outbox.add(self.p.names["incidents"], link.incident_id.encode(), encode(link))
         pending[key] = (source, linker)
         return links
-
-    async def _dead_letter(self, outbox: Any, msg: Any, raw: bytes, detail: str) -> None:
-        from riskstream.stream.agents import _dead_letter  # the pipeline's dead-letter record
-
-        dl = _dead_letter(msg.topic, msg.partition, msg.offset, raw, "processing_error", detail)
-        await outbox.add(self.p.names["deadletter"], msg.topic.encode(), encode(dl))
-        m.DEAD_LETTERS.labels(msg.topic, "processing_error").inc()
