@@ -49,6 +49,7 @@ from riskstream.detectors.registry import default_registry
 from riskstream.engine import Engine, Outcome
 from riskstream.regions import region_of
 from riskstream.settings import Settings
+from riskstream.stream import diagnose
 from riskstream.stream import metrics as m
 from riskstream.stream.appeals import Appeals
 from riskstream.stream.control import PolicyRuntime
@@ -233,7 +234,10 @@ class Pipeline:
         return await self.app.producer.send(topic, key, value, partition, timestamp, headers)
 
     def _outbox(self) -> Outbox:
-        return Outbox(self._send)
+        return Outbox(self._send, describe=self._producer_state)
+
+    def _producer_state(self) -> str:
+        return diagnose.producer_state(self.app)
 
     def new_batch(self) -> _Batch:
         return _Batch(self._outbox())

@@ -56,6 +56,11 @@ PROCESSING = Histogram(
     ["kind"], registry=REGISTRY,
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
+SLOW_FLUSHES = Counter(
+    "riskstream_slow_flushes_total",
+    "Times a batch's outputs were still not acknowledged after 20 s (the log says what the producer waits for).",
+    registry=REGISTRY,
+)
 SEND_RETRIES = Counter(
     "riskstream_send_retries_total",
     "Output records the broker did not acknowledge and that were sent again (the batch waits for them).",

@@ -43,6 +43,10 @@ log = logging.getLogger("riskstream.outbox")
 SendFn = Callable[[str, bytes | None, bytes, int | None, float | None, Any], Awaitable[Awaitable[Any]]]
 
 
+# A flush waiting longer than this logs what the producer is waiting for (riskstream.stream.diagnose).
+SLOW_FLUSH_SECONDS = 20.0
+
+
 class UndeliverableRecord(Exception):
     """The broker will never take this record (for example larger than the topic's limit)."""
 
@@ -65,8 +69,11 @@ def _permanent(exc: BaseException) -> bool:
 class Outbox:
     """Collects a batch's sends; ``flush`` awaits them all, retrying what the broker refused."""
 
-    def __init__(self, send: SendFn, *, max_backoff: float = 5.0, first_backoff: float = 0.1) -> None:
+    def __init__(self, send: SendFn, *, max_backoff: float = 5.0, first_backoff: float = 0.1,
+                 describe: Callable[[], str] | None = None, slow_after: float = SLOW_FLUSH_SECONDS) -> None:
         self._send = send
+        self._describe = describe
+        self._slow_after = slow_after
         self._pending: list[_Pending] = []
         self._max_backoff = max_backoff
         self._first_backoff = first_backoff
@@ -94,7 +101,7 @@ class Outbox:
         attempt = 0
         while pending:
             futures = [p.future for p in pending if p.future is not None]
-            results = iter(await asyncio.gather(*futures, return_exceptions=True))
+            results = iter(await self._gather(futures, pending))
             retry: list[_Pending] = []
             for p in pending:
                 result = next(results) if p.future is not None else ConnectionError("not queued")
@@ -127,6 +134,20 @@ class Outbox:
                     p.future = None  # not queued either: tried again on the next round
                 pending.append(p)
         return undeliverable
+
+    async def _gather(self, futures: list[Awaitable[Any]], pending: list[_Pending]) -> list[Any]:
+        """All delivery results; a wait longer than ``slow_after`` is logged with the producer's state."""
+        gathered = asyncio.gather(*futures, return_exceptions=True)
+        waited = 0.0
+        while True:
+            done, _ = await asyncio.wait({gathered}, timeout=self._slow_after)
+            if done:
+                return gathered.result()
+            waited += self._slow_after
+            m.SLOW_FLUSHES.inc()
+            log.warning("%d record(s) not acknowledged after %.0f s (e.g. to %s); the batch waits for them; %s",
+                        len(futures), waited, pending[0].topic,
+                        self._describe() if self._describe is not None else "")
 
     def count_sent(self) -> None:
         """Add this outbox's delivered records to ``riskstream_events_out_total`` (once per batch)."""

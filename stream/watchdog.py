@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from riskstream.stream import diagnose
 from riskstream.stream import metrics as m
 
 log = logging.getLogger("riskstream.watchdog")
@@ -138,6 +139,7 @@ class Watchdog:
             log.critical("STALLED: no progress for %.0f s on partitions with lag: %s; exiting with status %d "
                          "in %.0f s so that the supervisor restarts this worker",
                          self.detector.stall_seconds, detail, EXIT_STALLED, self.exit_grace)
+            log.critical("while stalled: %s\ntasks:\n%s", diagnose.producer_state(self.app), diagnose.task_stacks())
             await asyncio.sleep(self.exit_grace)
             logging.shutdown()
             self._exit(EXIT_STALLED)

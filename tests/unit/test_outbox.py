@@ -125,3 +125,31 @@ def test_tally_adds_each_labelled_child_once_per_flush() -> None:
     tally.flush()
     tally.flush()
     assert m.child(m.EVENTS_IN, ("tally-topic",))._value.get() - before == 7
+
+
+def test_a_flush_that_waits_long_says_what_the_producer_waits_for_and_still_delivers(caplog: Any) -> None:
+    described: list[int] = []
+
+    def describe() -> str:
+        described.append(1)
+        return "producer: in flight to nodes [1]"
+
+    async def go() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        late: asyncio.Future[Any] = loop.create_future()
+
+        async def send(*_: Any) -> asyncio.Future[Any]:
+            return late
+
+        box = Outbox(send, describe=describe, slow_after=0.05)
+        await box.add("out", b"k", b"v")
+        loop.call_later(0.18, late.set_result, ("metadata", "out"))
+        before = m.SLOW_FLUSHES._value.get()
+        undeliverable = await box.flush()
+        assert m.SLOW_FLUSHES._value.get() - before == len(described) >= 2
+        assert box.sent == {"out": 1}
+        return undeliverable
+
+    with caplog.at_level("WARNING", logger="riskstream.outbox"):
+        assert run(go()) == []
+    assert "not acknowledged after" in caplog.text and "in flight to nodes [1]" in caplog.text
