@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
 from riskstream.contracts import encode
 from riskstream.settings import Settings
@@ -41,9 +42,52 @@ async def ensure_topics(settings: Settings, keys: Iterable[str] | None = None) -
             new.append(NewTopic(name, spec.partitions or settings.kafka.partitions,
                                 settings.kafka.replication_factor, topic_configs=spec.kafka_config()))
         if new:
-            await admin.create_topics(new)
+            response = await admin.create_topics(new)
+            failed = [(name, code, msg) for name, code, msg in _topic_errors(response)
+                      if code not in (0, TOPIC_ALREADY_EXISTS)]  # another worker won the race: fine
+            if failed:
+                raise RuntimeError("could not create topics: " + "; ".join(
+                    f"{name}: error {code} {msg or ''}".strip() for name, code, msg in failed))
     finally:
         await admin.close()
+
+
+TOPIC_ALREADY_EXISTS = 36
+
+
+def _topic_errors(response: Any) -> list[tuple[str, int, str | None]]:
+    """(topic, error code, message) from any CreateTopics response version."""
+    return [(err[0], err[1], err[2] if len(err) > 2 else None) for err in response.topic_errors]
+
+
+async def prepare_topics(settings: Settings, wait_seconds: float = 120.0) -> None:
+    """Before a worker starts: every topic it reads or writes exists, with its declared settings.
+
+    Faust creates the topics its agents read when it starts, but the topics a
+    worker only writes were declared by a task running beside the agents: an
+    agent's first send to one of them could reach the broker first, and a
+    broker with automatic topic creation then made it with the broker's defaults
+    (partitions, retention, compaction) instead of the topic table's, while
+    Faust's own create request raced it.  Creating them all here, first, leaves
+    no such race.  A broker that is not up yet is waited for, with a line every
+    few seconds, then reported.
+    """
+    started = time.monotonic()
+    last_said = 0.0
+    while True:
+        try:
+            await ensure_topics(settings)
+            return
+        except (KafkaConnectionError, KafkaTimeoutError, OSError) as exc:
+            waited = time.monotonic() - started
+            if waited >= wait_seconds:
+                raise RuntimeError(f"the broker at {settings.kafka.bootstrap_servers} did not answer for "
+                                   f"{waited:.0f} s ({type(exc).__name__}: {exc})") from exc
+            if waited - last_said >= 5 or last_said == 0.0:
+                last_said = max(waited, 0.001)
+                print(f"[riskstream] waiting for the broker at {settings.kafka.bootstrap_servers} "
+                      f"({type(exc).__name__}); {waited:.0f} s so far", file=sys.stderr, flush=True)
+            await asyncio.sleep(1.0)
 
 
 def producer(settings: Settings) -> AIOKafkaProducer:

@@ -151,8 +151,16 @@ def worker(ctx: click.Context, loglevel: str, loop: str | None) -> None:
 
     use_loop(loop or settings.loop)
     click.echo(f"[riskstream] event loop: {loop_in_use()}", err=True)
-    from riskstream.stream.app import create_app
+    import asyncio
 
+    from riskstream.stream.app import create_app
+    from riskstream.stream.producer import prepare_topics
+
+    # Every topic with its declared settings before any agent sends (stream.producer.prepare_topics).
+    try:
+        asyncio.run(prepare_topics(settings))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
     app = create_app(settings)
     app.main()
 
