@@ -233,14 +233,14 @@ class Pipeline:
             return await self._by_name[topic].send(key=key, value=value, partition=partition)
         return await self.app.producer.send(topic, key, value, partition, timestamp, headers)
 
-    def _outbox(self) -> Outbox:
+    def new_outbox(self) -> Outbox:
         return Outbox(self._send, describe=self._producer_state)
 
     def _producer_state(self) -> str:
         return diagnose.producer_state(self.app)
 
     def new_batch(self) -> _Batch:
-        return _Batch(self._outbox())
+        return _Batch(self.new_outbox())
 
     async def _dead_letter_into(self, batch: _Batch, msg: Any, raw: bytes, reason: str, detail: str,
                                 measured: int | None = None) -> None:
@@ -324,7 +324,7 @@ class Pipeline:
         undeliverable = await batch.outbox.flush()
         failed: set[int] = set()
         if undeliverable:
-            retry = self._outbox()
+            retry = self.new_outbox()
             flat = [s for tag in undeliverable for s in (tag if isinstance(tag, list) else [tag])]
             for source in {id(s): s for s in flat if s is not None}.values():
                 failed.add(id(source))
@@ -365,7 +365,7 @@ class Pipeline:
         """Decode and validate; detect and decide (or route to the state owners); batch by batch."""
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
             await self.tables_ready()
-            batch = _Batch(self._outbox())
+            batch = _Batch(self.new_outbox())
             processing = m.child(m.PROCESSING, (kind,))
             for source in events:
                 started = time.perf_counter()
@@ -460,7 +460,7 @@ class Pipeline:
         """Shared loop of the hop agents: each record is a JSON array of envelopes (or one envelope)."""
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
             await self.tables_ready()
-            batch = _Batch(self._outbox())
+            batch = _Batch(self.new_outbox())
             n = 0
             for source in events:
                 set_current_event(source)
@@ -595,7 +595,7 @@ class Pipeline:
         """Aggregates -> region models (in a thread) -> incident candidates, off the agents' path."""
 
         async def send(candidate: IncidentCandidate) -> None:
-            outbox = self._outbox()
+            outbox = self.new_outbox()
             await outbox.add(self.names["incidents"], candidate.incident_id.encode(), encode(candidate))
             await outbox.flush()
             outbox.count_sent()
@@ -672,7 +672,7 @@ class Pipeline:
 
     async def _handle_recall(self, rec: Any) -> None:
         m.EVENTS_IN.labels(rec.topic).inc()
-        batch = _Batch(self._outbox())
+        batch = _Batch(self.new_outbox())
         try:
             outcome = self.engine.handle_raw("recall", rec.value)
             if outcome.dead_letter is not None:

@@ -223,7 +223,7 @@ class IncidentStages:
                 await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
 
     async def _heartbeat(self, marks: dict[int, tuple[float | None, bool]]) -> None:
-        outbox = self.p._outbox()
+        outbox = self.p.new_outbox()
         for src, (wm, idle) in sorted(marks.items()):
             value = orjson.dumps({"src": src, "wm": wm, "idle": idle, "facts": []})
             for region in REGIONS:
@@ -241,7 +241,7 @@ class IncidentStages:
         async for events in stream.take_events(settings.batch_events, within=settings.batch_seconds):
             await self.p.tables_ready()  # a table write before its changelog's metadata would fail
             by_region: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
-            batch = self.p._outbox()
+            batch = self.p.new_outbox()
             for source in events:
                 msg = source.message
                 raw: bytes = msg.value or b""

@@ -62,7 +62,7 @@ class IncidentLinks:
         settings = self.p.settings
         async for events in stream.take_events(settings.batch_events, within=settings.batch_seconds):
             await self.p.tables_ready()  # a table write before its changelog's metadata would fail
-            outbox = self.p._outbox()
+            outbox = self.p.new_outbox()
             pending: dict[bytes, tuple[Any, SpreadLinker]] = {}  # key -> (its last input, its state)
             sent: list[IncidentCandidate] = []
             for source in events:
