@@ -38,6 +38,25 @@ listings are learned (an update would count the same item twice); updates are
 scored, because dropping the price after review is a known trick.  A price of
 zero is skipped: marketplaces use it for "price on request".
 
+Photo siblings (``photo_anchors`` > 0).  A price judged alone is ambiguous
+near the floor, and most so in cold start, where a house that sells above
+its category is judged against the category: a fake at 30% of its price can
+sit above the floor.  But a counterfeit wave lists the same goods with the
+same photos, re-encoded (perceptual hashes a few bits apart: the definition
+``image_reuse`` uses), and most of its listings are far below any estimate.
+So the photos of a listing that fired on its own price are kept as the
+brand's *anchors*, with its judged price; a listing showing one of them
+(within ``photo_max_distance`` bits) fires if its judged price is nearer the
+anchor's than the brand's estimate on the log scale, i.e. below their
+geometric midpoint.  No new threshold: the anchor counts at most at
+``ratio`` times the estimate, so the bound is at most ``sqrt(ratio)`` of it
+(0.55 at 0.3), and an honest listing near the brand's price never sides with
+a fake whose photos it shares (a stolen photo).  Siblings are not anchors,
+so the bound cannot creep up a chain of them.  Anchors change what fires,
+never what is learned: the brand's estimate stays a function of the set of
+listings seen; what fires depends on order (a sibling needs its anchor
+first), as any judgement against the estimate as it was does.
+
 The category prior is a log-bucket histogram with DDSketch's relative-accuracy
 guarantee: bucket keys and values come from ddsketch's ``LogarithmicMapping``,
 but the counts live in the state as plain JSON (``{"count", "offset",
@@ -47,8 +66,10 @@ leaves low quantiles exact) and counts are halved once they reach
 
 State key: ``scope|currency|category`` (scope = country, or policy region
 with ``pool_countries``).  Size bound per key: ``max_bins`` floats for the
-prior plus ``max_brands`` brands of three numbers each (the least recently
-seen brand is evicted first).
+prior plus ``max_brands`` brands of four numbers each (the least recently
+seen brand is evicted first), plus, with photo siblings, ``max_brands``
+brands of ``photo_anchors`` (hash, price, seq) triples (the least recently anchored
+brand is evicted first).
 
 >>> from riskstream.contracts import ListingEvent, parse_time
 >>> d = PriceOutlierDetector(PriceOutlierDetector.Params(watched_brands=("Rolex",), min_count=3))
@@ -81,13 +102,16 @@ from riskstream.contracts import Event, EventKind, ListingEvent, Signal
 from riskstream.detectors.base import signal
 from riskstream.detectors.bounded_cache import ShortKeyMemo
 from riskstream.detectors.category_rules import normalize_category
+from riskstream.detectors.image_reuse import parse_hash
 from riskstream.detectors.text import TermMatcher, normalize
 from riskstream.regions import region_of
 
 State = dict[str, Any]
-"""``{"count": float, "offset": int, "bins": [float, ...], "brands": {brand: [n, mean_log, seq, m2]}, "seq": int}``:
-bins[i] counts key offset + i (the category prior); per brand its count, mean log price, when last seen
-and the sum of squared deviations of its log prices."""
+"""``{"count": float, "offset": int, "bins": [float, ...], "brands": {brand: [n, mean_log, seq, m2]}, "seq": int,
+"anchors": {brand: [[16 hex digits, judged price, seq], ...]}}``: bins[i] counts key offset + i (the category
+prior); per brand its count, mean log price, when last seen and the sum of squared deviations of its log
+prices; per brand the photos of its listings that fired on their own price, oldest first, and when
+(only with ``photo_anchors``; absent until one fires)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +147,11 @@ class PriceOutlierParams:
     * ``max_declared_discount``: a percentage discount declared in the title or description
       ("-30%", "30% off") is credited up to this fraction: the price is judged as
       ``price / (1 - discount)``.  0 (the default) ignores declared discounts.
+    * ``photo_anchors``: photos remembered per brand from listings that fired on their own price
+      (the newest kept); a listing showing one of them is judged against it too (module
+      docstring, "Photo siblings").  0 (the default) turns this off.
+    * ``photo_max_distance``: Hamming distance (bits of the 64-bit perceptual hash) up to which
+      two photos are the same (re-encoded, resized), as in ``image_reuse``.
     """
 
     watched_brands: tuple[str, ...] = ()
@@ -144,6 +173,8 @@ class PriceOutlierParams:
     used_ratio: float = 0.5
     learn_z: float = 2.0
     max_declared_discount: float = 0.0
+    photo_anchors: int = 0
+    photo_max_distance: int = 6
 
 
 # "-30%", "- 30 %", "30% off": one or two digits, not part of a larger number ("100% real").
@@ -169,6 +200,28 @@ def declared_discount(event: ListingEvent) -> float:
     return best / 100
 
 
+def _photos(event: ListingEvent) -> list[int]:
+    """The listing's distinct valid 64-bit photo hashes, in order (others are ignored)."""
+    out: list[int] = []
+    for text in event.image_hashes:
+        h = parse_hash(text)
+        if h is not None and h not in out:
+            out.append(h)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Finding:
+    """Why a listing fired: its judged price below the floor of `estimate`, or below a photo sibling's bound."""
+
+    estimate: float
+    judged: float
+    """The price on the estimate's scale: declared sale credited, second-hand divided by ``used_ratio``."""
+    sibling_price: float | None = None
+    sibling_distance: int | None = None
+    sibling_bound: float | None = None
+
+
 class PriceOutlierDetector:
     """Learns a per-brand price baseline and flags prices far below its median."""
 
@@ -189,6 +242,8 @@ class PriceOutlierDetector:
             raise ValueError("used_ratio must be in (0, 1] and prior_log_sd >= 0")
         if not 0 <= params.max_declared_discount < 1:
             raise ValueError(f"max_declared_discount must be in [0, 1), got {params.max_declared_discount}")
+        if params.photo_anchors < 0 or not 0 <= params.photo_max_distance < 32:
+            raise ValueError("photo_anchors must be >= 0 and photo_max_distance in [0, 32)")
         # (currency, category) -> (median, log variance): fixed for the detector's life.
         self._priors: dict[tuple[str, str], tuple[float, float]] = {}
         for cat, by_currency in params.category_priors.items():
@@ -238,6 +293,7 @@ class PriceOutlierDetector:
         n, mean_log, m2 = (brands[brand][0], brands[brand][1], brands[brand][3]) if brand in brands else (0.0, 0.0, 0.0)
         used = event.attributes.get("condition", "").strip().casefold() in self._used if event.attributes else False
         cut = p.used_ratio if used else 1.0
+        anchors: list[list[Any]] = state.get("anchors", {}).get(brand, []) if p.photo_anchors else []
         configured = self._priors.get((event.currency, normalize_category(event.category)))
         learn = event.op == "created" and not used
         if configured is not None:
@@ -247,18 +303,20 @@ class PriceOutlierDetector:
             prior, prior_var = configured
             if learn and event.price < math.exp(-p.learn_z * math.sqrt(prior_var)) * prior:
                 learn = False
-            fired = self._judge(event, n, mean_log, m2, prior, lambda: prior_var, cut)
-            if fired is not None:
-                signals.append(self._signal(event, fired, count, prior, n))
+            found = self._judge(event, n, mean_log, m2, prior, lambda: prior_var, cut, anchors)
+            if found is not None:
+                signals.append(self._signal(event, found, count, prior, n))
+                state = self._anchor(state, brand, event, found)
             if learn:
                 state = self._learn_brand(state, brand, event.price)
             return state, signals
         if count >= p.min_count:
             prior = self._quantile(state, 0.5)
             learned: State = state
-            fired = self._judge(event, n, mean_log, m2, prior, lambda: self._log_variance(learned), cut)
-            if fired is not None:
-                signals.append(self._signal(event, fired, count, prior, n))
+            found = self._judge(event, n, mean_log, m2, prior, lambda: self._log_variance(learned), cut, anchors)
+            if found is not None:
+                signals.append(self._signal(event, found, count, prior, n))
+                state = self._anchor(state, brand, event, found)
         if not signals and learn:
             state = self._learn(state, event.price)
             state = self._learn_brand(state, brand, event.price)
@@ -271,26 +329,82 @@ class PriceOutlierDetector:
         return min(self.params.ratio, math.exp(-self.params.z_score * math.sqrt(var)))
 
     def _judge(self, event: ListingEvent, n: float, mean_log: float, m2: float, prior: float,
-               prior_var: Callable[[], float], cut: float) -> float | None:
-        """The brand's estimate when `event` is priced below its floor, else None."""
-        k = self.params.prior_weight
+               prior_var: Callable[[], float], cut: float, anchors: list[list[Any]]) -> _Finding | None:
+        """A finding when `event` is priced below its floor, or below its photo siblings' bound."""
+        p = self.params
+        k = p.prior_weight
         w = n + k if n + k > 0 else 1.0
         estimate = math.exp((n * mean_log + k * math.log(prior)) / w)
-        # The floor is at most `ratio` (and x * estimate is monotone in x), so a price at or above
-        # ratio * estimate cannot fire: the prior's variance (a pass over every bucket when it is
-        # learned) is only needed for the few prices below it.
-        if event.price >= self.params.ratio * cut * estimate:
+        # Both bounds are at most a fraction of the estimate: the floor at most `ratio`, a photo
+        # sibling's at most sqrt(ratio) (see `_sibling_bound`).  A price at or above the larger
+        # cannot fire (the credit only raises the price), so the prior's variance (a pass over
+        # every bucket when it is learned) and the photos are only looked at for the few below it.
+        reach = math.sqrt(p.ratio) if anchors else p.ratio
+        if event.price >= reach * cut * estimate:
             return None
-        # A declared sale is judged at its list price (the credit only raises the price, so the
-        # early return above stays exact); parsed only for the few prices that got this far.
-        price = event.price
-        if self.params.max_declared_discount > 0:
-            price /= 1.0 - min(declared_discount(event), self.params.max_declared_discount)
+        # A declared sale is judged at its list price, a second-hand item at what it would sell for
+        # new: `judged` is on the scale of the brand's estimate.
+        judged = event.price / cut
+        if p.max_declared_discount > 0:
+            judged /= 1.0 - min(declared_discount(event), p.max_declared_discount)
         # Far below on both scales: a fraction of the price, and `z_score` spreads below it, so a
         # brand selling cheap and dear products (t-shirts and jackets) is not flagged for the cheap ones.
-        if price < self._floor(prior_var(), n, m2, k) * cut * estimate:
-            return estimate
+        if judged < self._floor(prior_var(), n, m2, k) * estimate:
+            return _Finding(estimate, judged)
+        if anchors:
+            match = self._photo_match(event, anchors)
+            if match is not None:
+                bound = self._sibling_bound(match[0], estimate)
+                if judged < bound:
+                    return _Finding(estimate, judged, sibling_price=match[0], sibling_distance=match[1],
+                                    sibling_bound=bound)
         return None
+
+    def _sibling_bound(self, sibling: float, estimate: float) -> float:
+        """The price below which a listing sides with a photo sibling rather than with the brand.
+
+        The geometric midpoint of the sibling's (judged) price and the brand's estimate: nearer
+        the sibling on the log scale the estimate lives on.  The sibling counts at most at `ratio`
+        times the estimate (it fired when the estimate may have been higher), so the bound is at
+        most sqrt(ratio) of the estimate (0.55 at 0.3): a listing near the brand's price never
+        sides with a fake.
+        """
+        return math.sqrt(min(sibling, self.params.ratio * estimate) * estimate)
+
+    def _photo_match(self, event: ListingEvent, anchors: list[list[Any]]) -> tuple[float, int] | None:
+        """The highest judged price among the anchors showing one of `event`'s photos, and its distance."""
+        best: tuple[float, int] | None = None
+        limit = self.params.photo_max_distance
+        for h in _photos(event):
+            for anchor_hash, anchor_price, *_ in anchors:
+                a = parse_hash(anchor_hash)
+                if a is None:
+                    continue
+                d = (a ^ h).bit_count()
+                if d <= limit and (best is None or (anchor_price, -d) > (best[0], -best[1])):
+                    best = (float(anchor_price), d)
+        return best
+
+    def _anchor(self, state: State, brand: str, event: ListingEvent, found: _Finding) -> State:
+        """`state` with the photos of a listing that fired on its own price kept as the brand's anchors.
+
+        A listing that fired as a photo sibling is not an anchor: anchors stay prices that fired
+        on their own, so the bound cannot creep up a chain of siblings.
+        """
+        p = self.params
+        if not p.photo_anchors or found.sibling_price is not None:
+            return state
+        photos = [f"{h:016x}" for h in _photos(event)]
+        if not photos:
+            return state
+        # A shallow copy, as in `_learn_brand`; `seq` orders the brands for eviction, newest last.
+        all_anchors: dict[str, list[list[Any]]] = dict(state.get("anchors", {}))
+        seq = int(state.get("seq", 0)) + 1
+        kept = [a for a in all_anchors.get(brand, []) if a[0] not in photos]
+        all_anchors[brand] = [*kept, *([h, found.judged, seq] for h in photos)][-p.photo_anchors:]
+        if len(all_anchors) > p.max_brands:
+            del all_anchors[min(all_anchors, key=lambda b: all_anchors[b][-1][2])]
+        return {**state, "anchors": all_anchors, "seq": seq}
 
     def _learn_brand(self, state: State, brand: str, price: float) -> State:
         # A shallow copy: the other brands' lists are shared with the old state, never written to.
@@ -377,8 +491,13 @@ class PriceOutlierDetector:
                 return self._brand_norm(found[0])
         return None
 
-    def _signal(self, event: ListingEvent, median: float, count: float, prior: float, brand_n: float) -> Signal:
+    def _signal(self, event: ListingEvent, found: _Finding, count: float, prior: float, brand_n: float) -> Signal:
         p = self.params
+        median = found.estimate
+        sibling: dict[str, Any] = {}
+        if found.sibling_price is not None:
+            sibling = {"photo_sibling": {"price": found.sibling_price, "distance": found.sibling_distance,
+                                         "bound": found.sibling_bound, "judged_price": found.judged}}
         return signal(
             self.id,
             event,
@@ -399,5 +518,6 @@ class PriceOutlierDetector:
                 "threshold": p.ratio * median,
                 "relative_accuracy": p.relative_accuracy,
                 **({"declared_discount": declared_discount(event)} if p.max_declared_discount > 0 else {}),
+                **sibling,
             },
         )

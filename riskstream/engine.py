@@ -319,7 +319,9 @@ class Engine:
     def note_actioned(self, action: EnforcementAction) -> None:
         """Remember an enforced remove/hold of a listing, so content linking to it is caught.
 
-        A reversal of one (an appeal granted, riskstream.decisions.appeals) forgets it again.
+        The detector is given the action's reason codes and keeps only the listings whose
+        reasons make a link a finding (``content_prohibited``'s ``link_reasons``).  A reversal
+        of one (an appeal granted, riskstream.decisions.appeals) forgets it again.
         """
         reverses = action.action == "allow" and action.evidence.get("reversed_action") in ("remove", "hold")
         if action.mode != "enforced" or action.entity_type != "listing" or (
@@ -336,7 +338,8 @@ class Engine:
                 if reverses and hasattr(detector, "without_actioned"):
                     self._state[skey] = detector.without_actioned(state, [action.entity_id])
                 elif not reverses:
-                    self._state[skey] = detector.with_actioned(state, [action.entity_id])
+                    self._state[skey] = detector.with_actioned(state, [action.entity_id],
+                                                               reasons=action.reason_codes)
 
     # ---------------------------------------------------------------- graduated enforcement
 

@@ -89,6 +89,22 @@ def test_a_reversal_un_actions_the_listing_for_content_linking_to_it() -> None:
     assert not links("l1", 2)
 
 
+def test_a_listing_held_for_a_missing_mark_is_not_an_actioned_link() -> None:
+    """The engine hands the action's reasons on: a hold for paperwork does not taint the posts linking it."""
+    e = engine()
+
+    def links(listing_id: str, n: int) -> bool:
+        ev = ContentEvent(event_id=f"c{n}", event_time=T, region="DE", content_id=f"c{n}", creator_id="cr1",
+                          content_kind="video", text="Unboxing my new toy water gun", linked_listing_ids=[listing_id])
+        return any(s.code == "links_actioned_listing" for s in e.process(ev).signals)
+
+    held = dataclasses.replace(removal(3), action="hold", reason_codes=["certification_missing"])
+    e.note_actioned(held)
+    assert not links("l3", 1)
+    e.note_actioned(dataclasses.replace(held, reason_codes=["certification_missing", "restricted_item"]))
+    assert links("l3", 2)
+
+
 # ------------------------------------------------------------------ the index and the DSA statement
 
 

@@ -86,7 +86,9 @@ BUSY: dict[str, dict[str, Any]] = {
         "required_certifications": {"toys": ["CE"], "electronics": ["CE", "UKCA"]},
         "attribute_formats": {"fcc_id": "^[A-Z0-9]{3,5}-[A-Z0-9]+$"},
     },
-    "price_outlier": {"all_brands": True, "min_count": 3, "ratio": 0.9, "max_bins": 8, "decay_at_count": 12},
+    # Photos within 30 bits "match" (random ones often do), so photo siblings fire and anchors are evicted.
+    "price_outlier": {"all_brands": True, "min_count": 3, "ratio": 0.9, "max_bins": 8, "decay_at_count": 12,
+                      "photo_anchors": 2, "photo_max_distance": 30, "max_brands": 3},
     "new_seller_burst": {"max_listings": 2, "window_minutes": 90, "cooldown_minutes": 5, "unknown_age_is_new": True,
                          "max_seller_age_days": 400},
     "new_seller_wave": {"min_sellers": 2, "min_listings": 2, "max_tracked": 4, "window_minutes": 90,

@@ -42,6 +42,11 @@ def codes(text: str, d: ContentProhibitedDetector = DEFAULT) -> dict[str, list[s
             {"promotes_prohibited": ["rhino horn"], "promotes_restricted": ["nicotine pouches"]},
         ),
         ("My ivory white wedding dress try-on", {}),  # a colour, not a tusk
+        # Honest posts from the tuning seeds: a water gun is no ghost gun, a power bank no banknote.
+        ("Unboxing my new Toy water gun pump action 2-pack #ad", {}),
+        ("Is it worth it? Testing the SplashCo Toy water gun pump action 2-pack #ad", {}),
+        ("Ehrlicher Test: Ampero Powerbank 20000mAh PD #werbung", {}),
+        ("Déballage : Batterie externe 20000mAh", {}),
         ("Horny rhinos at the zoo documentary", {}),
         ("", {}),
     ],
@@ -110,3 +115,45 @@ def test_keys_and_other_events() -> None:
 def test_invalid_params_are_refused() -> None:
     with pytest.raises(ValueError):
         ContentProhibitedDetector(ContentProhibitedParams(max_actioned=0))
+
+
+# Honest posts of the tuning seeds that were flagged: each links a lawful item whose listing was held
+# for its paperwork or its reviews.  The creator promoted nothing prohibited.
+HONEST_LINKED = [
+    ("Unboxing my new Toy water gun pump action 2-pack #ad", ["certification_missing"]),
+    ("Ehrlicher Test: Ampero Powerbank 20000mAh PD #werbung", ["attribute_missing"]),
+    ("Mon avis sur Soft plush teddy bear 30cm #publicité", ["certification_missing", "attribute_missing"]),
+    ("Ehrlicher Test: Sonivo Bluetooth Lautsprecher wasserdicht", ["near_duplicate_reviews"]),
+    ("Day 3 with the Building blocks 500 pieces #ad", ["attribute_invalid_format"]),
+]
+
+
+@pytest.mark.parametrize(("text", "reasons"), HONEST_LINKED)
+def test_a_listing_held_for_paperwork_or_reviews_is_not_an_actioned_link(text: str, reasons: list[str]) -> None:
+    state = DEFAULT.with_actioned(DEFAULT.initial_state(), ["l9"], reasons=reasons)
+    assert state == DEFAULT.initial_state()
+    assert DEFAULT.detect(content(text, ["l9"]), state)[1] == []
+
+
+@pytest.mark.parametrize(
+    "reasons",
+    [
+        ["restricted_item"],                                  # the semaglutide drops a creator wave links
+        ["prohibited_item", "mixed_script"],
+        ["recalled_product"],
+        ["image_reused", "new_seller_wave", "price_below_baseline"],  # a counterfeit bag
+        ["certification_missing", "prohibited_item"],         # any one reason about the item is enough
+    ],
+)
+def test_a_listing_actioned_for_what_it_sells_is_an_actioned_link(reasons: list[str]) -> None:
+    state = DEFAULT.with_actioned(DEFAULT.initial_state(), ["l9"], reasons=reasons)
+    _, signals = DEFAULT.detect(content("Day 3 with the GlucoSlim drops", ["l9"]), state)
+    assert [(s.code, s.evidence["listing_ids"]) for s in signals] == [("links_actioned_listing", ["l9"])]
+
+
+def test_link_reasons_are_the_policys_and_unknown_reasons_are_remembered() -> None:
+    d = ContentProhibitedDetector(ContentProhibitedParams(link_reasons=("safety_complaint",)))
+    assert d.with_actioned(d.initial_state(), ["l1"], reasons=["safety_complaint"])["actioned"] == {"l1": None}
+    assert d.with_actioned(d.initial_state(), ["l1"], reasons=["prohibited_item"])["actioned"] == {}
+    # A caller that does not know why (reasons None) is taken at its word.
+    assert DEFAULT.with_actioned(DEFAULT.initial_state(), ["l1"])["actioned"] == {"l1": None}

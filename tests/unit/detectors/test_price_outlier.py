@@ -400,3 +400,135 @@ def test_declared_discount_does_not_change_what_is_learned() -> None:
 def test_max_declared_discount_must_be_a_fraction(bad: float) -> None:
     with pytest.raises(ValueError):
         PriceOutlierDetector(PriceOutlierParams(all_brands=True, max_declared_discount=bad))
+
+
+# ---------------------------------------------------------------- photo siblings
+
+SIBLINGS = dataclasses.replace(PRIORS, prior_weight=3.0, photo_anchors=4, photo_max_distance=6)
+PHOTO = 0x8F3A5C7E91B2D4F0
+"""The fakes' shared product photo; re-encoded copies differ by a few bits."""
+
+
+def photo(flip: int = 0, base: int = PHOTO) -> str:
+    return f"{base ^ flip:016x}"
+
+
+def own(i: int) -> str:
+    """A photo of the seller's own: ~32 bits from any other (a multiplicative hash of `i`)."""
+    return f"{(i + 1) * 0x9E3779B97F4A7C15 & (1 << 64) - 1:016x}"
+
+
+def dear_bag(i: int, price: float, photos: list[str] | None = None, **kw: Any) -> ListingEvent:
+    """A house that sells far above its category (list ~3000 GBP against the prior's 2300)."""
+    return bag(i, price, brand="Atelier Caune", title="Atelier Caune classic flap",
+               image_hashes=photos if photos is not None else [own(i)], **kw)
+
+
+def test_a_cold_start_fake_near_the_floor_sides_with_its_photo_sibling() -> None:
+    """Never seen, the house is judged against its category: the floor is ~0.26 x 2300 = 605 GBP.
+
+    A fake at 20% of the house's ~3000 (600) fires on its price and its photo becomes an anchor;
+    one at 30% (900) is above the floor, so alone it passes, but showing a re-encoded copy of the
+    anchor's photo (3 bits away) it is nearer the fake's price than the estimate's on the log scale
+    (900 < sqrt(600 x 2300) = 1175) and fires too.
+    """
+    d = PriceOutlierDetector(SIBLINGS)
+    state = d.initial_state()
+    state, (anchor,) = d.detect(dear_bag(1, 600.0, [photo()]), state)
+    assert "photo_sibling" not in anchor.evidence
+    assert state["anchors"] == {"atelier caune": [[photo(), 600.0, 1]]}
+    _, (s,) = d.detect(dear_bag(2, 900.0, [photo(0b111), own(2)]), state)
+    sib = s.evidence["photo_sibling"]
+    assert sib["price"] == 600.0 and sib["distance"] == 3
+    assert sib["bound"] == pytest.approx((600.0 * 2300.0) ** 0.5)
+    assert s.evidence["price"] == 900.0 and s.code == "price_below_baseline"
+    # The same price with photos of its own, or with the feature off, is not a finding.
+    assert d.detect(dear_bag(3, 900.0, [own(3)]), state)[1] == []
+    off = PriceOutlierDetector(dataclasses.replace(SIBLINGS, photo_anchors=0))
+    off_state, _ = off.detect(dear_bag(1, 600.0, [photo()]), off.initial_state())
+    assert "anchors" not in off_state
+    assert off.detect(dear_bag(2, 900.0, [photo(0b111)]), off_state)[1] == []
+
+
+@pytest.mark.parametrize(
+    ("price", "photos", "fires"),
+    [
+        (1100.0, [photo(0b11)], True),          # below sqrt(600 x 2300) = 1175
+        (1250.0, [photo(0b11)], False),         # above it: nearer the house's price
+        (2200.0, [photo()], False),             # the honest price with the fakes' photo (a stolen photo)
+        (900.0, [photo(0x7F)], False),          # 7 bits away: another photo
+        (900.0, ["not a hash", photo(0x7F)], False),
+        # Second-hand is judged at what it would sell for new: 500 / 0.5 = 1000 < 1175.
+        (500.0, [photo()], True),
+        (650.0, [photo()], False),
+    ],
+)
+def test_photo_sibling_bound(price: float, photos: list[str], fires: bool) -> None:
+    d = PriceOutlierDetector(SIBLINGS)
+    state, _ = d.detect(dear_bag(1, 600.0, [photo()]), d.initial_state())
+    condition = "pre-owned" if price in (500.0, 650.0) else "new"
+    _, signals = d.detect(dear_bag(2, price, photos, attributes={"condition": condition}), state)
+    assert bool(signals) is fires
+
+
+def test_the_sibling_bound_is_at_most_sqrt_ratio_of_the_estimate() -> None:
+    """An anchor that fired when the estimate was higher counts at most at ratio x the estimate now."""
+    d = PriceOutlierDetector(SIBLINGS)
+    state = {**d.initial_state(), "anchors": {"atelier caune": [[photo(), 5000.0, 1]]}}
+    limit = (0.3 ** 0.5) * 2300.0  # 1260: the estimate is the prior's 2300 (no listing learned)
+    (s,) = d.detect(dear_bag(2, limit * 0.99, [photo()]), state)[1]
+    assert s.evidence["photo_sibling"]["bound"] == pytest.approx(limit)
+    assert d.detect(dear_bag(3, limit * 1.01, [photo()]), state)[1] == []
+
+
+def test_siblings_are_not_anchors_so_the_bound_cannot_creep() -> None:
+    d = PriceOutlierDetector(SIBLINGS)
+    state, _ = d.detect(dear_bag(1, 600.0, [photo()]), d.initial_state())
+    state, (s,) = d.detect(dear_bag(2, 1100.0, [photo(1), own(7)]), state)
+    assert "photo_sibling" in s.evidence
+    assert [a[:2] for a in state["anchors"]["atelier caune"]] == [[photo(), 600.0]]
+    # Sharing a photo only with the sibling, a listing at 1100 is not judged against it.
+    assert d.detect(dear_bag(3, 1100.0, [own(7)]), state)[1] == []
+
+
+def test_anchors_are_per_brand_and_bounded() -> None:
+    d = PriceOutlierDetector(dataclasses.replace(SIBLINGS, photo_anchors=3, max_brands=2))
+    state = d.initial_state()
+    for i in range(4):  # four fakes, two photos each: the newest three photos are kept
+        state, _ = d.detect(dear_bag(i, 500.0 + i, [own(2 * i), own(2 * i + 1)]), state)
+    kept = state["anchors"]["atelier caune"]
+    assert [a[1] for a in kept] == [502.0, 503.0, 503.0] and len({a[0] for a in kept}) == 3
+    # Another house does not see Atelier Caune's anchors.
+    _, signals = d.detect(bag(9, 1100.0, brand="Maison Ferrac", image_hashes=[own(6)]), state)
+    assert signals == []
+    for j, house in enumerate(("Maison Ferrac", "Casa Brina")):  # a third house evicts the first anchored
+        state, _ = d.detect(bag(20 + j, 300.0, brand=house, image_hashes=[own(50 + j)]), state)
+    assert list(state["anchors"]) == ["maison ferrac", "casa brina"]
+    restored = orjson.loads(orjson.dumps(state))
+    probe = bag(30, 700.0, brand="Casa Brina", image_hashes=[own(51)])
+    assert restored == state and d.detect(probe, restored) == d.detect(probe, state)
+
+
+def test_with_photo_siblings_the_brand_estimate_still_does_not_depend_on_arrival_order() -> None:
+    """Anchors change what fires (a sibling needs its anchor first), never what is learned."""
+    d = PriceOutlierDetector(SIBLINGS)
+    rng = random.Random(5)
+    events = [dear_bag(i, 3000 * rng.choice((rng.uniform(0.08, 0.35), rng.uniform(0.8, 1.3))),
+                       [photo(rng.getrandbits(3), base=rng.choice((PHOTO, 0x0F0F0F0F0F0F0F0F)))])
+              for i in range(60)]
+    summaries = set()
+    for seed in range(4):
+        order = events[:]
+        random.Random(seed).shuffle(order)
+        state = d.initial_state()
+        for ev in order:
+            state, _ = d.detect(ev, state)
+        n, mean_log, _, m2 = state["brands"]["atelier caune"]
+        summaries.add((n, round(mean_log, 9), round(m2, 6)))
+    assert len(summaries) == 1
+
+
+@pytest.mark.parametrize("bad", [{"photo_anchors": -1}, {"photo_max_distance": 32}, {"photo_max_distance": -1}])
+def test_photo_params_are_checked(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        PriceOutlierDetector(dataclasses.replace(SIBLINGS, **bad))
