@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -75,34 +76,30 @@ def test_a_reversal_removes_the_original_points_from_the_ledger() -> None:
 
 def test_a_reversal_un_actions_the_listing_for_content_linking_to_it() -> None:
     e = engine()
-
-    def links(listing_id: str, n: int) -> bool:
-        ev = ContentEvent(event_id=f"c{n}", event_time=T, region="DE", content_id=f"c{n}", creator_id="cr1",
-                          content_kind="video", text="my new video", linked_listing_ids=[listing_id])
-        return any(s.code == "links_actioned_listing" for s in e.process(ev).signals)
-
     e.note_actioned(removal(1))
-    assert links("l1", 1)
+    assert _links(e, "l1", 1, "my new video")
     rev = reversal(appeal(), removal(1))
     assert rev is not None
     e.note_actioned(rev)
-    assert not links("l1", 2)
+    assert not _links(e, "l1", 2, "my new video")
 
 
 def test_a_listing_held_for_a_missing_mark_is_not_an_actioned_link() -> None:
     """The engine hands the action's reasons on: a hold for paperwork does not taint the posts linking it."""
     e = engine()
-
-    def links(listing_id: str, n: int) -> bool:
-        ev = ContentEvent(event_id=f"c{n}", event_time=T, region="DE", content_id=f"c{n}", creator_id="cr1",
-                          content_kind="video", text="Unboxing my new toy water gun", linked_listing_ids=[listing_id])
-        return any(s.code == "links_actioned_listing" for s in e.process(ev).signals)
-
+    text = "Unboxing my new toy water gun"
     held = dataclasses.replace(removal(3), action="hold", reason_codes=["certification_missing"])
     e.note_actioned(held)
-    assert not links("l3", 1)
+    assert not _links(e, "l3", 1, text)
     e.note_actioned(dataclasses.replace(held, reason_codes=["certification_missing", "restricted_item"]))
-    assert links("l3", 2)
+    assert _links(e, "l3", 2, text)
+
+
+def _links(e: Any, listing_id: str, n: int, text: str) -> bool:
+    """Does a creator's post linking `listing_id` get the links_actioned_listing signal?"""
+    ev = ContentEvent(event_id=f"c{n}", event_time=T, region="DE", content_id=f"c{n}", creator_id="cr1",
+                      content_kind="video", text=text, linked_listing_ids=[listing_id])
+    return any(s.code == "links_actioned_listing" for s in e.process(ev).signals)
 
 
 # ------------------------------------------------------------------ the index and the DSA statement
