@@ -223,7 +223,7 @@ def test_the_link_agent_sends_link_records_dead_letters_bad_ones_and_writes_stat
 def test_a_region_owner_routes_only_open_and_resolve_records_by_harm_and_cluster() -> None:
     p, delivered = pipeline()
     assert p.incident_stages is not None
-    outbox = p._outbox()
+    outbox = p.new_outbox()
     records = incident("US", 0, 5)
 
     async def go() -> None:
