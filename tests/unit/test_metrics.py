@@ -61,6 +61,7 @@ def test_end_to_end_latency_uses_the_record_timestamp() -> None:
 
 
 def test_a_stall_is_counted_once_per_episode() -> None:
+    m.set_worker_stalled(False)  # a watchdog test run before this one may leave the gauge at 1
     before = _value("riskstream_worker_stalls_total") or 0
     for stalled in (True, True, False, True):
         m.set_worker_stalled(stalled)
