@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from riskstream.contracts import encode
 from riskstream.settings import Settings
@@ -44,15 +44,12 @@ async def ensure_topics(settings: Settings, keys: Iterable[str] | None = None) -
         if new:
             response = await admin.create_topics(new)
             failed = [(name, code, msg) for name, code, msg in _topic_errors(response)
-                      if code not in (0, TOPIC_ALREADY_EXISTS)]  # another worker won the race: fine
+                      if code not in (0, TopicAlreadyExistsError.errno)]  # another worker won the race: fine
             if failed:
                 raise RuntimeError("could not create topics: " + "; ".join(
                     f"{name}: error {code} {msg or ''}".strip() for name, code, msg in failed))
     finally:
         await admin.close()
-
-
-TOPIC_ALREADY_EXISTS = 36
 
 
 def _topic_errors(response: Any) -> list[tuple[str, int, str | None]]:
@@ -73,7 +70,7 @@ async def prepare_topics(settings: Settings, wait_seconds: float = 120.0) -> Non
     few seconds, then reported.
     """
     started = time.monotonic()
-    last_said = 0.0
+    say_at = started  # the next "waiting for the broker" line
     while True:
         try:
             await ensure_topics(settings)
@@ -83,8 +80,8 @@ async def prepare_topics(settings: Settings, wait_seconds: float = 120.0) -> Non
             if waited >= wait_seconds:
                 raise RuntimeError(f"the broker at {settings.kafka.bootstrap_servers} did not answer for "
                                    f"{waited:.0f} s ({type(exc).__name__}: {exc})") from exc
-            if waited - last_said >= 5 or last_said == 0.0:
-                last_said = max(waited, 0.001)
+            if time.monotonic() >= say_at:
+                say_at = time.monotonic() + 5
                 print(f"[riskstream] waiting for the broker at {settings.kafka.bootstrap_servers} "
                       f"({type(exc).__name__}); {waited:.0f} s so far", file=sys.stderr, flush=True)
             await asyncio.sleep(1.0)
