@@ -299,9 +299,9 @@ def bucket_quantile(buckets: list[tuple[float, float]], q: float) -> float:
 class Subprocess:
     """A Faust worker subprocess in its own session, stopped by its own process group id."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path, cwd: Path = REPO) -> None:
         self.log = log
-        self.proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=log.open("ab"),
+        self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log.open("ab"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
     def alive(self) -> bool:
@@ -394,8 +394,8 @@ def _result_from(name: str, label: str, timed: tuple[int, float, float, str], me
 
 
 def bench_subprocess(name: str, label: str, argv: list[str], env: dict[str, str], port: int, metric: str,
-                     n: int, timeout: float, log: Path) -> Result:
-    proc = Subprocess(argv, env, log)
+                     n: int, timeout: float, log: Path, cwd: Path = REPO) -> Result:
+    proc = Subprocess(argv, env, log, cwd)
     try:
         timed = time_consumption([(proc, port)], metric, n, timeout)
     finally:
@@ -493,6 +493,9 @@ def derived(by: dict[str, Result]) -> dict[str, Any]:
     if d and "d0" in by:
         out["hops_cpu_us"] = d.cpu_us - by["d0"].cpu_us  # the re-keying hops (partitioned state) per event
         out["hops_rate_ratio"] = _ratio(d.rate, by["d0"].rate)
+    if d is not None and "base" in by:
+        out["worker_vs_baseline_rate"] = _ratio(d.rate, by["base"].rate)
+        out["worker_vs_baseline_cpu_per_event"] = _ratio(d.cpu_us, by["base"].cpu_us)
     for loop in ("uvloop",):
         if f"d-{loop}" in by and d:
             out[f"worker_{loop}_vs_asyncio_rate"] = _ratio(by[f"d-{loop}"].rate, d.rate)
@@ -563,6 +566,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE[,KEY=VALUE]",
                     help="also run the worker with these environment settings, as (NAME), in the same run "
                          "(for example 'linger5:RISKSTREAM_PRODUCER_LINGER_MS=5'); repeatable")
+    ap.add_argument("--baseline-tree", type=Path, default=None, metavar="DIR",
+                    help="also run the worker of another checkout (e.g. `git worktree add DIR main`), as (base), "
+                         "in the same run: a code change measured side by side")
     # Not "--loops": faust reads any argument starting with "--loop" from sys.argv when imported.
     ap.add_argument("--event-loops", dest="loops", default="asyncio",
                     help="event loops of (c) and (d), comma-separated: 'asyncio,uvloop' runs both side by side")
@@ -609,7 +615,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bootstrap = broker.bootstrap
         run = uuid.uuid4().hex[:8]
         names = ([] if args.scaling_only else ["raw", "b", "c", "d"] + [f"{x}-{lp}" for lp in loops[1:] for x in ("c", "d")]
-                 + (["s"] if args.shadow else []) + (["d0"] if args.hops else []) + list(variants))
+                 + (["s"] if args.shadow else []) + (["d0"] if args.hops else []) + list(variants)
+                 + (["base"] if args.baseline_tree is not None else []))
         prefixes = {name: f"bench{run}{name}." for name in [*names, "w1", "w2"]}
         for name in names:
             t0 = time.perf_counter()
@@ -633,13 +640,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.append(bench_full_loop(loop_settings("b"), policies, len(events), args.timeout))
 
         def faust_run(name: str, label: str, argv: list[str], metric: str, texts: dict[str, str],
-                      loop: str = "asyncio", extra_env: dict[str, str] | None = None) -> Result:
+                      loop: str = "asyncio", extra_env: dict[str, str] | None = None, cwd: Path = REPO) -> Result:
             port = free_port()
             folder = write_policies(texts, work / name / "policies")
             env = {**worker_env(bootstrap, prefixes[name], f"bench-{run}-{name}", port, folder, work / name / "data",
                                 loop), **(extra_env or {})}
             return bench_subprocess(name, label, argv, env, port, metric, len(events), args.timeout,
-                                    work / f"{name}.log")
+                                    work / f"{name}.log", cwd)
 
         worker: Result | None = None
         if not args.scaling_only:
@@ -673,6 +680,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.append(faust_run("d0", "same worker, per-worker state (no hops)", WORKER_ARGV,
                                      "riskstream_events_decided_total", policies,
                                      extra_env={"RISKSTREAM_PARTITIONED_STATE": "0"}))
+        if args.baseline_tree is not None and not args.scaling_only:
+            tree = args.baseline_tree.resolve()
+            say(f"(base) riskstream worker of {tree}")
+            results.append(faust_run("base", f"the worker of another checkout ({tree.name})", WORKER_ARGV,
+                                     "riskstream_events_decided_total", policies, cwd=tree))
         for vname, venv in variants.items():
             say(f"({vname}) riskstream worker with {venv}")
             results.append(faust_run(vname, f"same worker, {' '.join(f'{k}={v}' for k, v in venv.items())}",

@@ -32,7 +32,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from riskstream.contracts import (
-    EVENT_TYPES,
     DeadLetter,
     EnforcementAction,
     Event,
@@ -41,7 +40,6 @@ from riskstream.contracts import (
     Signal,
     decode,
     encode,
-    from_obj,
     stable_id,
 )
 from riskstream.decisions import Ledger, subject_of
@@ -63,6 +61,7 @@ from riskstream.stream.metrics import Tally
 from riskstream.stream.outbox import Outbox
 from riskstream.stream.routing import Envelope, StateRecord, state_key
 from riskstream.stream.security import client_kwargs
+from riskstream.stream.table_writer import TableWriter
 from riskstream.stream.topics import Topics
 from riskstream.stream.watchdog import Watchdog
 
@@ -99,7 +98,7 @@ def _dead_letter(topic: str, partition: int, offset: int, raw: bytes, reason: st
 class _Batch:
     """One agent batch: its outbox, its metric tally, and what to do once the broker has the outputs."""
 
-    __slots__ = ("decided", "hops", "latencies", "now", "outbox", "remember", "seen_keys", "tally")
+    __slots__ = ("decided", "hops", "latencies", "now", "outbox", "remember", "seen_keys", "state_writes", "tally")
 
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
@@ -110,6 +109,7 @@ class _Batch:
         self.latencies: list[tuple[str, float | None]] = []  # (kind, input record time) per action
         self.seen_keys: set[bytes] = set()  # idempotency keys enforced earlier in this batch
         self.hops: dict[tuple[str, int], list[tuple[Any, bytes]]] = {}  # (topic, partition) -> (source, envelope)
+        self.state_writes: dict[bytes, int] = {}  # detector-state keys written -> changelog partition
 
 
 class Pipeline:
@@ -168,6 +168,7 @@ class Pipeline:
             # Every partitioned detector's state, keyed by region|detector|state key (risk.detect.v1's key).
             self.detector_state = app.Table("detector-state", default=None, key_type=bytes, value_type=bytes,
                                             partitions=parts)
+            self.state_writer = TableWriter(self.detector_state)  # its changelog goes with each batch
             agents += [(self.detect_keyed, topics.detect), (self.decide_events, topics.decide)]
         agents += [*self.appeals.register(), *self.feedback_stats.register(), *self.guard.register()]
         for fun, topic in agents:
@@ -321,6 +322,8 @@ class Pipeline:
         only after their outputs are safe.
         """
         await self.guard.partials_into(batch)  # per-batch rule counts for the blast-radius guard
+        if batch.state_writes:
+            await self.state_writer.send(batch.outbox, batch.state_writes)
         undeliverable = await batch.outbox.flush()
         failed: set[int] = set()
         if undeliverable:
@@ -408,7 +411,7 @@ class Pipeline:
             signals, remote = list(prepared.signals), []
             for det_id, key in prepared.steps:
                 if self._partition_of(key) == msg.partition:
-                    signals.extend(self._step(event, det_id, key))
+                    signals.extend(self._step(batch, msg.partition, event, det_id, key))
                 else:
                     remote.append((det_id, key))
             remote.sort(key=lambda step: self._partition_of(step[1]))
@@ -467,7 +470,7 @@ class Pipeline:
                 msg = source.message
                 raw: bytes = msg.value or b""
                 try:
-                    envelopes = Envelope.load_many(raw, EVENT_TYPES)
+                    envelopes = Envelope.load_many(raw)
                 except Exception as exc:
                     log.exception("unreadable envelope record %s[%s]@%s", msg.topic, msg.partition, msg.offset)
                     await self._dead_letter_into(batch, msg, raw, "processing_error", f"{type(exc).__name__}: {exc}")
@@ -495,7 +498,7 @@ class Pipeline:
             signals, steps = list(env.signals), env.steps
             while True:
                 det_id, key = steps[0]
-                signals.extend(self._step(env.event, det_id, key))
+                signals.extend(self._step(batch, here, env.event, det_id, key))
                 steps = steps[1:]
                 if not steps or self._partition_of(steps[0][1]) != here:
                     break
@@ -503,10 +506,11 @@ class Pipeline:
 
         await self._screen_hops(stream, "detect", handle)
 
-    def _step(self, event: Event, det_id: str, key: str) -> list[Signal]:
+    def _step(self, batch: _Batch, partition: int, event: Event, det_id: str, key: str) -> list[Signal]:
         """One partitioned detector on the state its key owns, in the `detector-state` table.
 
-        Called on the partition that owns the key (its changelog goes to that partition).
+        Called on the `partition` that owns the key (its changelog goes to that partition,
+        with the batch's other outputs: `TableWriter`).
         An event delivered again after a crash gets the signals it got the first time and
         leaves the state as it is.
         """
@@ -515,9 +519,10 @@ class Pipeline:
         replay = record.replayed(event.event_id)
         if replay is not None:
             m.STATE_REPLAYS.labels(det_id).inc()
-            return [from_obj(s, Signal) for s in replay]
+            return replay
         state, found = self.engine.step(event, det_id, record.state, key)
-        self.detector_state[table_key] = record.applied(event.event_id, state, found).dump()
+        self.state_writer.set(batch.state_writes, table_key, record.applied(event.event_id, state, found).dump(),
+                              partition)
         return found
 
     async def decide_events(self, stream: Any) -> None:

@@ -59,6 +59,8 @@ class _Pending:
     partition: int | None
     future: Awaitable[Any] | None
     tag: Any  # what the agent wants back if this record fails for good
+    refresh: Callable[[], bytes] | None = None  # the value to send again instead of `value`
+    on_sent: Callable[[Any], None] | None = None  # called with the record's metadata once delivered
 
 
 def _permanent(exc: BaseException) -> bool:
@@ -75,6 +77,7 @@ class Outbox:
         self._describe = describe
         self._slow_after = slow_after
         self._pending: list[_Pending] = []
+        self._after: list[Callable[[], None]] = []
         self._max_backoff = max_backoff
         self._first_backoff = first_backoff
         self.sent: dict[str, int] = {}
@@ -83,8 +86,12 @@ class Outbox:
         return len(self._pending)
 
     async def add(self, topic: str, key: bytes | None, value: bytes, *, partition: int | None = None,
-                  tag: Any = None) -> None:
-        pending = _Pending(topic, key, value, partition, None, tag)
+                  tag: Any = None, refresh: Callable[[], bytes] | None = None,
+                  on_sent: Callable[[Any], None] | None = None) -> None:
+        """Queue one record.  `refresh` gives the value to send if it must be sent again (a table's
+        changelog record resends the key's current value, so an older value never lands last);
+        `on_sent` is called with the record's metadata once the broker has it."""
+        pending = _Pending(topic, key, value, partition, None, tag, refresh, on_sent)
         try:
             pending.future = await self._send(topic, key, value, partition, None, None)
         except Exception as exc:  # refused before it was queued: retried (or failed) in flush
@@ -93,9 +100,14 @@ class Outbox:
             log.warning("send to %s not queued (%s: %s); retrying at flush", topic, type(exc).__name__, exc)
         self._pending.append(pending)
 
+    def after_flush(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the next `flush` has every record delivered (or refused for good)."""
+        self._after.append(callback)
+
     async def flush(self) -> list[Any]:
         """Wait until the broker has every record; returns the tags of records it refused for good."""
         pending, self._pending = self._pending, []
+        after, self._after = self._after, []
         undeliverable: list[Any] = []
         backoff = self._first_backoff
         attempt = 0
@@ -107,6 +119,8 @@ class Outbox:
                 result = next(results) if p.future is not None else ConnectionError("not queued")
                 if not isinstance(result, BaseException):
                     self.sent[p.topic] = self.sent.get(p.topic, 0) + 1
+                    if p.on_sent is not None:
+                        p.on_sent(result)
                 elif isinstance(result, asyncio.CancelledError):
                     raise result
                 elif _permanent(result):
@@ -125,6 +139,8 @@ class Outbox:
             backoff = min(self._max_backoff, backoff * 2)
             pending = []
             for p in retry:
+                if p.refresh is not None:
+                    p.value = p.refresh()
                 try:
                     p.future = await self._send(p.topic, p.key, p.value, p.partition, None, None)
                 except Exception as exc:
@@ -133,6 +149,8 @@ class Outbox:
                         continue
                     p.future = None  # not queued either: tried again on the next round
                 pending.append(p)
+        for callback in after:
+            callback()
         return undeliverable
 
     async def _gather(self, futures: list[Awaitable[Any]], pending: list[_Pending]) -> list[Any]:

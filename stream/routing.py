@@ -28,11 +28,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import orjson
+import msgspec
 
-from riskstream.contracts import Event, Signal, encode, from_obj
+from riskstream.contracts import EVENT_TYPES, Event, Signal
 
 REPLAY_MEMORY: Final = 64  # events per key whose signals are kept for redelivery (about a commit interval)
+ENVELOPE_KINDS: Final = ("listing", "review", "content")  # the inputs that are screened, so hop
+
+
+def _wire_envelope(kind: str) -> type[msgspec.Struct]:
+    """The envelope on the wire for one kind: ``{"k": kind, "e": event, "s": signals, "st": steps, "t": ts}``.
+
+    A msgspec struct tagged by ``k``, so a hop record (a JSON array of envelopes of
+    any kinds) is decoded from its bytes in one pass, events and signals typed.
+    """
+    return msgspec.defstruct(f"_{kind.title()}Envelope", [
+        ("e", EVENT_TYPES[kind]), ("s", list[Signal]), ("st", list[tuple[str, str]]),
+        ("t", float | None, None)], tag_field="k", tag=kind)
+
+
+_WIRE: Final[dict[str, type[msgspec.Struct]]] = {kind: _wire_envelope(kind) for kind in ENVELOPE_KINDS}
+_WireEnvelope: Any = _WIRE["listing"] | _WIRE["review"] | _WIRE["content"]  # built at import: a runtime union
+_HOP_DECODER: Final = msgspec.json.Decoder(list[_WireEnvelope] | _WireEnvelope)
+_ENCODER: Final = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,33 +62,44 @@ class Envelope:
     record_time: float | None = None  # the input record's timestamp (s), for end-to-end latency
 
     def dump(self) -> bytes:
-        return orjson.dumps({
-            "k": self.kind, "e": orjson.Fragment(encode(self.event)),
-            "s": [orjson.Fragment(encode(s)) for s in self.signals],
-            "st": self.steps, "t": self.record_time,
-        })
+        return _ENCODER.encode(_WIRE[self.kind](self.event, self.signals, self.steps, self.record_time))
 
     @classmethod
-    def load(cls, raw: bytes, event_types: dict[str, type[Any]]) -> Envelope:
-        return cls._from(orjson.loads(raw), event_types)
+    def load(cls, raw: bytes) -> Envelope:
+        (env,) = cls.load_many(raw)
+        return env
 
     @classmethod
-    def load_many(cls, raw: bytes, event_types: dict[str, type[Any]]) -> list[Envelope]:
-        """A hop record: a JSON array of envelopes bound for one partition (or a single envelope)."""
-        obj = orjson.loads(raw)
+    def load_many(cls, raw: bytes) -> list[Envelope]:
+        """A hop record: a JSON array of envelopes bound for one partition (or a single envelope).
+
+        Raises `msgspec.DecodeError` (a `ValueError`) for a record that is not one.
+        """
+        obj = _HOP_DECODER.decode(raw)
         items = obj if isinstance(obj, list) else [obj]
-        return [cls._from(item, event_types) for item in items]
+        return [cls(kind=item.__struct_config__.tag, event=item.e, signals=item.s, steps=item.st,
+                    record_time=item.t) for item in items]
 
-    @classmethod
-    def _from(cls, obj: Any, event_types: dict[str, type[Any]]) -> Envelope:
-        kind = obj["k"]
-        return cls(kind=kind, event=from_obj(obj["e"], event_types[kind]),
-                   signals=[from_obj(s, Signal) for s in obj["s"]],
-                   steps=[(d, k) for d, k in obj["st"]], record_time=obj.get("t"))
 
 def state_key(event: Event, det_id: str, key: str) -> str:
     """A detector state's key in the `detector-state` table: country|detector|state key."""
     return f"{event.region}|{det_id}|{key}"
+
+
+class _WireRecord(msgspec.Struct):
+    """A state record on the wire: ``{"s": state, "r": [[event id, signals], ...]}``.
+
+    The remembered signals stay raw JSON: they are decoded only when an event is
+    delivered again, which is rare, not on every load and dump of the record.
+    """
+
+    s: Any = None
+    r: list[tuple[str, msgspec.Raw]] = msgspec.field(default_factory=list)
+
+
+_RECORD_DECODER: Final = msgspec.json.Decoder(_WireRecord)
+_SIGNALS_DECODER: Final = msgspec.json.Decoder(list[Signal])
+_NO_SIGNALS: Final = msgspec.Raw(b"[]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,25 +107,25 @@ class StateRecord:
     """One key's detector state, plus the signals of the last events applied to it."""
 
     state: Any = None
-    recent: list[tuple[str, list[Any]]] = field(default_factory=list)  # (event id, signals as JSON)
+    recent: list[tuple[str, msgspec.Raw]] = field(default_factory=list)  # (event id, its signals as JSON)
 
     @classmethod
     def load(cls, raw: bytes | None) -> StateRecord:
         if raw is None:
             return cls()
-        obj = orjson.loads(raw)
-        return cls(state=obj["s"], recent=[(e, sigs) for e, sigs in obj["r"]])
+        obj = _RECORD_DECODER.decode(raw)
+        return cls(state=obj.s, recent=obj.r)
 
     def dump(self) -> bytes:
-        return orjson.dumps({"s": self.state, "r": self.recent})
+        return _ENCODER.encode(_WireRecord(self.state, self.recent))
 
-    def replayed(self, event_id: str) -> list[Any] | None:
-        """The signals (as JSON objects) this event produced here before, or None if it is new."""
+    def replayed(self, event_id: str) -> list[Signal] | None:
+        """The signals this event produced here before, or None if it is new."""
         for eid, sigs in self.recent:
             if eid == event_id:
-                return sigs
+                return _SIGNALS_DECODER.decode(sigs)
         return None
 
     def applied(self, event_id: str, state: Any, signals: list[Signal]) -> StateRecord:
-        sigs = [orjson.loads(encode(s)) for s in signals]
+        sigs = msgspec.Raw(_ENCODER.encode(signals)) if signals else _NO_SIGNALS
         return StateRecord(state=state, recent=[*self.recent[-(REPLAY_MEMORY - 1):], (event_id, sigs)])
