@@ -170,7 +170,9 @@ class Pipeline:
             # Every partitioned detector's state, keyed by region|detector|state key (risk.detect.v1's key).
             self.detector_state = app.Table("detector-state", default=None, key_type=bytes, value_type=bytes,
                                             partitions=parts)
-            self.state_writer = TableWriter(self.detector_state)  # its changelog goes with each batch
+            # Its changelog goes with each batch (exactly-once: in Faust's transaction, record by record).
+            self.state_writer = TableWriter(self.detector_state,
+                                            bulk=self.settings.kafka.processing_guarantee != "exactly_once")
             agents += [(self.detect_keyed, topics.detect), (self.decide_events, topics.decide)]
         agents += [*self.appeals.register(), *self.feedback_stats.register(), *self.guard.register()]
         for fun, topic in agents:

@@ -48,8 +48,11 @@ from riskstream.stream.outbox import Outbox
 class TableWriter:
     """Writes one Faust table's values; a batch's changelog records go with the batch's outputs."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, *, bulk: bool = True) -> None:
+        """`bulk` False: every write takes Faust's own path (``table[key] = value``), as the
+        exactly-once guarantee needs (its changelog records go in the transaction)."""
         self.table = table
+        self.bulk = bulk
         self._latest: dict[bytes, list[Any]] = {}  # key -> [newest value, batches that wrote it, not delivered]
         self._raw: bool | None = None  # whether the table's serializers leave bytes as they are
 
@@ -67,6 +70,9 @@ class TableWriter:
         `written` is the batch's own record of the keys it wrote (key -> changelog partition):
         the agent keeps one per batch and passes it to `send`.
         """
+        if not self.bulk:
+            self.table[key] = value
+            return
         self.table.data[key] = value
         if key in written:  # written before in this batch: one record, with the newest value
             self._latest[key][0] = value

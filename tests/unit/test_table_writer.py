@@ -155,3 +155,28 @@ def test_serialized_values_go_through_the_tables_serializers() -> None:
     asyncio.run(go())
     assert broker.log[0] == [(b"k", b"<v>")]
     assert table.data[b"k"] == b"v"  # the store holds the value, Faust's store encodes it itself
+
+
+def test_without_bulk_every_write_takes_fausts_own_path() -> None:
+    """Exactly-once: ``table[key] = value`` (its changelog record goes in Faust's transaction)."""
+
+    class Table(FakeTable):
+        def __init__(self) -> None:
+            super().__init__()
+            self.assigned: list[tuple[bytes, bytes]] = []
+
+        def __setitem__(self, key: bytes, value: bytes) -> None:
+            self.assigned.append((key, value))
+
+    table, broker = Table(), Broker()
+    writer = TableWriter(table, bulk=False)
+
+    async def go() -> None:
+        box = Outbox(broker.send)
+        written: dict[bytes, int] = {}
+        writer.set(written, b"k", b"v", 0)
+        await writer.send(box, written)
+        await box.flush()
+
+    asyncio.run(go())
+    assert table.assigned == [(b"k", b"v")] and broker.log == {} and writer.pending_keys() == 0
