@@ -19,7 +19,6 @@ under ``toys`` is never caught by a rule on ``weapons`` (text is the job of
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
@@ -27,6 +26,7 @@ from typing import Any, ClassVar, Final
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
 from riskstream.detectors.base import Stateless, signal
 from riskstream.detectors.bounded_cache import ShortKeyMemo
+from riskstream.detectors.licence import MISSING, LicenceCheck
 
 SEPARATOR: Final = "/"
 
@@ -96,8 +96,7 @@ class CategoryRulesDetector(Stateless[CategoryRulesParams]):
 
     def __init__(self, params: CategoryRulesParams) -> None:
         self.params = params
-        self._licence_keys = tuple(a.casefold() for a in params.licence_attributes)
-        self._licence_re = re.compile(params.licence_pattern) if params.licence_pattern else None
+        self._licence = LicenceCheck(params.licence_attributes, params.licence_pattern)
         # Rules normalized once, not per event.
         self._banned = _normalized(params.banned)
         self._banned_by_country = {c: _normalized(rs) for c, rs in params.banned_by_country.items()}
@@ -136,14 +135,11 @@ class CategoryRulesDetector(Stateless[CategoryRulesParams]):
         return None if rule is None else (rule, None)
 
     def _licence_problem(self, attributes: Mapping[str, str]) -> tuple[str | None, dict[str, Any]]:
-        values = {
-            k: v.strip() for k, v in attributes.items() if k.casefold() in self._licence_keys and v.strip()
-        }
-        if not values:
-            return self.LICENCE_MISSING, {"required_any_of": list(self.params.licence_attributes)}
-        if self._licence_re is not None and not any(self._licence_re.fullmatch(v) for v in values.values()):
-            return self.LICENCE_INVALID, {"values": values, "pattern": self.params.licence_pattern}
-        return None, {}
+        found = self._licence.problem(attributes)
+        if found is None:
+            return None, {}
+        problem, evidence = found
+        return (self.LICENCE_MISSING if problem == MISSING else self.LICENCE_INVALID), evidence
 
     def _signal(
         self,

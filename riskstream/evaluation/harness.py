@@ -213,7 +213,8 @@ def render_seeds(results: dict[int, HarnessResult]) -> str:
     """Per-detector and per-scenario precision and recall over several seeds: mean ± sample sd.
 
     A row's precision is averaged over the seeds where it acted at all, its recall over
-    the seeds where it had events to catch; ``n`` says over how many.
+    the seeds where it had events to catch; ``n`` says over how many.  ``tp``, ``fp`` and
+    ``support`` are summed over the seeds.
     """
     lines = [f"seeds: {', '.join(map(str, results))}"]
     for title in ("By detector", "By scenario"):
@@ -223,11 +224,14 @@ def render_seeds(results: dict[int, HarnessResult]) -> str:
             for sc in (a.by_detector if title == "By detector" else a.by_scenario):
                 rows.setdefault(sc.name.rsplit("-", 1)[0] if title == "By scenario" else sc.name, []).append(sc)
         lines.append(title)
-        lines.append(f"  {'name':<24} {'precision (mean ± sd)':>22} {'n':>2} {'recall (mean ± sd)':>20} {'n':>2}")
+        lines.append(f"  {'name':<24} {'precision (mean ± sd)':>22} {'n':>2} {'recall (mean ± sd)':>20} {'n':>2}"
+                     f" {'tp':>6} {'fp':>5} {'support':>7}")
         for name in sorted(rows):
             ps = [x.precision for x in rows[name] if x.precision is not None]
             rs = [x.recall for x in rows[name] if x.recall is not None]
-            lines.append(f"  {name:<24} {_mean_sd(ps):>22} {len(ps):>2} {_mean_sd(rs):>20} {len(rs):>2}")
+            tp, fp, support = (sum(getattr(x, f) for x in rows[name]) for f in ("tp", "fp", "support"))
+            lines.append(f"  {name:<24} {_mean_sd(ps):>22} {len(ps):>2} {_mean_sd(rs):>20} {len(rs):>2}"
+                         f" {tp:>6} {fp:>5} {support:>7}")
     return "\n".join(lines) + "\n"
 
 

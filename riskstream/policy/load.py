@@ -428,6 +428,9 @@ def _semantic_issues(doc: _Doc, registry: Registry, filename: str) -> list[Polic
                     issue(path, f"detector {det_id!r} does not declare its codes and {code!r} is not "
                                 f"among the codes it seems to emit ({', '.join(sorted(known))})", "warning")
 
+    for term_path, msg in _licensed_terms_problems(detectors):
+        issue(term_path, msg, "warning", key=False)
+
     rules = data.get("rules")
     for rule in (rules.values() if isinstance(rules, dict) else ()):
         if isinstance(rule, dict) and isinstance(rule.get("reason"), str):
@@ -448,6 +451,32 @@ def _semantic_issues(doc: _Doc, registry: Registry, filename: str) -> list[Polic
             issue(("legal", code), f"legal entry {code!r} is not mapped by any detector's actions",
                   "warning")
     return out
+
+
+def _licensed_terms_problems(detectors: Any) -> Iterator[tuple[JsonPath, str]]:
+    """`prohibited_terms`' licence groups: a term also in `prohibited` or `restricted` is never cleared.
+
+    (The schema checks each group's shape; `regex_check` its pattern.)  Terms are
+    compared as the detector matches them, normalised.
+    """
+    from riskstream.detectors.text import normalize
+
+    params = _get(detectors, ("prohibited_terms", "params"))
+    groups = params.get("licensed_terms") if isinstance(params, dict) else None
+    if not isinstance(groups, list):
+        return
+    lists = {name: {normalize(t) for t in terms if isinstance(t, str)}
+             for name in ("prohibited", "restricted") if isinstance(terms := params.get(name), list)}
+    for i, group in enumerate(groups):
+        terms = group.get("terms") if isinstance(group, dict) else None
+        for k, term in enumerate(terms if isinstance(terms, list) else ()):
+            if not isinstance(term, str):
+                continue
+            for name, listed in lists.items():
+                if normalize(term) in listed:
+                    yield (("detectors", "prohibited_terms", "params", "licensed_terms", i, "terms", k),
+                           f"detectors.prohibited_terms.params.licensed_terms[{i}].terms[{k}]: {term!r} is also "
+                           f"in {name}, so no licence clears it; list it in one place")
 
 
 # --------------------------------------------------------------------------- rules

@@ -35,7 +35,9 @@ MAX_PATTERN_CHARS: Final = 512
 MAX_REPEAT: Final = 1000
 
 REGEX_PARAMS: Final[dict[str, tuple[str, ...]]] = {
-    # detector id -> the params that hold patterns (a string, a list of them, or a mapping to them)
+    # detector id -> the params that hold patterns (a string, a list of them, or a mapping to them);
+    # "name[].field": the field of each mapping in the list `name` (prohibited_terms' licence groups)
+    "prohibited_terms": ("licensed_terms[].licence_pattern",),
     "category_rules": ("licence_pattern",),
     "mandatory_attributes": ("attribute_formats",),
     "health_claims": ("health_patterns",),
@@ -105,19 +107,33 @@ def _children(name: str, arg: Any) -> Iterator[Any]:
 
 
 def patterns_in(det_id: str, params: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """(path under params, pattern) for each pattern `det_id`'s params hold (non-strings skipped)."""
+    """(path under params, pattern) for each pattern `det_id`'s params hold (non-strings skipped).
+
+    >>> list(patterns_in("prohibited_terms", {"licensed_terms": [{"licence_pattern": "A-[0-9]+"}, {}, 3]}))
+    [(('licensed_terms', 0, 'licence_pattern'), 'A-[0-9]+')]
+    """
     if not isinstance(params, dict):
         return
     for name in REGEX_PARAMS.get(det_id, ()):
-        value = params.get(name)
-        if isinstance(value, str):
-            if value:
-                yield (name,), value
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                if isinstance(item, str):
-                    yield (name, i), item
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if isinstance(item, str):
-                    yield (name, key), item
+        if "[]." in name:
+            outer, field = name.split("[].", 1)
+            items = params.get(outer)
+            for i, item in enumerate(items if isinstance(items, list) else ()):
+                for sub, pattern in _patterns((field,), item.get(field) if isinstance(item, dict) else None):
+                    yield (outer, i, *sub), pattern
+        else:
+            yield from _patterns((name,), params.get(name))
+
+
+def _patterns(path: tuple[str | int, ...], value: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    if isinstance(value, str):
+        if value:
+            yield path, value
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                yield (*path, i), item
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str):
+                yield (*path, key), item

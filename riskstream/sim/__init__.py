@@ -1,8 +1,9 @@
 """A seeded, reproducible marketplace simulator with ground-truth labels.
 
 Background traffic (listings, reviews, creator posts, on a daily cycle, with
-honest noise and an honest viral product) plus injected risk scenarios, as a
-time-ordered stream of contract records, and a `Label` for every event.
+honest noise, near-misses of the category and burst scenarios, and an honest
+viral product) plus injected risk scenarios, as a time-ordered stream of
+contract records, and a `Label` for every event.
 
 >>> from riskstream.sim import SimConfig, run, default_scenarios
 >>> res = run(SimConfig(duration_hours=1, events_per_hour=200, scenarios=()))

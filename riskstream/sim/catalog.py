@@ -63,6 +63,12 @@ WHOLE_CURRENCIES: Final[frozenset[str]] = frozenset({"THB"})
 Category = Literal[
     "toys", "electronics", "radio_devices", "cosmetics", "supplements", "baby", "fashion",
     "luxury_bags", "home",
+    # Regulated goods (`REGULATED_PRODUCTS`): the category paths the shipped policies' `category_rules`
+    # name, and look-alikes next to them that no rule covers.
+    "tobacco/nicotine_pouches", "tobacco/e_cigarettes", "tobacco/heated_tobacco", "tobacco/cigars",
+    "tobacco_accessories", "alcohol/spirits", "alcohol/wine", "alcohol_free_drinks",
+    "health/supplements/melatonin", "home/kitchen/knives", "home/kitchen/knife_sharpeners",
+    "weaponsmith_books", "electronics/electrical",
 ]
 
 
@@ -149,6 +155,55 @@ PRODUCTS: Final[tuple[Product, ...]] = (
        de="LED Schreibtischlampe dimmbar", nl="LED bureaulamp dimbaar", ms="Lampu meja LED"),
 )
 
+# Regulated goods: never in the honest catalogue above (so the background and the listings that
+# existed before the run stay as they were), listed only by the category scenarios
+# (`scenarios.banned_category`, `scenarios.unlicensed_seller`) and the honest near-misses
+# (`honest.generate_near_misses`).  What the shipped policies say about each category (real law):
+# * tobacco/nicotine_pouches: banned nationally in FR and NL (and BE), the EU policy's
+#   `banned_by_country`; the US policy restricts every `tobacco` product to licensed sellers.
+# * tobacco/e_cigarettes: banned in SG (Tobacco (Control of Advertisements and Sale) Act s.16) and
+#   TH (import and sale prohibited); a licence is needed in MY (Control of Smoking Products for Public
+#   Health Act 2024).  tobacco/heated_tobacco: banned in SG.
+# * tobacco/cigars, alcohol/*: a licence is needed in the US (state tobacco and alcohol licensing).
+# * health/supplements/melatonin: a medicine at higher doses in DE and NL: pharmacy licence needed.
+# * home/kitchen/knives: UK, age verification at sale and delivery (Criminal Justice Act 1988
+#   s.141A, Offensive Weapons Act 2019 ss.38-39).
+# * electronics/electrical: MY, Energy Commission approval and a SIRIM label (Electricity
+#   Regulations 1994, reg. 97).
+# * tobacco_accessories, alcohol_free_drinks, home/kitchen/knife_sharpeners, weaponsmith_books:
+#   look-alikes of those paths that no rule covers (a rule on `tobacco` covers `tobacco/cigars`,
+#   not `tobacco_accessories`).
+REGULATED_PRODUCTS: Final[tuple[Product, ...]] = (
+    _p("pouches", "tobacco/nicotine_pouches", 6, ("Frostbite", "Nordic Loop"),
+       en="Nicotine pouches ice mint 16 mg, 20 pouches", fr="Sachets de nicotine menthe glaciale 16 mg",
+       nl="Nicotinezakjes ice mint 16 mg, 20 stuks"),
+    _p("disposable_vape", "tobacco/e_cigarettes", 12, ("Vaporex", "CloudPuff"),
+       en="Disposable vape 6000 puffs watermelon ice", ms="Rokok elektronik pakai buang 6000 sedutan",
+       th="บุหรี่ไฟฟ้า ใช้แล้วทิ้ง 6000 คำ"),
+    _p("pod_kit", "tobacco/e_cigarettes", 25, ("Vaporex",), en="Refillable pod system starter kit 2ml",
+       th="ชุดพอตเติมน้ำยา 2ml"),
+    _p("heat_sticks", "tobacco/heated_tobacco", 8, ("Amberleaf",), en="Heated tobacco sticks amber, 10 packs"),
+    _p("cigars", "tobacco/cigars", 45, ("Casa Verde",), en="Premium hand-rolled cigars, box of 10"),
+    _p("pipe_stand", "tobacco_accessories", 24, ("Hearth",), en="Walnut pipe stand for six pipes"),
+    _p("whisky", "alcohol/spirits", 38, ("Glen Moray Hill",), en="Single malt whisky 12 years 70cl"),
+    _p("red_wine", "alcohol/wine", 18, ("Vallée Rouge",), en="Cabernet Sauvignon red wine 2021, 6 bottles"),
+    _p("na_beer", "alcohol_free_drinks", 16, ("Clearhop",), en="Non-alcoholic craft IPA 0.0%, 12 cans"),
+    _p("melatonin", "health/supplements/melatonin", 11, ("Nutrava", "SomnoVit"),
+       en="Melatonin 5 mg sleep aid, 120 tablets", de="Melatonin 5 mg Einschlaf-Tabletten 120 Stück",
+       nl="Melatonine 3 mg slaaptabletten 90 stuks"),
+    _p("melatonin_spray", "health/supplements/melatonin", 14, ("SomnoVit",), en="Melatonin sleep spray 1 mg",
+       de="Melatonin Schlafspray 1 mg pro Sprühstoß", nl="Melatonine slaapspray 1 mg"),
+    _p("chef_knife", "home/kitchen/knives", 49, ("Nordwerk",), en="Chef's knife 20cm forged steel"),
+    _p("knife_block", "home/kitchen/knives", 89, ("Nordwerk",), en="Kitchen knife block set, 5 knives"),
+    _p("whetstone", "home/kitchen/knife_sharpeners", 29, ("Nordwerk",), en="Whetstone knife sharpener 1000/6000"),
+    _p("forging_book", "weaponsmith_books", 21, ("Anvil Press",),
+       en="Bladesmithing for beginners: forging your first knife (paperback)"),
+    _p("rice_cooker", "electronics/electrical", 45, ("Kukio",), en="Electric rice cooker 1.8L",
+       ms="Periuk nasi elektrik 1.8L"),
+    _p("kettle", "electronics/electrical", 25, ("Kukio",), en="Electric kettle 1.7L stainless steel",
+       ms="Cerek elektrik 1.7L keluli tahan karat"),
+)
+
 CATEGORY_WEIGHTS: Final[dict[Category, float]] = {
     "toys": 0.14, "electronics": 0.16, "radio_devices": 0.06, "cosmetics": 0.12, "supplements": 0.08,
     "baby": 0.08, "fashion": 0.22, "luxury_bags": 0.03, "home": 0.11,
@@ -165,8 +220,9 @@ BRAND_BASELINES_EUR: Final[dict[str, float]] = {"Castellane": 2800.0, "Maison Va
 class Requirement:
     """What a listing in a (region, category) must carry.
 
-    Missing `certifications` is what `category_rules` should catch; missing
-    `attributes` is what `mandatory_attributes` should catch.
+    Missing `certifications` or `attributes` is what `mandatory_attributes` should catch
+    (`certification_missing`, `attribute_missing`); `category_rules` judges banned categories and
+    categories restricted to licensed sellers (`REGULATED_PRODUCTS`), not marks.
     """
 
     certifications: tuple[str, ...] = ()
@@ -193,6 +249,14 @@ PROHIBITED_TERMS: Final[dict[str, tuple[str, ...]]] = {
     "SEA": ("dmaa", "1,3-dimethylamylamine"),
 }
 RESTRICTED_TERMS: Final[tuple[str, ...]] = ("semaglutide", "weight loss injection", "glp-1 drops")
+# Terms in `REGULATED_PRODUCTS` titles that a region's policy restricts as text (`prohibited_terms`):
+# a category-rule violation whose title names one is `prohibited_terms`' finding too.
+REGULATED_TITLE_TERMS: Final[dict[str, tuple[str, ...]]] = {
+    "EU": ("nicotine pouches", "sachets de nicotine", "melatonin 5 mg", "disposable vape"),
+    "UK": ("nicotine pouches", "disposable vape"),
+    "US": ("nicotine pouches", "disposable vape"),
+    "SEA": ("vape", "pod system", "nicotine pouches", "rokok elektronik", "บุหรี่ไฟฟ้า"),
+}
 
 HEALTH_CLAIMS: Final[dict[str, tuple[str, ...]]] = {
     "en": ("cures diabetes", "lose 10 kg in a week", "no side effects", "melts fat overnight",

@@ -20,10 +20,12 @@ from riskstream.sim.catalog import (
     CATEGORY_WEIGHTS,
     COUNTRIES,
     DISCLOSURE_TAGS,
+    REGULATED_PRODUCTS,
     Category,
+    Product,
 )
 from riskstream.sim.texts import CONTENT_HOOKS, REVIEW_NEGATIVE, REVIEW_NEUTRAL, REVIEW_POSITIVE, typo
-from riskstream.sim.world import HONEST, ContentKind, Listing, Truth, World
+from riskstream.sim.world import HONEST, ContentKind, Listing, Seller, Truth, World
 
 _CATEGORIES: list[Category] = list(CATEGORY_WEIGHTS)
 _CATEGORY_W: list[float] = list(CATEGORY_WEIGHTS.values())
@@ -116,7 +118,8 @@ def _compliance_noise(rng: random.Random, listing: Listing) -> Truth:
     if r < 0.006 and listing.certifications:
         listing.certifications = []
         # A missing marking is `mandatory_attributes`' finding (certification_missing);
-        # `category_rules` judges banned and licensed categories, which no scenario plants.
+        # `category_rules` judges banned and licensed categories (`scenarios.banned_category`,
+        # `scenarios.unlicensed_seller`), not marks.
         return Truth(is_risky=True, entity_type="listing", harm_kind="non_compliance",
                      expected=("mandatory_attributes",))
     if r < 0.012:
@@ -158,3 +161,85 @@ def _content(world: World, rng: random.Random, code: str, t: datetime) -> None:
     kind = rng.choices(CONTENT_KINDS, (0.6, 0.1, 0.3))[0]
     world.emit(world.content_event(creator, t, text=text, language=lang, listings=[listing], paid=paid,
                                    disclosed=disclosed, kind=kind), truth)
+
+
+# ------------------------------------------------------------------ near-misses
+
+BASE_RATE = 1100.0
+"""`SimConfig.events_per_hour`'s default: near-misses scale with the background rate."""
+
+_REGULATED: dict[str, Product] = {p.key: p for p in REGULATED_PRODUCTS}
+
+# (country, product key, licence attribute or None, expected listings per hour at the base rate):
+# licensed sellers of restricted goods, and look-alike categories no rule covers.
+NEAR_MISS_OFFERS: tuple[tuple[str, str, str | None, float], ...] = (
+    ("DE", "melatonin", "pharmacy_licence_id", 0.12), ("DE", "melatonin_spray", "pharmacy_licence_id", 0.12),
+    ("NL", "melatonin", "eu_online_pharmacy_logo_id", 0.08),
+    ("GB", "chef_knife", "age_verification_id", 0.15), ("GB", "knife_block", "age_verification_id", 0.15),
+    ("GB", "whetstone", None, 0.1), ("GB", "forging_book", None, 0.05),
+    ("US", "whisky", "licence_id", 0.15), ("US", "red_wine", "licence_id", 0.15),
+    ("US", "cigars", "licence_id", 0.1), ("US", "pipe_stand", None, 0.1), ("US", "na_beer", None, 0.15),
+    ("US", "forging_book", None, 0.05),
+    ("MY", "rice_cooker", "sirim_label_no", 0.1), ("MY", "kettle", "sirim_label_no", 0.1),
+)
+
+
+def _licence(rng: random.Random, attribute: str, country: str) -> str:
+    """A well-formed licence number of the kind the policies check (`licence_pattern` in EU and UK)."""
+    digits = f"{rng.randrange(10**6, 10**7)}"
+    if attribute == "age_verification_id":
+        return f"AV-{rng.getrandbits(40):010X}"
+    if attribute in ("pharmacy_licence_id", "eu_online_pharmacy_logo_id"):
+        return f"{country}-APO-{digits}"
+    if attribute == "sirim_label_no":
+        return f"SIRIM-{digits}"
+    return f"{country}-LIC-{digits}"
+
+
+def _established(world: World, rng: random.Random, code: str) -> Seller:
+    return rng.choice([s for s in world.sellers[code] if s.age_days >= 30])
+
+
+def _bulk(world: World, rng: random.Random, seller: Seller, start: datetime, minutes: float, n: int) -> None:
+    span = int(minutes * 60)
+    for t in sorted(start + timedelta(seconds=rng.randrange(span)) for _ in range(n)):
+        world.emit(world.listing_event(world.make_listing(rng, seller, rng.choice(world.products)), t))
+
+
+def generate_near_misses(world: World, *, hours: int, events_per_hour: float, rng: random.Random) -> None:
+    """Honest listings close to what the category and burst scenarios plant, so precision is tested.
+
+    * licensed sellers of restricted goods (a pharmacy's melatonin in DE and NL, knives with age
+      verification in GB, licensed tobacco and alcohol in the US, SIRIM-labelled appliances in MY);
+    * look-alike categories next to the rules' paths (``tobacco_accessories``,
+      ``alcohol_free_drinks``, ``home/kitchen/knife_sharpeners``, ``weaponsmith_books``);
+    * bulk listing that is not a fake-shop launch, per day in the US and GB: an established shop
+      listing 30-50 items within the hour, a seller of 7-13 days (just past `new_seller_burst`'s
+      age limit) listing 25-35, and a new seller listing 8-16 (below its threshold).
+    """
+    scale = events_per_hour / BASE_RATE
+    for h in range(hours):
+        hour_start = world.start + timedelta(hours=h)
+        for code, key, attribute, rate in NEAR_MISS_OFFERS:
+            for _ in range(count(rng, rate * scale)):
+                t = hour_start + timedelta(seconds=rng.randrange(3600))
+                listing = world.make_listing(rng, _established(world, rng, code), _REGULATED[key])
+                if attribute is not None:
+                    listing.attributes[attribute] = _licence(rng, attribute, code)
+                world.emit(world.listing_event(listing, t))
+    days = max(1, hours // 24)
+    last = max(1, hours - 1)
+    for code in ("US", "GB"):
+        for _ in range(count(rng, days * scale)):
+            at = world.start + timedelta(hours=rng.uniform(0, last))
+            _bulk(world, rng, _established(world, rng, code), at, rng.uniform(30, 55), rng.randint(30, 50))
+        for _ in range(count(rng, days * scale)):
+            seller = world.new_seller(rng, code, new=True)
+            seller.age_days = rng.randrange(7, 14)
+            at = world.start + timedelta(hours=rng.uniform(0, last))
+            _bulk(world, rng, seller, at, rng.uniform(30, 55), rng.randint(25, 35))
+        for _ in range(count(rng, days * scale)):
+            seller = world.new_seller(rng, code, new=True)
+            seller.age_days = rng.randrange(0, 7)
+            at = world.start + timedelta(hours=rng.uniform(0, last))
+            _bulk(world, rng, seller, at, rng.uniform(40, 60), rng.randint(8, 16))

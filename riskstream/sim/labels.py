@@ -21,11 +21,13 @@ from riskstream.sim.catalog import HarmKind
 
 ScenarioKind = Literal[
     "prohibited_surge", "counterfeit_wave", "missing_certification", "review_farm", "review_bombing",
-    "safety_complaint_spike", "creator_wave", "cross_region_spread", "viral_product",
+    "safety_complaint_spike", "creator_wave", "cross_region_spread", "viral_product", "banned_category",
+    "unlicensed_seller", "fake_shop",
 ]
 RISKY_KINDS: tuple[ScenarioKind, ...] = (
     "prohibited_surge", "counterfeit_wave", "missing_certification", "review_farm", "review_bombing",
-    "safety_complaint_spike", "creator_wave", "cross_region_spread",
+    "safety_complaint_spike", "creator_wave", "cross_region_spread", "banned_category", "unlicensed_seller",
+    "fake_shop",
 )
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

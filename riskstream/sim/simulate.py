@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from riskstream.contracts import ContentEvent, EntityType, ListingEvent, RecallNotice, ReviewEvent
 from riskstream.regions import region_of
-from riskstream.sim.honest import generate_honest
+from riskstream.sim.honest import generate_honest, generate_near_misses
 from riskstream.sim.labels import Label, LabelSet, ScenarioRecord
 from riskstream.sim.scenarios import DEFAULT_SCENARIOS, SCENARIOS
 from riskstream.sim.spec import ScenarioSpec, Window
@@ -135,6 +135,8 @@ def run(config: SimConfig = SimConfig()) -> SimRun:  # frozen, so a shared defau
                   creators_per_country=config.creators_per_country)
     generate_honest(world, hours=config.duration_hours, events_per_hour=config.events_per_hour,
                     rng=random.Random(f"{config.seed}:honest"))
+    generate_near_misses(world, hours=config.duration_hours, events_per_hour=config.events_per_hour,
+                         rng=random.Random(f"{config.seed}:near_miss"))
     records: list[ScenarioRecord] = []
     seen: Counter[str] = Counter()
     for spec in config.scenarios:

@@ -76,7 +76,11 @@ DETECTORS = [pytest.param(cls, id=cls.id) for cls in ALL_DETECTORS]
 BUSY: dict[str, dict[str, Any]] = {
     # Parameters (as a policy file would give them) that make each detector fire
     # and churn its state on the short stream: small windows, low thresholds, tiny caps.
-    "prohibited_terms": {"prohibited": ["ivory", "rhino horn", "dmaa", "ไฟไหม้"], "restricted": ["vape", "cbd"]},
+    "prohibited_terms": {"prohibited": ["ivory", "rhino horn", "dmaa", "ไฟไหม้"], "restricted": ["vape", "cbd"],
+                         # licence groups: the stream has unlicensed melatonin and pouches (and a licence field typed wrong)
+                         "licensed_terms": [{"terms": ["melatonin", "pouches"], "licence_attributes": ["licence_id"]},
+                                            {"terms": ["melatonin"], "licence_attributes": ["pharmacy_licence_id"],
+                                             "licence_pattern": "[A-Z]{2}-APO-[0-9]+", "name": "pharmacy"}]},
     "category_rules": {
         "banned": ["supplements"], "banned_by_country": {"DE": ["toys"]}, "restricted": ["cosmetics"],
         "restricted_by_country": {"FR": ["baby"]}, "licence_pattern": "^[A-Z]{2}-[0-9]+$",

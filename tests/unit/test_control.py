@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import orjson
@@ -60,7 +61,7 @@ def test_a_bad_document_is_refused_and_the_running_policy_stays(
 
 
 def test_a_valid_document_is_applied(runtime: PolicyRuntime) -> None:
-    text = EU.replace('version: "2026.11.2"', 'version: "2026.12.1"')
+    text = re.sub(r'^version: "[^"]+"$', 'version: "2026.12.1"', EU, count=1, flags=re.M)
     assert text != EU
     assert runtime.apply_document(_doc(text)) is None
     policy = runtime.engine.policy("EU")

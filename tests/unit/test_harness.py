@@ -103,3 +103,12 @@ def test_main_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "By detector" in capsys.readouterr().out
     assert orjson.loads(out.read_bytes())["events"] > 0
     assert main(["--policies", str(tmp_path)]) == 2  # no policies there
+
+
+def test_render_seeds_sums_counts_over_seeds(result: HarnessResult) -> None:
+    from riskstream.evaluation.harness import render_seeds
+
+    text = render_seeds({1: result, 2: result})
+    row = next(s for s in result.report.actions.by_detector if s.name == "prohibited_terms")
+    line = next(ln for ln in text.splitlines() if ln.split()[:1] == ["prohibited_terms"])
+    assert line.split()[-3:] == [str(2 * row.tp), str(2 * row.fp), str(2 * row.support)]

@@ -259,6 +259,71 @@ def test_unquoted_calendar_version_is_refused_with_a_hint() -> None:
     assert err.line == 3 and "expected string, got number 2026.11" in err.message
 
 
+# --------------------------------------------------------------------------- licence groups (prohibited_terms)
+
+
+def licensed(group: str) -> str:
+    """GOOD with one `licensed_terms` group, written as a flow mapping on one line."""
+    return edit("      restricted: [nicotine pouches]",
+                f"      restricted: [nicotine pouches]\n      licensed_terms:\n        - {group}")
+
+
+def test_a_licence_group_loads_into_typed_params() -> None:
+    text = licensed("{name: pharmacy, licence_attributes: [pharmacy_licence_id], "
+                    "licence_pattern: '[A-Z]{2}-[0-9]{4,8}', terms: [melatonin 5 mg, semaglutide]}")
+    assert check(text, REG)[1] == []
+    params = load_policy(text, REG).detectors["prohibited_terms"].params
+    assert isinstance(params, ProhibitedTermsParams)
+    (group,) = params.licensed_terms
+    assert (group.name, group.terms, group.licence_attributes, group.licence_pattern) == (
+        "pharmacy", ("melatonin 5 mg", "semaglutide"), ("pharmacy_licence_id",), "[A-Z]{2}-[0-9]{4,8}")
+
+
+@pytest.mark.parametrize(("group", "message"), [
+    ("{terms: [melatonin 5 mg]}",
+     "detectors.prohibited_terms.params.licensed_terms[0]: missing required field 'licence_attributes'"),
+    ("{licence_attributes: [pharmacy_licence_id]}",
+     "detectors.prohibited_terms.params.licensed_terms[0]: missing required field 'terms'"),
+    ("{licence_attributes: [pharmacy_licence_id], terms: []}",
+     "detectors.prohibited_terms.params.licensed_terms[0].terms: [] should be non-empty"),
+    ("{licence_attributes: [], terms: [melatonin 5 mg]}",
+     "detectors.prohibited_terms.params.licensed_terms[0].licence_attributes: [] should be non-empty"),
+    ("{licence_attributes: [''], terms: [melatonin 5 mg]}",
+     "detectors.prohibited_terms.params.licensed_terms[0].licence_attributes[0]: '' should be non-empty"),
+    ("{licence_attributes: pharmacy_licence_id, terms: [melatonin 5 mg]}",
+     "detectors.prohibited_terms.params.licensed_terms[0].licence_attributes: "
+     "expected array, got string 'pharmacy_licence_id'"),
+    ("{licence_attributes: [pharmacy_licence_id], terms: [melatonin 5 mg], licence: pharmacy}",
+     "detectors.prohibited_terms.params.licensed_terms[0]: unknown field 'licence'; "
+     "expected one of licence_attributes, licence_pattern, name, terms"),
+    ("{licence_attributes: [pharmacy_licence_id], terms: [melatonin 5 mg], licence_pattern: '(a+)+'}",
+     "detectors.prohibited_terms.params.licensed_terms[0].licence_pattern: regex refused: nested quantifiers"),
+    ("{licence_attributes: [pharmacy_licence_id], terms: [melatonin 5 mg], licence_pattern: '[A-Z'}",
+     "detectors.prohibited_terms.params.licensed_terms[0].licence_pattern: regex refused: does not compile"),
+    ("melatonin 5 mg",
+     "detectors.prohibited_terms.params.licensed_terms[0]: expected object, got string 'melatonin 5 mg'"),
+])
+def test_a_malformed_licence_group_is_refused_at_its_line(group: str, message: str) -> None:
+    text = licensed(group)
+    with pytest.raises(PolicyError) as info:
+        load_policy(text, REG)
+    (err,) = info.value.errors
+    assert err.line == line_of(text, "        - ") and err.message.startswith(message), err.message
+
+
+def test_a_licensed_term_also_restricted_or_prohibited_is_a_warning() -> None:
+    text = licensed("{licence_attributes: [licence_id], terms: [melatonin, Nicotine Pouches, Rh1no horn]}")
+    policy, issues = check(text, REG)
+    assert policy is not None  # it loads: the restricted and prohibited lists win
+    assert [(i.severity, i.message) for i in issues] == [
+        ("warning", "detectors.prohibited_terms.params.licensed_terms[0].terms[1]: 'Nicotine Pouches' is also in "
+                    "restricted, so no licence clears it; list it in one place"),
+        ("warning", "detectors.prohibited_terms.params.licensed_terms[0].terms[2]: 'Rh1no horn' is also in "
+                    "prohibited, so no licence clears it; list it in one place"),
+    ]
+    assert {i.line for i in issues} == {line_of(text, "        - ")}
+
+
 # --------------------------------------------------------------------------- schema
 
 

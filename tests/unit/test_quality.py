@@ -205,3 +205,25 @@ def test_actions_about_an_earlier_entity_catch_its_label() -> None:
     assert (s.overall.tp, s.overall.fp, s.overall.fn) == (3, 1, 0)
     by = {row.name: row for row in s.by_detector}
     assert by["recall_match"].tp == 1 and by["recall_match"].fp == 0
+
+
+def test_a_seller_signal_catches_the_listings_labelled_about_that_seller_up_to_it() -> None:
+    """A fake shop's listings are labelled about their seller; `new_seller_burst` acts on the seller.
+
+    The action at the third listing catches the first three (the entity the labels are about), not
+    the fourth, listed after it (only another signal catches that: `new_seller_burst` with no
+    cooldown); an action about another seller catches none of them.
+    """
+    def shop(eid: str, minute: float) -> Label:
+        return dataclasses.replace(lab(eid, minute, risky=True, scenario="fake_shop-1",
+                                       expected=("new_seller_burst",)),
+                                   entity_type="seller", entity_id="s1", harm_kind="counterfeit")
+
+    labels = [shop("l1", 0), shop("l2", 1), shop("l3", 2), shop("l4", 3),
+              dataclasses.replace(lab("h1", 2, risky=False), entity_type="listing", entity_id="lh")]
+    actions = [_about("l3", 2, "seller", "s1", "new_seller_burst"),
+               _about("l4", 3, "seller", "s9", "new_seller_burst")]
+    s = score_actions(labels, actions)
+    by = {row.name: row for row in s.by_detector}
+    assert (by["new_seller_burst"].tp, by["new_seller_burst"].fn, by["new_seller_burst"].support) == (3, 1, 4)
+    assert (s.overall.tp, s.overall.fp, s.overall.fn) == (3, 0, 1)

@@ -126,3 +126,85 @@ def test_files_read_back(tmp_path: Path, small_run: SimRun) -> None:
 def test_default_run_size() -> None:
     res = run()
     assert 20_000 <= len(res.events) <= 40_000
+
+
+# ------------------------------------------------------------------ category and burst scenarios
+
+
+def _policies() -> dict[str, object]:
+    from detectors.registry import default_registry
+    from riskstream.policy import load_policy
+    from riskstream.policy.load import iter_policy_files
+    from tests.paths import REPO
+
+    registry = default_registry()
+    out = {}
+    for path in iter_policy_files(REPO / "policies"):
+        policy = load_policy(path.read_text(encoding="utf-8"), registry)
+        out[policy.region] = policy
+    return out
+
+
+def test_category_scenarios_break_the_shipped_rules_and_near_misses_do_not(small_run: SimRun) -> None:
+    """Every planted listing breaks its region's category rule; no honest listing does (licensed
+    sellers of restricted goods, look-alike categories)."""
+    from riskstream.detectors.category_rules import CategoryRulesDetector
+    from riskstream.regions import region_of
+
+    policies = _policies()
+    detectors = {r: CategoryRulesDetector(p.rule("category_rules").params)  # type: ignore[attr-defined]
+                 for r, p in policies.items()}
+    kinds = {s.scenario_id: s.kind for s in small_run.labels.scenarios}
+    planted = honest_regulated = 0
+    for _, _, rec in small_run.events:
+        if rec.kind != "listing":
+            continue
+        lab = small_run.labels.labels[rec.event_id]
+        _, signals = detectors[region_of(rec.region) or ""].detect(rec, None)
+        kind = kinds.get(lab.scenario or "")
+        if kind in ("banned_category", "unlicensed_seller"):
+            planted += 1
+            assert lab.is_risky and "category_rules" in lab.expected_detectors
+            want = {"category_banned"} if kind == "banned_category" else {"licence_missing", "licence_invalid"}
+            assert [s.code for s in signals] and {s.code for s in signals} <= want, (rec.region, rec.category)
+        elif not lab.is_risky:
+            assert not signals, (rec.region, rec.category, rec.attributes)
+            honest_regulated += "/" in rec.category or "_" in rec.category
+    assert planted > 20 and honest_regulated > 5
+
+
+def test_regulated_title_terms_are_the_policies_own() -> None:
+    """The simulator labels a planted title `prohibited_terms`' finding too when it names one of these."""
+    from riskstream.sim.catalog import REGULATED_TITLE_TERMS
+
+    policies = _policies()
+    for region, terms in REGULATED_TITLE_TERMS.items():
+        params = policies[region].rule("prohibited_terms").params  # type: ignore[attr-defined]
+        # Restricted for everyone, or unless licensed: a planted listing carries no valid licence.
+        listed = {t.casefold() for t in (*params.restricted, *(t for g in params.licensed_terms for t in g.terms))}
+        assert {t.casefold() for t in terms} <= listed, region
+
+
+def test_fake_shop_is_one_new_seller_bursting_labelled_about_the_seller() -> None:
+    sim = run(SimConfig(seed=3, scenarios=default_scenarios("fake_shop")))
+    shop = [(lab, rec) for _, _, rec in sim.events
+            if (lab := sim.labels.labels[rec.event_id]).scenario == "fake_shop-1"]
+    by_seller: dict[str, list[object]] = {}
+    for lab, rec in shop:
+        assert lab.is_risky and lab.expected_detectors == ("new_seller_burst",)
+        assert (lab.entity_type, lab.entity_id) == ("seller", rec.seller_id) and rec.seller_age_days < 7
+        by_seller.setdefault(rec.seller_id, []).append(rec.event_time)
+    assert {rec.region for _, rec in shop} == {"US", "GB"} and len(by_seller) == 2
+    for times in by_seller.values():
+        assert len(times) > 25 and max(times) - min(times) < timedelta(hours=1)  # type: ignore[operator]
+
+
+def test_bulk_listing_near_misses_are_honest() -> None:
+    """An established shop and a seller just past the age limit list many items in the hour."""
+    sim = run(SimConfig(seed=3, scenarios=()))
+    per_seller = Counter((rec.seller_id, rec.seller_age_days) for _, _, rec in sim.events
+                         if rec.kind == "listing" and rec.op == "created")
+    bulk = [(sid, age) for (sid, age), n in per_seller.items() if n >= 25]
+    assert any(age >= 30 for _, age in bulk) and any(7 <= age < 14 for _, age in bulk)
+    # (Background listings carry rare unscripted violations, a missing mark: never a burst.)
+    assert not any("new_seller_burst" in lab.expected_detectors for lab in sim.labels.labels.values())
