@@ -60,7 +60,7 @@ from riskstream.stream.incident_agents import IncidentStages
 from riskstream.stream.incidents import IncidentRuntime
 from riskstream.stream.metrics import Tally
 from riskstream.stream.outbox import Outbox
-from riskstream.stream.routing import Envelope, StateRecord, state_key
+from riskstream.stream.routing import REPLAY_EXACT, Envelope, StateRecord, state_key
 from riskstream.stream.security import client_kwargs
 from riskstream.stream.table_writer import TableWriter
 from riskstream.stream.topics import Topics
@@ -522,15 +522,18 @@ class Pipeline:
 
         Called on the `partition` that owns the key (its changelog goes to that partition,
         with the batch's other outputs: `TableWriter`).
-        An event delivered again after a crash gets the signals it got the first time and
-        leaves the state as it is.
+        An event delivered again after a crash leaves the state as it is and gets the signals
+        it got the first time, or, when the key's record no longer holds them (`routing.
+        REPLAY_SIGNAL_BYTES`), the signals of the key's current state (not written back).
         """
         table_key = state_key(event, det_id, key).encode()
         record = StateRecord.load(self.detector_state.data.get(table_key))  # the store: no Faust sensor per read
-        replay = record.replayed(event.event_id)
-        if replay is not None:
-            m.STATE_REPLAYS.labels(det_id).inc()
-            return replay
+        seen = record.seen(event.event_id)
+        if seen is not None:
+            m.STATE_REPLAYS.labels(det_id, seen).inc()
+            if seen == REPLAY_EXACT:
+                return record.replayed(event.event_id) or []
+            return self.engine.step(event, det_id, record.state, key)[1]
         state, found = self.engine.step(event, det_id, record.state, key)
         self.state_writer.set(batch.state_writes, table_key, record.applied(event.event_id, state, found).dump(),
                               partition)

@@ -127,8 +127,9 @@ DEDUPE_EXPIRED = Counter(
 
 STATE_REPLAYS = Counter(
     "riskstream_state_replays_total",
-    "Events delivered again to a detector's state owner (after a crash): same signals, state not updated twice.",
-    ["detector"], registry=REGISTRY,
+    "Events delivered again to a detector's state owner (after a crash): state not updated twice; "
+    "signals as the first time (replay=exact) or from the key's current state (replay=recomputed).",
+    ["detector", "replay"], registry=REGISTRY,
 )
 WORKER_STALLED = Gauge(
     "riskstream_worker_stalled",

@@ -32,7 +32,15 @@ import msgspec
 
 from riskstream.contracts import EVENT_TYPES, Event, Signal
 
-REPLAY_MEMORY: Final = 64  # events per key whose signals are kept for redelivery (about a commit interval)
+REPLAY_MEMORY: Final = 64  # events per key remembered as applied, for redelivery after a crash
+# Signal bytes per key kept with those events, newest first.  An older event's signals are dropped
+# (it is still remembered as applied): during a surge a hot key's record otherwise carried 64 events'
+# signals (4 KB for a photo band bucket, 40 KB for a new-seller wave), written to the changelog on every
+# step.  A redelivered event whose signals were dropped is not applied twice; its signals are
+# recomputed from the key's current state (`REPLAY_RECOMPUTED`).
+REPLAY_SIGNAL_BYTES: Final = 1024
+REPLAY_EXACT: Final = "exact"
+REPLAY_RECOMPUTED: Final = "recomputed"
 ENVELOPE_KINDS: Final = ("listing", "review", "content")  # the inputs that are screened, so hop
 
 
@@ -94,12 +102,17 @@ class _WireRecord(msgspec.Struct):
     """
 
     s: Any = None
-    r: list[tuple[str, msgspec.Raw]] = msgspec.field(default_factory=list)
+    r: list[tuple[str, msgspec.Raw]] = msgspec.field(default_factory=list)  # JSON null: signals dropped
 
 
 _RECORD_DECODER: Final = msgspec.json.Decoder(_WireRecord)
 _SIGNALS_DECODER: Final = msgspec.json.Decoder(list[Signal])
 _NO_SIGNALS: Final = msgspec.Raw(b"[]")
+_DROPPED: Final = msgspec.Raw(b"null")
+
+
+def _dropped(raw: msgspec.Raw) -> bool:
+    return len(raw) == 4 and bytes(raw) == b"null"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +120,8 @@ class StateRecord:
     """One key's detector state, plus the signals of the last events applied to it."""
 
     state: Any = None
-    recent: list[tuple[str, msgspec.Raw]] = field(default_factory=list)  # (event id, its signals as JSON)
+    # (event id, its signals as JSON, or JSON null once dropped for REPLAY_SIGNAL_BYTES), oldest first
+    recent: list[tuple[str, msgspec.Raw]] = field(default_factory=list)
 
     @classmethod
     def load(cls, raw: bytes | None) -> StateRecord:
@@ -120,12 +134,28 @@ class StateRecord:
         return _ENCODER.encode(_WireRecord(self.state, self.recent))
 
     def replayed(self, event_id: str) -> list[Signal] | None:
-        """The signals this event produced here before, or None if it is new."""
+        """The signals this event produced here before, or None if it is new or they were dropped."""
         for eid, sigs in self.recent:
             if eid == event_id:
-                return _SIGNALS_DECODER.decode(sigs)
+                return None if _dropped(sigs) else _SIGNALS_DECODER.decode(sigs)
+        return None
+
+    def seen(self, event_id: str) -> str | None:
+        """`REPLAY_EXACT` (applied, signals kept), `REPLAY_RECOMPUTED` (applied, signals dropped), or None."""
+        for eid, sigs in self.recent:
+            if eid == event_id:
+                return REPLAY_RECOMPUTED if _dropped(sigs) else REPLAY_EXACT
         return None
 
     def applied(self, event_id: str, state: Any, signals: list[Signal]) -> StateRecord:
         sigs = msgspec.Raw(_ENCODER.encode(signals)) if signals else _NO_SIGNALS
-        return StateRecord(state=state, recent=[*self.recent[-(REPLAY_MEMORY - 1):], (event_id, sigs)])
+        recent = [*self.recent[-(REPLAY_MEMORY - 1):], (event_id, sigs)]
+        budget = REPLAY_SIGNAL_BYTES
+        for i in range(len(recent) - 1, -1, -1):  # newest first; the newest event's signals are always kept
+            eid, raw = recent[i]
+            if len(raw) <= 4:  # [] or null: nothing to drop
+                continue
+            if budget < 0:
+                recent[i] = (eid, _DROPPED)
+            budget -= len(raw)
+        return StateRecord(state=state, recent=recent)

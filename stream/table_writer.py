@@ -37,12 +37,15 @@ value serializers), so Faust's recovery and standby replicas read them as usual.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from faust.types import TP
 
 from riskstream.stream.outbox import Outbox
+
+log = logging.getLogger("riskstream.tables")
 
 
 class TableWriter:
@@ -112,7 +115,10 @@ class TableWriter:
                     del latest[key]
         name = self.table.changelog_topic.get_topic_name()
         for partition, offset in offsets.items():
-            self.table.data.set_persisted_offset(TP(name, partition), offset)
+            try:
+                self.table.data.set_persisted_offset(TP(name, partition), offset)
+            except Exception:  # the records are on the broker; a lost offset only lengthens a recovery
+                log.exception("could not store the changelog offset %s[%d]@%d", name, partition, offset)
         written.clear()
 
     def _key_bytes(self, key: bytes) -> bytes:

@@ -69,3 +69,23 @@ def test_state_record_replays_the_signals_it_gave_and_forgets_beyond_its_memory(
     assert rec.replayed(f"e{REPLAY_MEMORY + 4}") == []
     fresh = StateRecord.load(StateRecord().applied("x", [1, "a"], [_signal("x")]).dump())
     assert fresh.replayed("x") == [_signal("x")] and fresh.state == [1, "a"]
+
+
+def test_older_signals_beyond_the_byte_budget_are_dropped_but_the_event_stays_applied() -> None:
+    from riskstream.stream.routing import REPLAY_EXACT, REPLAY_RECOMPUTED, REPLAY_SIGNAL_BYTES
+
+    one = len(msgspec.json.encode([_signal("e0")]))
+    n = REPLAY_SIGNAL_BYTES // one + 3  # more signalling events than the budget holds
+    rec = StateRecord.load(None)
+    for i in range(n):
+        rec = StateRecord.load(rec.applied(f"e{i}", {"n": i}, [_signal(f"e{i}")]).dump())
+    rec = StateRecord.load(rec.applied("quiet", {"n": n}, []).dump())
+    kept = [eid for eid, raw in rec.recent if len(raw) > 4]
+    assert kept and kept[-1] == f"e{n - 1}"  # the newest signals are kept
+    assert sum(len(raw) for _, raw in rec.recent if len(raw) > 4) <= REPLAY_SIGNAL_BYTES + one
+    assert rec.seen("e0") == REPLAY_RECOMPUTED and rec.replayed("e0") is None  # applied: not applied twice
+    assert rec.seen(f"e{n - 1}") == REPLAY_EXACT and rec.replayed(f"e{n - 1}") == [_signal(f"e{n - 1}")]
+    assert rec.seen("quiet") == REPLAY_EXACT and rec.replayed("quiet") == []
+    assert rec.seen("never") is None
+    one_big = StateRecord().applied("big", None, [_signal("big")] * 20)  # larger than the budget alone
+    assert one_big.replayed("big") == [_signal("big")] * 20
