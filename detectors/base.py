@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar
 
-from riskstream.contracts import EntityType, Event, EventKind, Signal
+from riskstream.contracts import EntityType, Event, EventKind, ListingEvent, Signal
 
 P = TypeVar("P", covariant=True)
 S = TypeVar("S")
@@ -135,6 +135,13 @@ def signal(
         event_time=event.event_time,
         evidence=evidence,
     )
+
+
+def listing_signal(detector_id: str, event: ListingEvent, code: str, score: float,
+                   evidence: dict[str, Any]) -> Signal:
+    """A `signal` about the listing of a listing event (the common case of the listing detectors)."""
+    return signal(detector_id, event, code=code, entity_type="listing", entity_id=event.listing_id,
+                  score=score, evidence=evidence)
 
 
 @dataclass(frozen=True)

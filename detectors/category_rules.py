@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
-from riskstream.detectors.base import Stateless, signal
+from riskstream.detectors.base import Stateless, listing_signal
 from riskstream.detectors.bounded_cache import ShortKeyMemo
 from riskstream.detectors.licence import MISSING, LicenceCheck
 
@@ -158,15 +158,7 @@ class CategoryRulesDetector(Stateless[CategoryRulesParams]):
             **({"country": country} if country else {}),
             **extra,
         }
-        return signal(
-            self.id,
-            event,
-            code=code,
-            entity_type="listing",
-            entity_id=event.listing_id,
-            score=score,
-            evidence=evidence,
-        )
+        return listing_signal(self.id, event, code, score, evidence)
 
 
 def _normalized(rules: Iterable[str]) -> tuple[str, ...]:

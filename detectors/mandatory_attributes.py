@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
-from riskstream.detectors.base import Stateless, signal
+from riskstream.detectors.base import Stateless, listing_signal
 from riskstream.detectors.bounded_cache import ShortKeyMemo
 from riskstream.detectors.category_rules import SEPARATOR, normalize_category
 
@@ -108,15 +108,7 @@ class MandatoryAttributesDetector(Stateless[MandatoryAttributesParams]):
         return state, signals
 
     def _signal(self, event: ListingEvent, code: str, score: float, extra: dict[str, Any]) -> Signal:
-        return signal(
-            self.id,
-            event,
-            code=code,
-            entity_type="listing",
-            entity_id=event.listing_id,
-            score=score,
-            evidence={"category": event.category, **extra},
-        )
+        return listing_signal(self.id, event, code, score, {"category": event.category, **extra})
 
 
 def _by_category(rules: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:

@@ -44,7 +44,7 @@ from typing import Annotated, Any, ClassVar, Final
 import msgspec
 
 from riskstream.contracts import Event, EventKind, ListingEvent, Signal
-from riskstream.detectors.base import Stateless, signal
+from riskstream.detectors.base import Stateless, listing_signal
 from riskstream.detectors.licence import LicenceCheck
 from riskstream.detectors.text import TermMatcher, normalize
 
@@ -153,12 +153,4 @@ class ProhibitedTermsDetector(Stateless[ProhibitedTermsParams]):
         return out, licences
 
     def _signal(self, event: ListingEvent, code: str, score: float, evidence: dict[str, Any]) -> Signal:
-        return signal(
-            self.id,
-            event,
-            code=code,
-            entity_type="listing",
-            entity_id=event.listing_id,
-            score=score,
-            evidence={**evidence, "fields": list(self._FIELDS)},
-        )
+        return listing_signal(self.id, event, code, score, {**evidence, "fields": list(self._FIELDS)})

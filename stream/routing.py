@@ -9,11 +9,12 @@ same partition an input keyed by it is on), and lives in the changelog-backed
 ``risk.decide.v1`` is keyed by event id, so one owner decides the event's
 actions and remembers their idempotency keys.
 
-A state record also remembers the signals of the last few events it applied:
-when an event is delivered again (a worker died after updating the state but
-before its offset was committed), the state is not updated twice and the same
-signals are forwarded again, so a restart gives the answers an uninterrupted
-run gives.
+A state record also remembers the last events it applied, with their signals
+up to a byte budget: when an event is delivered again (a worker died after
+updating the state but before its offset was committed), the state is not
+updated twice and the same signals are forwarded again, so a restart gives the
+answers an uninterrupted run gives; for an event whose signals no longer fit
+the budget (a hot key), the signals of the key's current state are forwarded.
 
 >>> rec = StateRecord.load(None)
 >>> rec = rec.applied("e1", {"n": 1}, [])

@@ -141,18 +141,19 @@ def test_a_resend_after_a_broker_error_carries_the_newest_value() -> None:
     assert broker.attempts[b"v1"] == 1
 
 
+async def _one_batch(writer: TableWriter, broker: Broker, key: bytes, value: bytes) -> None:
+    box = Outbox(broker.send)
+    written: dict[bytes, int] = {}
+    writer.set(written, key, value, 0)
+    await writer.send(box, written)
+    await box.flush()
+
+
 def test_serialized_values_go_through_the_tables_serializers() -> None:
     table, broker = FakeTable(wrap=True), Broker()
     writer = TableWriter(table)
 
-    async def go() -> None:
-        box = Outbox(broker.send)
-        written: dict[bytes, int] = {}
-        writer.set(written, b"k", b"v", 0)
-        await writer.send(box, written)
-        await box.flush()
-
-    asyncio.run(go())
+    asyncio.run(_one_batch(writer, broker, b"k", b"v"))
     assert broker.log[0] == [(b"k", b"<v>")]
     assert table.data[b"k"] == b"v"  # the store holds the value, Faust's store encodes it itself
 
@@ -171,12 +172,5 @@ def test_without_bulk_every_write_takes_fausts_own_path() -> None:
     table, broker = Table(), Broker()
     writer = TableWriter(table, bulk=False)
 
-    async def go() -> None:
-        box = Outbox(broker.send)
-        written: dict[bytes, int] = {}
-        writer.set(written, b"k", b"v", 0)
-        await writer.send(box, written)
-        await box.flush()
-
-    asyncio.run(go())
+    asyncio.run(_one_batch(writer, broker, b"k", b"v"))
     assert table.assigned == [(b"k", b"v")] and broker.log == {} and writer.pending_keys() == 0
