@@ -567,8 +567,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="also run the worker with these environment settings, as (NAME), in the same run "
                          "(for example 'linger5:RISKSTREAM_PRODUCER_LINGER_MS=5'); repeatable")
     ap.add_argument("--baseline-tree", type=Path, default=None, metavar="DIR",
-                    help="also run the worker of another checkout (e.g. `git worktree add DIR main`), as (base), "
-                         "in the same run: a code change measured side by side")
+                    help="also run the worker of another checkout (e.g. `git worktree add DIR main`), with that "
+                         "checkout's policies, as (base), in the same run: a code change measured side by side")
     # Not "--loops": faust reads any argument starting with "--loop" from sys.argv when imported.
     ap.add_argument("--event-loops", dest="loops", default="asyncio",
                     help="event loops of (c) and (d), comma-separated: 'asyncio,uvloop' runs both side by side")
@@ -683,8 +683,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.baseline_tree is not None and not args.scaling_only:
             tree = args.baseline_tree.resolve()
             say(f"(base) riskstream worker of {tree}")
-            results.append(faust_run("base", f"the worker of another checkout ({tree.name})", WORKER_ARGV,
-                                     "riskstream_events_decided_total", policies, cwd=tree))
+            # Its own policies: a policy file of this tree may use params the other one does not know.
+            results.append(faust_run("base", f"the worker of another checkout ({tree.name}), its policies",
+                                     WORKER_ARGV, "riskstream_events_decided_total",
+                                     read_policies(tree / "policies"), cwd=tree))
         for vname, venv in variants.items():
             say(f"({vname}) riskstream worker with {venv}")
             results.append(faust_run(vname, f"same worker, {' '.join(f'{k}={v}' for k, v in venv.items())}",
