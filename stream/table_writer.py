@@ -25,6 +25,9 @@ a broker error, the value at resend time): the last record of a key on its
 changelog is always sent after the key's last write, so it holds the newest value,
 whatever order the two batches are sent in.  The latest value is kept here while a
 batch that wrote the key has not been delivered (counted per key), and dropped after.
+A batch abandoned before its flush (its agent cancelled on a rebalance or shutdown)
+leaves its keys' entries behind: a few values per abandoned batch, until the worker
+restarts.
 
 Bytes on the changelog are the ones Faust would write (the table's own key and
 value serializers), so Faust's recovery and standby replicas read them as usual.
@@ -142,5 +145,5 @@ class TableWriter:
         return self._raw
 
     def pending_keys(self) -> int:
-        """Keys written by a batch whose changelog records are not delivered yet (for tests and health)."""
+        """Keys written by a batch whose changelog records are not delivered yet (for tests)."""
         return len(self._latest)
