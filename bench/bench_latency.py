@@ -21,6 +21,13 @@ consumer group (no state carried over between runs):
    ``--seconds``.  End-to-end latency per event = the action record's Kafka timestamp minus
    the input record's (both set at send, same clock), matched by event id; events that got no
    action (most benign ones) have no latency.  p50/p95/p99/max over the events with an action.
+   **Where the time goes** (``stages_ms``): after each fixed rate the internal topics are read
+   too (``risk.detect.v1``, ``risk.decide.v1``: each record's envelopes name their event), and
+   each acted-on event's latency is split at the Kafka timestamps of its hop records: input ->
+   first hop, hop -> hop (an event visits up to one detect partition per state owner), last hop
+   -> decide, decide -> action; with the hops per event.  ``slow_seconds`` lists the seconds of
+   the offering (by send time) whose slowest event took over 1 s: a stall shows there, a
+   rate the worker cannot keep up with shows in every later second.
 3. **max flat-lag rate**: the consumer group's lag (input end offsets minus the group's
    committed offsets, sampled every second) is *flat* when its least-squares slope over the
    offering's second half is at most 5 % of the offered rate and the last sample is at most 5 s
@@ -36,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -288,6 +296,74 @@ def latency_stats(sent_at: dict[str, int], acted_at: dict[str, int]) -> dict[str
     return {"count": len(xs), "p50": q(0.50), "p95": q(0.95), "p99": q(0.99), "max": float(xs[-1])}
 
 
+async def hop_times(settings: Settings, wanted: set[str]) -> dict[str, dict[str, list[int]]]:
+    """The Kafka timestamps of the hop records (detect, decide) that carried each wanted event."""
+    reader = AIOKafkaConsumer(**client_kwargs(settings), group_id=None, enable_auto_commit=False,
+                              auto_offset_reset="earliest")
+    await reader.start()
+    out: dict[str, dict[str, list[int]]] = {}
+    try:
+        for kind in ("detect", "decide"):
+            topic = settings.kafka.topic_prefix + TOPICS[kind].name
+            tps = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
+            reader.assign(tps)
+            await reader.seek_to_beginning(*tps)
+            end = await reader.end_offsets(tps)
+
+            async def behind(tps: list[TopicPartition] = tps, end: dict[Any, int] = end) -> bool:
+                return any([await reader.position(tp) < end[tp] for tp in tps])
+
+            while await behind():
+                for records in (await reader.getmany(timeout_ms=1000)).values():
+                    for rec in records:
+                        obj = json.loads(rec.value or b"[]")
+                        for env in obj if isinstance(obj, list) else [obj]:
+                            eid = env.get("e", {}).get("event_id")
+                            if eid in wanted:
+                                out.setdefault(eid, {}).setdefault(kind, []).append(rec.timestamp)
+    finally:
+        await reader.stop()
+    return out
+
+
+def stage_stats(sent_at: dict[str, int], acted_at: dict[str, int],
+                hops: dict[str, dict[str, list[int]]]) -> dict[str, Any]:
+    """Each acted-on event's latency split at its hop records' timestamps (ms): p50/p90/mean per stage."""
+    stages: dict[str, list[float]] = {"input_to_first_hop": [], "hop_to_hop": [], "last_hop_to_decide": [],
+                                      "decide_to_action": [], "detect_hops_per_event": []}
+    for eid, acted in acted_at.items():
+        h = hops.get(eid, {})
+        detect, decide = sorted(h.get("detect", [])), min(h.get("decide", []), default=None)
+        if decide is None:  # its decide record was not read (or it decided without a hop): not split
+            continue
+        path = [sent_at[eid], *detect, decide, acted]
+        stages["input_to_first_hop"].append(path[1] - path[0])
+        stages["hop_to_hop"].extend(b - a for a, b in itertools.pairwise(detect))
+        if detect:
+            stages["last_hop_to_decide"].append(decide - detect[-1])
+        stages["decide_to_action"].append(acted - decide)
+        stages["detect_hops_per_event"].append(len(detect))
+
+    def summary(xs: list[float]) -> dict[str, float]:
+        xs = sorted(xs)
+        return {"n": len(xs), "p50": xs[len(xs) // 2], "p90": xs[min(len(xs) - 1, int(0.9 * len(xs)))],
+                "mean": round(sum(xs) / len(xs), 1)} if xs else {"n": 0}
+
+    return {k: summary(v) for k, v in stages.items()}
+
+
+def slow_seconds(sent_at: dict[str, int], acted_at: dict[str, int], over_ms: float = 1000.0) -> dict[int, float]:
+    """Second of the offering (by send time) -> its slowest event's latency, where that is over `over_ms`."""
+    if not acted_at:
+        return {}
+    t0 = min(sent_at.values())
+    worst: dict[int, float] = {}
+    for eid, acted in acted_at.items():
+        sec = (sent_at[eid] - t0) // 1000
+        worst[sec] = max(worst.get(sec, 0.0), float(acted - sent_at[eid]))
+    return {sec: ms for sec, ms in sorted(worst.items()) if ms > over_ms}
+
+
 # --------------------------------------------------------------------------- runs
 
 
@@ -337,6 +413,7 @@ class Bench:
         try:
             offered = asyncio.run(offer(settings, events, rate, self.seconds))
             acted = asyncio.run(drain_and_collect(settings, offered["sent_at"], timeout=max(30.0, self.seconds * 3)))
+            hops = asyncio.run(hop_times(settings, set(acted)))
         finally:
             for proc, _ in procs:
                 proc.stop()
@@ -344,10 +421,14 @@ class Bench:
         out = {"risky_pct": risky_pct, "purpose": purpose, "offered_per_s": rate, "sent": len(offered["sent_at"]),
                "achieved_per_s": offered["achieved_per_s"], "seconds": offered["seconds"],
                "lag_slope_per_s": offered["lag_slope_per_s"], "final_lag": offered["final_lag"],
-               "flat": offered["flat"], "lag_samples": offered["lag"], "latency_ms": stats}
+               "flat": offered["flat"], "lag_samples": offered["lag"], "latency_ms": stats,
+               "stages_ms": stage_stats(offered["sent_at"], acted, hops),
+               "slow_seconds": slow_seconds(offered["sent_at"], acted)}
         say(f"  {risky_pct:>2} % risky at {rate:,.0f}/s ({purpose}): sent {out['sent']} at "
             f"{out['achieved_per_s']:,.0f}/s, lag slope {out['lag_slope_per_s']:+,.1f}/s "
             f"({'flat' if out['flat'] else 'GROWING'}), latency ms {stats}")
+        say("    stages (mean ms): " + ", ".join(f"{k} {v.get('mean', '-')}" for k, v in out["stages_ms"].items())
+            + (f"; seconds with an event over 1 s: {out['slow_seconds']}" if out["slow_seconds"] else ""))
         return out
 
 
@@ -451,6 +532,16 @@ def markdown(report: dict[str, Any]) -> str:
                if r["lag_slope_per_s"] > FLAT_SLOPE * r["offered_per_s"] else f"{r['final_lag']:,.0f} behind")
         lines.append(f"| {r['risky_pct']} % | {r['offered_per_s']:,.0f} | {r['purpose']} | {r['sent']:,} | "
                      f"{lat.get('count', 0):,} | {' | '.join(cells)} | {lag} |")
+    names = ("input_to_first_hop", "hop_to_hop", "last_hop_to_decide", "decide_to_action")
+    lines += ["", "Where the latency goes (mean ms per stage; detect hops per event; seconds with an event over 1 s):",
+              "", "| mix | offered/s | input -> hop | hop -> hop | hop -> decide | decide -> action | hops | slow seconds |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in report["fixed_rates"]:
+        st = r.get("stages_ms", {})
+        cells = [f"{st.get(k, {}).get('mean', '-')}" for k in names]
+        hops = st.get("detect_hops_per_event", {}).get("mean", "-")
+        lines.append(f"| {r['risky_pct']} % | {r['offered_per_s']:,.0f} | {' | '.join(cells)} | {hops} | "
+                     f"{len(r.get('slow_seconds', {}))} of {round(r['seconds'])} |")
     return "\n".join(lines)
 
 

@@ -54,4 +54,9 @@ def test_latency_bench_smoke(kafka_bootstrap: str, tmp_path: Path) -> None:
         if r["latency_ms"].get("count"):
             lat = r["latency_ms"]
             assert lat["p50"] <= lat["p95"] <= lat["p99"] <= lat["max"]
+            # each acted-on event's latency was split at its hop records: every one went through
+            # decide, and every listing through at least one detect hop (image_reuse's bands)
+            st = r["stages_ms"]
+            assert st["decide_to_action"]["n"] == st["input_to_first_hop"]["n"] == lat["count"], st
+            assert st["detect_hops_per_event"]["p50"] >= 1, st
     assert data["flat_lag"], data
