@@ -99,7 +99,8 @@ def _dead_letter(topic: str, partition: int, offset: int, raw: bytes, reason: st
 class _Batch:
     """One agent batch: its outbox, its metric tally, and what to do once the broker has the outputs."""
 
-    __slots__ = ("decided", "hops", "latencies", "now", "outbox", "remember", "seen_keys", "state_writes", "tally")
+    __slots__ = ("decided", "hops", "latencies", "now", "outbox", "remember", "seen_keys", "state_writes",
+                 "table_writes", "tally")
 
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
@@ -111,6 +112,8 @@ class _Batch:
         self.seen_keys: set[bytes] = set()  # idempotency keys enforced earlier in this batch
         self.hops: dict[tuple[str, int], list[tuple[Any, bytes]]] = {}  # (topic, partition) -> (source, envelope)
         self.state_writes: dict[bytes, int] = {}  # detector-state keys written -> changelog partition
+        # the other tables' writes in this batch: id(writer) -> (writer, key -> changelog partition)
+        self.table_writes: dict[int, tuple[TableWriter, dict[bytes, int]]] = {}
 
 
 class Pipeline:
@@ -161,6 +164,12 @@ class Pipeline:
                                        extra_topic_configs=changelog_configs(self.dedupe_horizon))
         self.ledgers = app.Table("violation-ledgers", default=None, key_type=bytes, value_type=bytes,
                                  partitions=parts)
+        # Their changelog records go with the batch too (one per key and batch, `TableWriter`): through
+        # Faust's buffer, one record at a time, a surge's enforced actions filled it ("producer buffer
+        # full") and every input then drained it record by record.
+        bulk = self.settings.kafka.processing_guarantee != "exactly_once"
+        self.enforced_writer = TableWriter(self.enforced_keys, bulk=bulk)
+        self.ledger_writer = TableWriter(self.ledgers, bulk=bulk)
         agents: list[tuple[Any, Any]] = [(self.screen_listings, topics.listings),
                                          (self.screen_reviews, topics.reviews),
                                          (self.screen_content, topics.content),
@@ -171,8 +180,7 @@ class Pipeline:
             self.detector_state = app.Table("detector-state", default=None, key_type=bytes, value_type=bytes,
                                             partitions=parts)
             # Its changelog goes with each batch (exactly-once: in Faust's transaction, record by record).
-            self.state_writer = TableWriter(self.detector_state,
-                                            bulk=self.settings.kafka.processing_guarantee != "exactly_once")
+            self.state_writer = TableWriter(self.detector_state, bulk=bulk)
             agents += [(self.detect_keyed, topics.detect), (self.decide_events, topics.decide)]
         agents += [*self.appeals.register(), *self.feedback_stats.register(), *self.guard.register()]
         for fun, topic in agents:
@@ -246,6 +254,13 @@ class Pipeline:
 
     def new_batch(self) -> _Batch:
         return _Batch(self.new_outbox())
+
+    def write_table(self, batch: _Batch, writer: TableWriter, key: bytes, value: bytes, source: Any) -> None:
+        """``table[key] = value`` for `source` (the current event): its changelog record goes with the batch."""
+        entry = batch.table_writes.get(id(writer))
+        if entry is None:
+            entry = batch.table_writes[id(writer)] = (writer, {})
+        writer.set(entry[1], key, value, source.message.partition)
 
     async def _dead_letter_into(self, batch: _Batch, msg: Any, raw: bytes, reason: str, detail: str,
                                 measured: int | None = None) -> None:
@@ -328,6 +343,9 @@ class Pipeline:
         await self.guard.partials_into(batch)  # per-batch rule counts for the blast-radius guard
         if batch.state_writes:
             await self.state_writer.send(batch.outbox, batch.state_writes)
+        for writer, written in batch.table_writes.values():
+            await writer.send(batch.outbox, written)
+        batch.table_writes.clear()
         undeliverable = await batch.outbox.flush()
         failed: set[int] = set()
         if undeliverable:
@@ -343,10 +361,8 @@ class Pipeline:
             await retry.flush()
             retry.count_sent()
         now = time.time()
-        for source, key, event_id in batch.remember:
-            if id(source) not in failed:
-                set_current_event(source)  # the table writes to the input's partition
-                self.enforced_keys[key] = DedupeRecord.dump(event_id, now)
+        if batch.remember:
+            await self._remember_keys(batch, failed, now)
         for kind, record_time in batch.latencies:
             m.observe_end_to_end(kind, record_time, now)
         batch.outbox.count_sent()
@@ -356,6 +372,29 @@ class Pipeline:
         elif batch.decided:
             self.incidents.observe_many(batch.decided)
         m.child(m.BATCH_EVENTS, (agent,)).observe(n_events)
+
+    async def _remember_keys(self, batch: _Batch, failed: set[int], now: float) -> None:
+        """The idempotency keys of the batch's delivered enforced actions, into `enforced-actions`.
+
+        Only after the broker has the actions (a crash in between re-sends them on replay,
+        under the same keys); their changelog records are awaited before the batch's inputs
+        are acknowledged, one round trip for the batch.  A record the broker refuses for good
+        leaves the key in this worker's store only: after a restart a replay may send its
+        action again, under its idempotency key.
+        """
+        written: dict[bytes, int] = {}
+        for source, key, event_id in batch.remember:
+            if id(source) not in failed:
+                set_current_event(source)  # the store of the input's partition
+                self.enforced_writer.set(written, key, DedupeRecord.dump(event_id, now), source.message.partition)
+        if not written:
+            return
+        outbox = self.new_outbox()
+        await self.enforced_writer.send(outbox, written)
+        if await outbox.flush():
+            log.warning("%d idempotency keys not on the changelog (refused by the broker): kept in this "
+                        "worker's store only", len(written))
+        outbox.count_sent()
 
     # ------------------------------------------------------------ agents
 
@@ -565,7 +604,7 @@ class Pipeline:
         ledger = Ledger.from_json(orjson.loads(current)) if current is not None else None
         new, esc, escalated = self.engine.on_violation(ledger, action)
         if new is not None:
-            self.ledgers[key] = orjson.dumps(new.to_json())
+            self.write_table(batch, self.ledger_writer, key, orjson.dumps(new.to_json()), source)
         if esc is not None:
             batch.tally.inc(m.ESCALATIONS, esc.subject_type, esc.level, m.region_label(action.region))
             log.info("escalation %s %s -> %s (%d points)", esc.subject_type, esc.subject_id, esc.level, esc.points)

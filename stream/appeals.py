@@ -58,6 +58,7 @@ from riskstream.decisions.dsa import NoStatement, statement_of_reversal
 from riskstream.regions import region_of
 from riskstream.stream import metrics as m
 from riskstream.stream.dedupe import DAY, DedupeRecord, changelog_configs
+from riskstream.stream.table_writer import TableWriter
 
 if TYPE_CHECKING:
     from riskstream.stream.agents import Pipeline, _Batch
@@ -71,6 +72,7 @@ class Appeals:
     def __init__(self, pipeline: Pipeline) -> None:
         self.p = pipeline
         self.index: Any = None
+        self.writer: Any = None  # TableWriter of the index: its changelog records go with the batch
 
     def register(self) -> list[tuple[Any, Any]]:
         """Declare the table; the agents to register (function, topic)."""
@@ -78,6 +80,7 @@ class Appeals:
         self.index = p.app.Table("appealable-actions", default=None, key_type=bytes, value_type=bytes,
                                  partitions=p.settings.kafka.partitions,
                                  extra_topic_configs=changelog_configs(p.appeal_horizon))
+        self.writer = TableWriter(self.index, bulk=p.settings.kafka.processing_guarantee != "exactly_once")
         return [(self.index_actions, p.topics.by_key["appealable"])]
 
     async def index_into(self, batch: _Batch, source: Any, action: EnforcementAction) -> None:
@@ -101,7 +104,8 @@ class Appeals:
             return
         action = decode(raw, EnforcementAction)
         # Stamped with the time it was enforced (sent by the enforcing batch): the horizon runs from then.
-        self.index[action.action_id.encode()] = DedupeRecord.dump(raw, source.message.timestamp or batch.now)
+        self.p.write_table(batch, self.writer, action.action_id.encode(),
+                           DedupeRecord.dump(raw, source.message.timestamp or batch.now), source)
 
     async def reverse(self, batch: _Batch, source: Any, fb: ModerationFeedback) -> None:
         """A reversing outcome, on the partition that owns its action id: the reversal (deduplicated)."""

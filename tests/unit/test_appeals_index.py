@@ -23,6 +23,7 @@ from riskstream.stream import metrics as m
 from riskstream.stream.agents import Pipeline
 from riskstream.stream.app import build_faust_app
 from riskstream.stream.dedupe import DAY, DedupeRecord
+from riskstream.stream.table_writer import TableWriter
 from riskstream.stream.topics import Topics
 from tests.unit.test_appeals_wiring import EU, appeal, removal
 
@@ -78,6 +79,9 @@ def pipeline(horizon_days: float = 31.0) -> tuple[Pipeline, list[tuple[str, byte
     p.engine.set_policy(EU)
     p.enforced_keys, p.ledgers = FakeTable("enforced-actions"), FakeTable("violation-ledgers")
     p.appeals.index, p.feedback_stats.table = FakeTable("appealable-actions"), FakeTable("rule-feedback")
+    # Faust's own path (table[key] = value) into the fakes: the bulk path is tests/unit/test_table_writer.py's
+    p.enforced_writer, p.ledger_writer = TableWriter(p.enforced_keys, bulk=False), TableWriter(p.ledgers, bulk=False)
+    p.appeals.writer = TableWriter(p.appeals.index, bulk=False)
     p._tables_checked = True  # no broker: no changelog metadata to wait for
     delivered: list[tuple[str, bytes]] = []
 
