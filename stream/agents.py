@@ -99,8 +99,7 @@ def _dead_letter(topic: str, partition: int, offset: int, raw: bytes, reason: st
 class _Batch:
     """One agent batch: its outbox, its metric tally, and what to do once the broker has the outputs."""
 
-    __slots__ = ("decided", "hops", "latencies", "now", "outbox", "remember", "seen_keys", "state_writes",
-                 "table_writes", "tally")
+    __slots__ = ("decided", "hops", "latencies", "now", "outbox", "remember", "seen_keys", "table_writes", "tally")
 
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
@@ -111,8 +110,7 @@ class _Batch:
         self.latencies: list[tuple[str, float | None]] = []  # (kind, input record time) per action
         self.seen_keys: set[bytes] = set()  # idempotency keys enforced earlier in this batch
         self.hops: dict[tuple[str, int], list[tuple[Any, bytes]]] = {}  # (topic, partition) -> (source, envelope)
-        self.state_writes: dict[bytes, int] = {}  # detector-state keys written -> changelog partition
-        # the other tables' writes in this batch: id(writer) -> (writer, key -> changelog partition)
+        # the tables' writes in this batch (`Pipeline.write_table`): id(writer) -> (writer, key -> changelog partition)
         self.table_writes: dict[int, tuple[TableWriter, dict[bytes, int]]] = {}
 
 
@@ -167,9 +165,8 @@ class Pipeline:
         # Their changelog records go with the batch too (one per key and batch, `TableWriter`): through
         # Faust's buffer, one record at a time, a surge's enforced actions filled it ("producer buffer
         # full") and every input then drained it record by record.
-        bulk = self.settings.kafka.processing_guarantee != "exactly_once"
-        self.enforced_writer = TableWriter(self.enforced_keys, bulk=bulk)
-        self.ledger_writer = TableWriter(self.ledgers, bulk=bulk)
+        self.enforced_writer = self.table_writer(self.enforced_keys)
+        self.ledger_writer = self.table_writer(self.ledgers)
         agents: list[tuple[Any, Any]] = [(self.screen_listings, topics.listings),
                                          (self.screen_reviews, topics.reviews),
                                          (self.screen_content, topics.content),
@@ -180,7 +177,7 @@ class Pipeline:
             self.detector_state = app.Table("detector-state", default=None, key_type=bytes, value_type=bytes,
                                             partitions=parts)
             # Its changelog goes with each batch (exactly-once: in Faust's transaction, record by record).
-            self.state_writer = TableWriter(self.detector_state, bulk=bulk)
+            self.state_writer = self.table_writer(self.detector_state)
             agents += [(self.detect_keyed, topics.detect), (self.decide_events, topics.decide)]
         agents += [*self.appeals.register(), *self.feedback_stats.register(), *self.guard.register()]
         for fun, topic in agents:
@@ -255,12 +252,16 @@ class Pipeline:
     def new_batch(self) -> _Batch:
         return _Batch(self.new_outbox())
 
-    def write_table(self, batch: _Batch, writer: TableWriter, key: bytes, value: bytes, source: Any) -> None:
-        """``table[key] = value`` for `source` (the current event): its changelog record goes with the batch."""
+    def table_writer(self, table: Any) -> TableWriter:
+        """A table's writer; exactly-once keeps Faust's per-record path (the records go in its transaction)."""
+        return TableWriter(table, bulk=self.settings.kafka.processing_guarantee != "exactly_once")
+
+    def write_table(self, batch: _Batch, writer: TableWriter, key: bytes, value: bytes, partition: int) -> None:
+        """``table[key] = value`` on `partition` (the current event's): its changelog record goes with the batch."""
         entry = batch.table_writes.get(id(writer))
         if entry is None:
             entry = batch.table_writes[id(writer)] = (writer, {})
-        writer.set(entry[1], key, value, source.message.partition)
+        writer.set(entry[1], key, value, partition)
 
     async def _dead_letter_into(self, batch: _Batch, msg: Any, raw: bytes, reason: str, detail: str,
                                 measured: int | None = None) -> None:
@@ -341,8 +342,6 @@ class Pipeline:
         only after their outputs are safe.
         """
         await self.guard.partials_into(batch)  # per-batch rule counts for the blast-radius guard
-        if batch.state_writes:
-            await self.state_writer.send(batch.outbox, batch.state_writes)
         for writer, written in batch.table_writes.values():
             await writer.send(batch.outbox, written)
         batch.table_writes.clear()
@@ -392,8 +391,8 @@ class Pipeline:
         outbox = self.new_outbox()
         await self.enforced_writer.send(outbox, written)
         if await outbox.flush():
-            log.warning("%d idempotency keys not on the changelog (refused by the broker): kept in this "
-                        "worker's store only", len(written))
+            log.warning("idempotency keys of a batch of %d not on the changelog (refused by the broker): kept "
+                        "in this worker's store only", len(written))
         outbox.count_sent()
 
     # ------------------------------------------------------------ agents
@@ -574,8 +573,8 @@ class Pipeline:
                 return record.replayed(event.event_id) or []
             return self.engine.step(event, det_id, record.state, key)[1]
         state, found = self.engine.step(event, det_id, record.state, key)
-        self.state_writer.set(batch.state_writes, table_key, record.applied(event.event_id, state, found).dump(),
-                              partition)
+        self.write_table(batch, self.state_writer, table_key, record.applied(event.event_id, state, found).dump(),
+                         partition)
         return found
 
     async def decide_events(self, stream: Any) -> None:
@@ -604,7 +603,7 @@ class Pipeline:
         ledger = Ledger.from_json(orjson.loads(current)) if current is not None else None
         new, esc, escalated = self.engine.on_violation(ledger, action)
         if new is not None:
-            self.write_table(batch, self.ledger_writer, key, orjson.dumps(new.to_json()), source)
+            self.write_table(batch, self.ledger_writer, key, orjson.dumps(new.to_json()), source.message.partition)
         if esc is not None:
             batch.tally.inc(m.ESCALATIONS, esc.subject_type, esc.level, m.region_label(action.region))
             log.info("escalation %s %s -> %s (%d points)", esc.subject_type, esc.subject_id, esc.level, esc.points)

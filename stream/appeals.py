@@ -58,7 +58,6 @@ from riskstream.decisions.dsa import NoStatement, statement_of_reversal
 from riskstream.regions import region_of
 from riskstream.stream import metrics as m
 from riskstream.stream.dedupe import DAY, DedupeRecord, changelog_configs
-from riskstream.stream.table_writer import TableWriter
 
 if TYPE_CHECKING:
     from riskstream.stream.agents import Pipeline, _Batch
@@ -80,7 +79,7 @@ class Appeals:
         self.index = p.app.Table("appealable-actions", default=None, key_type=bytes, value_type=bytes,
                                  partitions=p.settings.kafka.partitions,
                                  extra_topic_configs=changelog_configs(p.appeal_horizon))
-        self.writer = TableWriter(self.index, bulk=p.settings.kafka.processing_guarantee != "exactly_once")
+        self.writer = p.table_writer(self.index)
         return [(self.index_actions, p.topics.by_key["appealable"])]
 
     async def index_into(self, batch: _Batch, source: Any, action: EnforcementAction) -> None:
@@ -105,7 +104,7 @@ class Appeals:
         action = decode(raw, EnforcementAction)
         # Stamped with the time it was enforced (sent by the enforcing batch): the horizon runs from then.
         self.p.write_table(batch, self.writer, action.action_id.encode(),
-                           DedupeRecord.dump(raw, source.message.timestamp or batch.now), source)
+                           DedupeRecord.dump(raw, source.message.timestamp or batch.now), source.message.partition)
 
     async def reverse(self, batch: _Batch, source: Any, fb: ModerationFeedback) -> None:
         """A reversing outcome, on the partition that owns its action id: the reversal (deduplicated)."""
