@@ -37,6 +37,14 @@ class Detector(Protocol[P, S]):
       in each worker instead of in the partitioned ``detector-state`` table
       (broadcast-fed state, or a hot key whose record is too large to rewrite
       per event).
+    * ``decided_alone`` (optional ClassVar, default False): its signals are
+      decided in a lane of their own, by the policy's rule for their code
+      alone, apart from the event's other signals, and the action's
+      idempotency key names the detector and the entity, not the event
+      (`riskstream.decisions.decide`).  For a detector whose signal on an
+      entity comes with whichever event completes what it looks for, which
+      is arrival order (a wave back-filling its earlier listings): its
+      actions then do not depend on that order.
 
     Optional, for an index spread over several keys per event (LSH band buckets,
     `riskstream.detectors.lsh`): a detector that has ``state_keys`` is *banded*.
@@ -161,6 +169,10 @@ class Registry:
 
     def names(self) -> list[str]:
         return sorted(self.detectors)
+
+    def decided_alone(self) -> frozenset[str]:
+        """The ids of the detectors whose signals are decided in a lane of their own (``decided_alone``)."""
+        return frozenset(name for name, t in self.detectors.items() if getattr(t, "decided_alone", False))
 
     def get(self, name: str) -> DetectorType:
         try:

@@ -29,9 +29,13 @@ exactly as long as a not-too-late arrival can share a window with them
 Scoring meaning, shared with the evaluation (`riskstream.evaluation.quality`):
 *label per listing*.  Every listing of a wave is a finding about that listing
 (entity ``listing``).  Order-dependent, by nature of a stream: which arrival
-signals a back-filled listing (the signal's event id, and so its action's
-idempotency key, `riskstream.decisions.decide`), and the window its evidence and
-score describe (the best window containing that arrival, when it arrived).
+signals a back-filled listing (the signal's event id), and the window its
+evidence and score describe (the best window containing that arrival, when it
+arrived).  Not order-dependent (``decided_alone``, `riskstream.decisions.decide`):
+the listing's action.  It is decided by the policy's rule for the code alone,
+apart from the carrying event's other signals and its score, under an
+idempotency key of the listing, so every arrival order gives each listing of a
+wave the same action under the same key.
 
 Why a detector of its own and not a mode of `new_seller_burst`: the engine
 gives a detector one state key per event, and a seller's burst and a wave
@@ -126,6 +130,9 @@ class NewSellerWaveDetector:
     id: ClassVar[str] = "new_seller_wave"
     kinds: ClassVar[frozenset[EventKind]] = frozenset({"listing"})
     Params: ClassVar[type[NewSellerWaveParams]] = NewSellerWaveParams
+    # Which arrival signals a listing (its own, or a later one completing its wave) is arrival
+    # order: the listing's action must not be (`decisions.decide`).
+    decided_alone: ClassVar[bool] = True
 
     WAVE: Final = "new_seller_wave"
 

@@ -99,6 +99,7 @@ class Engine:
     def __init__(self, registry: Registry, max_state_keys: int = MAX_STATE_KEYS,
                  limits: LimitSettings | None = None, pseudonym_key: bytes | None = None) -> None:
         self.registry = registry
+        self._alone = registry.decided_alone()  # detectors decided in a lane of their own (decisions.decide)
         self.limits = limits if limits is not None else LimitSettings()
         # With a key, signals and actions leave pseudonymous (riskstream.decisions.pseudonym).
         self._pseudonym_key = pseudonym_key
@@ -259,7 +260,8 @@ class Engine:
     def finish(self, event: Event, signals: list[Signal]) -> Outcome:
         """Decide the event's actions from all of its signals and the policy's rules.
 
-        The rules see the detectors' signals for this event; a rule that matches
+        The rules see the detectors' signals for this event (not those of a detector decided
+        alone: `Registry.decided_alone`); a rule that matches
         adds its own signal (detector ``rule:<id>``), decided with the others.
         """
         group = region_of(event.region)
@@ -271,10 +273,14 @@ class Engine:
         return self._decide(event, compiled, signals)
 
     def _decide(self, event: Event, compiled: _Compiled, signals: list[Signal]) -> Outcome:
-        hits = compiled.rules.evaluate(event, signals)
+        # A detector decided alone signals whichever event completes what it looks for (arrival
+        # order, `decisions.decide`): the rules do not read its signals, so a rule's hit is not
+        # order-dependent through them either.
+        seen = [s for s in signals if s.detector not in self._alone] if self._alone else signals
+        hits = compiled.rules.evaluate(event, seen)
         if hits:
             signals = [*signals, *hits]
-        actions = decide(signals, compiled.policy, event) if signals else []
+        actions = decide(signals, compiled.policy, event, self._alone) if signals else []
         if self._pseudonym_key is not None:
             signals = [pseudonymize(s, self._pseudonym_key) for s in signals]
             actions = [pseudonymize(a, self._pseudonym_key) for a in actions]

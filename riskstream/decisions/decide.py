@@ -15,13 +15,21 @@ decisions can be measured without ever touching what is enforced.
 
 Idempotency key: ``stable_id(event_id, entity_type, entity_id, action, mode)``.
 A *back-filled* entity - one of the event's own type but not the event's own
-(a wave detector flagging the earlier listings of a wave when a later one
-completes it, a skew detector flagging earlier reviews) - accrues its points to
-its own seller (the signal's ``seller_id`` evidence), not to the trigger's.  Its
-key still includes the trigger's event id: keyed by the entity alone, two
-triggers decided on two ``risk.decide.v1`` partitions would share one key with
-two owners (known issue: which later event completes a wave depends on arrival
-order, so such keys are order-sensitive).
+(a skew detector flagging earlier reviews of its listing) - accrues its points
+to its own seller (the signal's ``seller_id`` evidence), not to the trigger's.
+
+A detector that is ``decided_alone`` (`riskstream.detectors.base`: its signal
+on an entity comes with whichever event completes what it looks for, which is
+arrival order; a wave back-filling its earlier listings, `new_seller_wave`)
+has a lane of its own per entity: its signals there are decided by the
+policy's rule for their codes alone (no risk threshold: the score describes
+the wave as it stood when that arrival came), never combined with the event's
+other signals, and the key is ``stable_id("alone", detector, entity_type,
+entity_id, action, mode)``: no event id.  So a listing of a wave gets the same
+action under the same key whether it arrived before the wave was complete (and
+was back-filled) or after, and whichever arrival completed it.  The detector
+signals an entity once, so the key has one owner: the decide partition of the
+one event that carries that signal (redelivered, the same event carries it).
 The policy version is deliberately NOT part of it: replaying an event after
 a policy bump that decides the same thing must not enforce it twice.  If the
 new policy decides differently (hold -> remove), the action differs and so
@@ -149,10 +157,12 @@ def _decide_lane(
     event: Event | None,
     mode: Mode,
     enforced: ActionKind | None,
+    alone: str = "",
 ) -> EnforcementAction | None:
+    """One lane's action: the entity's signals of one mode (of one `decided_alone` detector if `alone`)."""
     risk = risk_score(signals, policy)
     by_rule = {s.code: policy.action_for(s.detector, s.code) or "allow" for s in signals}
-    by_threshold = threshold_action(risk, policy)
+    by_threshold = "allow" if alone else threshold_action(risk, policy)
     action = strongest([*by_rule.values(), by_threshold])
     if action == "allow":
         return None
@@ -174,13 +184,16 @@ def _decide_lane(
         "decided_by": "rule" if by_rule and strongest(by_rule.values()) == action else "risk_threshold",
         **(_backfill_subject(signals) if _backfilled(entity, event) else _subject_ids(event)),
     }
+    if alone:
+        evidence["decided_alone"] = alone
     if mode == "shadow":
         # What the enforced rules did on the same entity, to compare against.
         evidence["enforced_action"] = enforced or "allow"
     entity_type, entity_id = entity
     first = signals[0]
     event_id = event.event_id if event is not None else first.event_id
-    key = idempotency_key(event_id, entity_type, entity_id, action, mode)
+    key = (stable_id("alone", alone, entity_type, entity_id, action, mode) if alone
+           else idempotency_key(event_id, entity_type, entity_id, action, mode))
     return EnforcementAction(
         action_id=stable_id("action", key, policy.version),
         idempotency_key=key,
@@ -200,26 +213,31 @@ def _decide_lane(
     )
 
 
-def decide(signals: Sequence[Signal], policy: Policy, event: Event | None = None) -> list[EnforcementAction]:
-    """Enforcement actions for one event's signals: per entity, strongest wins.
+def decide(signals: Sequence[Signal], policy: Policy, event: Event | None = None,
+           alone: frozenset[str] = frozenset()) -> list[EnforcementAction]:
+    """Enforcement actions for one event's signals: per entity and lane, strongest wins.
 
     Signals from detectors the policy does not name, or has disabled, are
-    ignored.  Returns enforced actions and shadow actions (at most one of each
-    per entity), ordered by entity then mode.
+    ignored.  The signals of a detector in `alone` (`Registry.decided_alone`)
+    are a lane of their own per entity (see the module docstring); the others
+    are one lane per entity.  Returns enforced actions and shadow actions (at
+    most one of each per entity and lane), ordered by entity, lane, then mode.
     """
-    lanes: dict[tuple[EntityType, str], dict[Mode, list[Signal]]] = {}
+    lanes: dict[tuple[EntityType, str, str], dict[Mode, list[Signal]]] = {}
     for s in signals:
         rule = policy.rule(s.detector)
         if rule is None or math.isnan(s.score):
             continue
-        lanes.setdefault((s.entity_type, s.entity_id), {}).setdefault(rule.mode, []).append(s)
+        lane = s.detector if s.detector in alone else ""
+        lanes.setdefault((s.entity_type, s.entity_id, lane), {}).setdefault(rule.mode, []).append(s)
     modes: tuple[Mode, ...] = ("enforced", "shadow")
     out: list[EnforcementAction] = []
-    for entity in sorted(lanes):
+    for entity_type, entity_id, lane in sorted(lanes):
         enforced: ActionKind | None = None
         for mode in modes:
-            lane = lanes[entity].get(mode)
-            action = _decide_lane(entity, lane, policy, event, mode, enforced) if lane else None
+            sigs = lanes[entity_type, entity_id, lane].get(mode)
+            action = (_decide_lane((entity_type, entity_id), sigs, policy, event, mode, enforced, lane)
+                      if sigs else None)
             if action is None:
                 continue
             if mode == "enforced":

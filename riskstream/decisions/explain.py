@@ -124,8 +124,10 @@ def explain(event: Event, policy: Policy, registry: Registry) -> Explanation:
                                 score=s.score, entity=f"{s.entity_type}:{s.entity_id}",
                                 mapped_action=rule.actions.get(s.code), evidence=s.evidence))
     compiled = compile_rules(policy)
-    rules = tuple(compiled.judge(event, signals))
-    hits = compiled.evaluate(event, signals)
+    alone = registry.decided_alone()
+    seen = [s for s in signals if s.detector not in alone]  # as the engine: rules do not read them
+    rules = tuple(compiled.judge(event, seen))
+    hits = compiled.evaluate(event, seen)
     for s in hits:
         own = policy.rules[s.evidence["rule"]]
         fired.append(Firing(detector=s.detector, mode=own.mode, weight=own.weight, code=s.code,
@@ -145,5 +147,5 @@ def explain(event: Event, policy: Policy, registry: Registry) -> Explanation:
         silent=tuple(silent),
         not_applicable=tuple(not_applicable),
         signals=tuple(signals),
-        actions=tuple(decide(signals, policy, event)),
+        actions=tuple(decide(signals, policy, event, alone)),
     )

@@ -28,9 +28,9 @@ LOCAL = {"content_prohibited", "recall_match"}
 # lateness bound, 12 h of event time: more than this 10-hour replay spans), so which listings it signals is
 # compared exactly, but by (detector, code, entity): a listing back-filled when a later arrival completes its
 # wave carries that arrival's event id, and which arrival completes a wave is arrival order (with two workers,
-# how the ingest partitions interleave at the group's owner). For the same reason the actions decided on the
-# events that carried its signals (keyed by the trigger's event id, and combined with that event's other
-# signals) are compared by the wave listings they act on, not by idempotency key.
+# how the ingest partitions interleave at the group's owner). Its actions are decided alone
+# (`decided_alone`, riskstream/decisions/decide.py) under a key of the listing, not of the event, so their
+# idempotency keys are compared exactly, whichever event carried them.
 BACKFILLING = {"new_seller_wave"}
 BY_NAME = {s.name: k for k, s in TOPICS.items()}
 
@@ -102,7 +102,7 @@ def _wait_consumed(workers: list[Worker], n: int, stuck_after: float = 90, timeo
                          f"{time.monotonic() - moved:.0f} s after {time.monotonic() - started:.0f} s; worker logs above")
 
 
-Answers = tuple[set[tuple[str, ...]], dict[str, tuple[str, str]], set[str], set[str]]
+Answers = tuple[set[tuple[str, ...]], dict[str, tuple[str, str, bool]], set[str], set[str]]
 
 
 def _answers(w: Worker) -> Answers:
@@ -126,7 +126,8 @@ def _answers(w: Worker) -> Answers:
         for s in sigs if s["detector"] not in LOCAL}
     local_events = {s["event_id"] for s in sigs if s["detector"] in LOCAL}
     backfill_events = {s["event_id"] for s in sigs if s["detector"] in BACKFILLING}
-    enforced = {a["idempotency_key"]: (a["event_id"], a["entity_id"]) for a in actions
+    enforced = {a["idempotency_key"]: (a["event_id"], a["entity_id"], "decided_alone" in a["evidence"])
+                for a in actions
                 if a["mode"] == "enforced" and a["entity_type"] in ("listing", "review", "content")}
     return signals, enforced, local_events, backfill_events
 
@@ -156,11 +157,14 @@ def _same(got: Answers, want: Answers) -> None:
     # The actions of the event where price_outlier flipped (at most one, above) may differ with it.
     flipped = {x[3] for x in mine_s ^ theirs_s if x[0] == "price_outlier"}
     assert len(flipped) <= 1, flipped
-    mine = {k for k, (e, _) in got[1].items() if e not in skip | backfill | flipped}
-    theirs = {k for k, (e, _) in want[1].items() if e not in skip | backfill | flipped}
-    assert mine and mine == theirs
-    # Every wave listing is acted on in both runs (on whichever event its signal came with).
-    acted = [{x for e, x in side[1].values() if x in wave[0]} for side in (got, want)]
+    # A key decided alone (the wave's) names no event: compared exactly, wherever it came. The other
+    # actions of an event that carried a wave signal are decided from that event's own signals alone
+    # (the wave's are not in their lane), so they too are compared exactly.
+    mine = {k for k, (e, _, alone) in got[1].items() if alone or e not in skip | flipped}
+    theirs = {k for k, (e, _, alone) in want[1].items() if alone or e not in skip | flipped}
+    assert mine and mine == theirs, (sorted(mine - theirs)[:10], sorted(theirs - mine)[:10])
+    # Every wave listing is acted on in both runs, under its own key.
+    acted = [{x for _, x, alone in side[1].values() if alone} for side in (got, want)]
     assert acted[0] == acted[1] == wave[0], (sorted(wave[0] - acted[0]), sorted(wave[0] - acted[1]))
 
 

@@ -353,8 +353,58 @@ def test_a_backfilled_listing_accrues_points_to_its_own_seller() -> None:
     a = decide([wave_signal(first, "l1", "s1")], policy, first)
     b = decide([wave_signal(second, "l1", "s1")], policy, second)
     assert len(a) == len(b) == 1
-    # keyed by the trigger's event: one owner per key (the decide partition of that event)
+    # not decided alone: keyed by the trigger's event (one owner per key: the decide partition of that event)
     assert a[0].idempotency_key != b[0].idempotency_key
     assert a[0].evidence["seller_id"] == b[0].evidence["seller_id"] == "s1"  # not s9 / s8, the triggers' sellers
     own = decide([wave_signal(first, "l9", "s9")], policy, first)
     assert own[0].evidence["seller_id"] == "s9"
+
+
+def test_a_detector_decided_alone_gets_one_action_per_listing_whatever_the_arrival_order() -> None:
+    """new_seller_wave: back-filled by either trigger, or signalled on its own arrival, one listing, one key.
+
+    Its lane is decided by its rule alone: not combined with the carrying event's other
+    signals, and not by the risk threshold (its score describes the wave when that arrival came).
+    """
+    from datetime import date
+
+    from riskstream.contracts import ListingEvent, Signal, parse_time
+    from riskstream.decisions import decide
+    from riskstream.detectors.registry import default_registry
+    from riskstream.policy.model import DetectorPolicy, Policy
+
+    alone = default_registry().decided_alone()
+    assert "new_seller_wave" in alone and "prohibited_terms" not in alone
+    policy = Policy(region="EU", version="1", owner="tns", change_note="", effective_from=date(2026, 11, 1),
+                    detectors={"new_seller_wave": DetectorPolicy(actions={"new_seller_wave": "flag"}),
+                               "prohibited_terms": DetectorPolicy(weight=0.5)})
+    t = parse_time("2026-11-02T10:00:00Z")
+
+    def ev(listing: str, seller: str) -> ListingEvent:
+        return ListingEvent(event_id=f"e-{listing}", event_time=t, region="DE", op="created", listing_id=listing,
+                            seller_id=seller, category="bags", title="bag", price=10.0, currency="EUR")
+
+    def sig(detector: str, code: str, trigger: ListingEvent, listing: str, seller: str, score: float) -> Signal:
+        return Signal(detector=detector, code=code, score=score, event_id=trigger.event_id,
+                      event_time=t, region="DE", entity_type="listing", entity_id=listing,
+                      evidence={"seller_id": seller})
+
+    l1, l8, l9 = ev("l1", "s1"), ev("l8", "s8"), ev("l9", "s9")
+    both = [sig("new_seller_wave", "new_seller_wave", l1, "l1", "s1", 0.95),
+            sig("prohibited_terms", "restricted_item", l1, "l1", "s1", 1.0)]
+    by_l9 = decide([sig("new_seller_wave", "new_seller_wave", l9, "l1", "s1", 0.75)], policy, l9, alone)
+    by_l8 = decide([sig("new_seller_wave", "new_seller_wave", l8, "l1", "s1", 1.0)], policy, l8, alone)
+    # on its own arrival, with another signal that would combine with it past `hold` (0.8)
+    own = decide(both, policy, l1, alone)
+    wave_own = [a for a in own if a.evidence.get("decided_alone") == "new_seller_wave"]
+    rest = [a for a in own if "decided_alone" not in a.evidence]
+    assert [a.action for a in by_l9] == [a.action for a in by_l8] == [a.action for a in wave_own] == ["flag"]
+    assert by_l9[0].idempotency_key == by_l8[0].idempotency_key == wave_own[0].idempotency_key
+    assert by_l9[0].action_id == by_l8[0].action_id
+    assert by_l9[0].evidence["seller_id"] == wave_own[0].evidence["seller_id"] == "s1"
+    # the other signal is decided in the event's own lane, under the event's key, without the wave
+    assert [(a.action, a.reason_codes) for a in rest] == [("flag", ["restricted_item"])]
+    assert rest[0].idempotency_key != wave_own[0].idempotency_key
+    # without `alone` the two combine (the old behaviour): one action for the listing, past hold
+    (combined,) = decide(both, policy, l1)
+    assert combined.action == "remove"  # 1 - 0.05 * 0.5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import orjson
@@ -459,3 +459,22 @@ def test_backtest_counts_rule_actions_against_the_policy_in_force(tmp_path: Any)
     assert "rule:five_star_from_fresh_unverified" in rep.render()
     # detectors are the same in both policies: the same number of actions
     assert all(r.in_force == r.candidate for r in rep.rows if not r.contributor.startswith("rule:"))
+
+
+def test_rules_do_not_read_the_signals_of_a_detector_decided_alone() -> None:
+    """Which event carries a wave's finding is arrival order: a rule reading it would be too."""
+    assert "new_seller_wave" in REG.decided_alone()
+    pol = dataclasses.replace(load_policy(sample_policy_dir() / "eu.yaml", REG), rules={
+        "wave": Rule(condition='"new_seller_wave" in signals.detectors', reason="wave",
+                     action="hold", mode="enforced")})
+    engine = Engine(REG)
+    engine.set_policy(pol)
+    signals: list[Signal] = []
+    for i in range(12):  # 12 listings of one brand from 6 accounts two days old, within an hour
+        ev = listing(event_id=f"e{i}", listing_id=f"l{i}", seller_id=f"s{i % 6}", brand="Maison Ferrac",
+                     category="luxury_bags", title="Classic flap bag", price=390.0, seller_age_days=2,
+                     event_time=T + timedelta(minutes=3 * i))
+        signals += engine.process(ev).signals
+    waves = {s.entity_id for s in signals if s.detector == "new_seller_wave"}
+    assert waves == {f"l{i}" for i in range(12)}  # the wave was found ...
+    assert not [s for s in signals if s.detector == "rule:wave"]  # ... and no rule read it
