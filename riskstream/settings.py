@@ -145,6 +145,9 @@ class KafkaSettings:
     # passed with: a rare start-up stall was first seen with 2 ms, then once with 0 too, so the
     # linger is probably not its cause (not found yet; docs/performance.md).
     producer_linger_ms: float = 0.0
+    # An outbox hands its records to the producer as one record batch per topic partition at flush
+    # (RISKSTREAM_BATCH_SENDS, default on; 0 sends record by record, as before): stream/batch_send.py.
+    batch_sends: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,6 +361,7 @@ class Settings:
             processing_guarantee="exactly_once" if guarantee == "exactly_once" else "at_least_once",
             security=KafkaSecuritySettings.from_env(e),
             producer_linger_ms=float(get("PRODUCER_LINGER_MS", str(dk.producer_linger_ms))),
+            batch_sends=get("BATCH_SENDS", "1").strip().lower() in ("1", "true", "yes", "on"),
         )
         if not 0 <= kafka.producer_linger_ms <= 1000:
             raise ValueError(f"RISKSTREAM_PRODUCER_LINGER_MS must be in [0, 1000], got {kafka.producer_linger_ms}")

@@ -51,6 +51,7 @@ from riskstream.settings import Settings
 from riskstream.stream import diagnose
 from riskstream.stream import metrics as m
 from riskstream.stream.appeals import Appeals
+from riskstream.stream.batch_send import AiokafkaBatches
 from riskstream.stream.control import PolicyRuntime
 from riskstream.stream.dedupe import DedupeRecord, changelog_configs, horizon_seconds, sweep
 from riskstream.stream.faust_fixes import set_current_event
@@ -59,7 +60,7 @@ from riskstream.stream.guard import Guard
 from riskstream.stream.incident_agents import IncidentStages
 from riskstream.stream.incidents import IncidentRuntime
 from riskstream.stream.metrics import Tally
-from riskstream.stream.outbox import Outbox
+from riskstream.stream.outbox import BatchSender, Outbox
 from riskstream.stream.routing import REPLAY_EXACT, Envelope, StateRecord, state_key
 from riskstream.stream.security import client_kwargs
 from riskstream.stream.table_writer import TableWriter
@@ -123,6 +124,10 @@ class Pipeline:
         self.settings = settings
         self.registry = default_registry()
         self.engine = Engine(self.registry, limits=settings.limits, pseudonym_key=settings.privacy.key)
+        # the outboxes' record-batch path (stream/outbox.py); exactly-once sends record by record
+        self._batches: BatchSender | None = (
+            None if settings.kafka.processing_guarantee == "exactly_once" or not settings.kafka.batch_sends
+            else AiokafkaBatches(lambda: app.producer._producer))  # type: ignore[attr-defined]
         if settings.privacy.ephemeral:
             log.warning("RISKSTREAM_PSEUDONYM_KEY is not set: pseudonyms on output topics use a random "
                         "per-process key and differ between workers and restarts")
@@ -244,7 +249,8 @@ class Pipeline:
         return await self.app.producer.send(topic, key, value, partition, timestamp, headers)
 
     def new_outbox(self) -> Outbox:
-        return Outbox(self._send, describe=self._producer_state)
+        # Exactly-once keeps Faust's transactional per-record sends (the records go in its transaction).
+        return Outbox(self._send, describe=self._producer_state, batches=self._batches)
 
     def _producer_state(self) -> str:
         return diagnose.producer_state(self.app)

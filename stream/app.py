@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from riskstream.settings import Settings
 from riskstream.stream import observe
+from riskstream.stream.batch_send import RECORD_BATCH_BYTES
 from riskstream.stream.faust_fixes import App, QuietWorker, RiskstreamTableManager
 from riskstream.stream.metrics import REGISTRY
 from riskstream.stream.security import faust_broker_credentials
@@ -49,6 +50,9 @@ def build_faust_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=3.0,
         producer_acks=-1,
         producer_linger=settings.kafka.producer_linger_ms / 1000.0,
+        # An outbox's flush hands each topic partition its records as record batches of this size
+        # (stream/batch_send.py): a batch's outputs in a few requests, well under a topic's 1 MB limit.
+        producer_max_batch_size=RECORD_BATCH_BYTES,
         store=settings.store,
         table_standby_replicas=0,
         # aiokafka refreshes a consumer's metadata only every metadata_max_age_ms (faust: 5 min) and
