@@ -29,7 +29,6 @@ from typing import Any
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.partitioner import murmur2
 
 from riskstream.contracts import (
     DeadLetter,
@@ -51,7 +50,7 @@ from riskstream.settings import Settings
 from riskstream.stream import diagnose
 from riskstream.stream import metrics as m
 from riskstream.stream.appeals import Appeals
-from riskstream.stream.batch_send import AiokafkaBatches
+from riskstream.stream.batch_send import AiokafkaBatches, default_partition
 from riskstream.stream.control import PolicyRuntime
 from riskstream.stream.dedupe import DedupeRecord, changelog_configs, horizon_seconds, sweep
 from riskstream.stream.faust_fixes import set_current_event
@@ -249,10 +248,7 @@ class Pipeline:
         return await self.app.producer.send(topic, key, value, partition, timestamp, headers)
 
     def new_outbox(self) -> Outbox:
-        # Exactly-once keeps Faust's transactional per-record sends (the records go in its transaction);
-        # so does a producer that is not aiokafka's (the unit tests' fakes).
-        batches = self._batches if getattr(self.app.producer, "_producer", None) is not None else None
-        return Outbox(self._send, describe=self._producer_state, batches=batches)
+        return Outbox(self._send, describe=self._producer_state, batches=self._batches)
 
     def _producer_state(self) -> str:
         return diagnose.producer_state(self.app)
@@ -498,7 +494,7 @@ class Pipeline:
         return self._partition_memo(key)
 
     def _murmur_partition(self, key: str) -> int:
-        return int(murmur2(key.encode()) & 0x7FFFFFFF) % self._partitions
+        return default_partition(key.encode(), self._partitions)
 
     async def _send_hops(self, batch: _Batch) -> None:
         """One record per destination partition, split where it would exceed HOP_RECORD_BYTES."""

@@ -26,9 +26,14 @@ RECORD_BATCH_BYTES: Final = 256 * 1024
 HASH_MEMO: Final = 65_536
 
 
+def default_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a keyed record (murmur2, as aiokafka and Java do)."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 @functools.lru_cache(maxsize=HASH_MEMO)
 def _hash(key: bytes) -> int:
-    return int(murmur2(key) & 0x7FFFFFFF)
+    return int(murmur2(key) & 0x7FFFFFFF)  # default_partition's hash, memoised for any partition count
 
 
 class AiokafkaBatches:

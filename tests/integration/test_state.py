@@ -134,12 +134,11 @@ def _answers(w: Worker) -> Answers:
 
 def _same(got: Answers, want: Answers) -> None:
     skip = got[2] | want[2]
-    backfill = got[3] | want[3]
     # A policy rule (issue 14) may read a LOCAL detector's signal on the same event (for example
-    # "cheap or reused photos"): its hit is compared only where neither run saw a LOCAL signal; the
-    # same for a back-filling detector's signals (whether they sit on an event is arrival order).
-    mine_s = {s for s in got[0] if not (s[0].startswith("rule:") and s[3] in skip | backfill)}
-    theirs_s = {s for s in want[0] if not (s[0].startswith("rule:") and s[3] in skip | backfill)}
+    # "cheap or reused photos"): its hit is compared only where neither run saw a LOCAL signal. Rules
+    # do not read a back-filling detector's signals (decided alone), so their hits compare exactly.
+    mine_s = {s for s in got[0] if not (s[0].startswith("rule:") and s[3] in skip)}
+    theirs_s = {s for s in want[0] if not (s[0].startswith("rule:") and s[3] in skip)}
     # price_outlier's running baseline depends on the order in which a key's owner receives the
     # ingest partitions' events (docs/architecture.md): with two workers a listing at the margin
     # can flip. Its count may differ by one per 2,000 events; everything else must be identical.

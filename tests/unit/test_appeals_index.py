@@ -72,7 +72,8 @@ class FakeStream:
 def pipeline(horizon_days: float = 31.0) -> tuple[Pipeline, list[tuple[str, bytes]]]:
     settings = Settings.from_env({"RISKSTREAM_STORE": "memory://", "RISKSTREAM_DEDUPE_HORIZON_DAYS": str(horizon_days),
                                   "RISKSTREAM_APPEAL_WINDOW_DAYS": "0",  # the replay horizon is the longer
-                                  "RISKSTREAM_GUARD_ENABLED": "0"})
+                                  "RISKSTREAM_GUARD_ENABLED": "0",
+                                  "RISKSTREAM_BATCH_SENDS": "0"})  # the fake producer takes records one by one
     app = build_faust_app(settings)
     p = Pipeline(app, Topics(app, settings), settings)
     p.register()  # tables, agents and timers (nothing starts)

@@ -261,10 +261,11 @@ def test_a_record_batch_refused_as_too_large_is_split_before_a_record_is_given_u
 def test_the_batch_partitioner_is_the_producers_default_partitioner() -> None:
     from aiokafka.partitioner import DefaultPartitioner
 
-    from riskstream.stream.batch_send import AiokafkaBatches
+    from riskstream.stream.batch_send import AiokafkaBatches, default_partition
 
     ours = AiokafkaBatches(lambda: None)
     theirs = DefaultPartitioner()
     for key in [b"listing-1", b"s-42", b"", "ünïcode".encode(), bytes(range(40))]:
         for n in (1, 4, 12):
             assert ours.partition(key, n) == theirs(key, list(range(n)), list(range(n)))
+            assert default_partition(key, n) == ours.partition(key, n)  # the hops' partitioner too
