@@ -25,8 +25,11 @@ consumer group (no state carried over between runs):
    **Where the time goes** (``stages_ms``): after each fixed rate the internal topics are read
    too (``risk.detect.v1``, ``risk.decide.v1``: each record's envelopes name their event), and
    each acted-on event's latency is split at the Kafka timestamps of its hop records: input ->
-   first hop, hop -> hop (an event visits up to one detect partition per state owner), last hop
-   -> decide, decide -> action; with the hops per event.  ``slow_seconds`` lists the seconds of
+   first hop, hop -> hop (hop by hop, an event visits one detect partition per state owner after
+   the other; with fan-out, the default, it visits them all at once and "hop -> hop" is the spread
+   of its parts), last hop -> decide (its last decide record: the parts are gathered there),
+   decide -> action; with the hops per event.  ``--compare-hop-by-hop`` also offers each mix at
+   50 % of its max rate to a worker with ``RISKSTREAM_FANOUT=0``, side by side.  ``slow_seconds`` lists the seconds of
    the offering (by send time) whose slowest event took over 1 s: a stall shows there, a
    rate the worker cannot keep up with shows in every later second.
 3. **max flat-lag rate**: the consumer group's lag (input end offsets minus the group's
@@ -356,7 +359,8 @@ def stage_stats(sent_at: dict[str, int], acted_at: dict[str, int],
                                       "decide_to_action": [], "detect_hops_per_event": []}
     for eid, acted in acted_at.items():
         h = hops.get(eid, {})
-        detect, decide = sorted(h.get("detect", [])), min(h.get("decide", []), default=None)
+        # With fan-out an event's parts reach decide in several records: it is decided at the last one.
+        detect, decide = sorted(h.get("detect", [])), max(h.get("decide", []), default=None)
         if decide is None:  # its decide record was not read (or it decided without a hop): not split
             continue
         path = [sent_at[eid], *detect, decide, acted]
@@ -425,12 +429,13 @@ class Bench:
         return {"events": events, "seconds": seconds, "events_per_s": rate,
                 "cpu_us_per_event": cpu / events * 1e6 if events else 0.0}
 
-    def at_rate(self, risky_pct: int, rate: float, purpose: str) -> dict[str, Any]:
-        """Offer the mix at `rate` for `seconds` to a fresh worker; latency and lag."""
+    def at_rate(self, risky_pct: int, rate: float, purpose: str,
+                extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+        """Offer the mix at `rate` for `seconds` to a fresh worker (its settings changed by `extra_env`); latency and lag."""
         prefix, app_id, work = self._fresh(f"r{risky_pct}")
         work.mkdir(parents=True, exist_ok=True)
         settings = settings_for(self.bootstrap, prefix, app_id)
-        procs = start_group(1, self.bootstrap, prefix, app_id, self.policy_dir, work, timeout=90)
+        procs = start_group(1, self.bootstrap, prefix, app_id, self.policy_dir, work, timeout=90, extra_env=extra_env)
         n = int(rate * self.seconds) + 1
         events = _triples(self.pools.mix(n + WARMUP_EVENTS, risky_pct))
         events, warmup = events[:n], events[n:]
@@ -468,6 +473,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=3001, help="first simulator seed of the listing pools")
     ap.add_argument("--timeout", type=float, default=240.0)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--compare-hop-by-hop", action="store_true",
+                    help="also offer each mix at 50%% of its max rate to a worker with RISKSTREAM_FANOUT=0 "
+                         "(detector owners visited one after the other), side by side in this run")
     ap.add_argument("--smoke", action="store_true",
                     help="5%% and 50%%, one fixed rate each, one search step, a few hundred events")
     args = ap.parse_args(argv)
@@ -508,6 +516,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             report["max_rate"][str(pct)] = mx
             runs = [bench.at_rate(pct, f * mx["events_per_s"], f"{f:.0%} of max") for f in fractions]
             report["fixed_rates"].extend(runs)
+            if args.compare_hop_by_hop:
+                report["fixed_rates"].append(bench.at_rate(pct, 0.5 * mx["events_per_s"], "50% of max, hop by hop",
+                                                           {"RISKSTREAM_FANOUT": "0"}))
             flat = [r for r in runs if r["flat"]]
             lo = max((r["offered_per_s"] for r in flat), default=0.0)
             hi = 1.2 * mx["events_per_s"]

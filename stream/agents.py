@@ -47,7 +47,7 @@ from riskstream.detectors.registry import default_registry
 from riskstream.engine import Engine, Outcome
 from riskstream.regions import region_of
 from riskstream.settings import Settings
-from riskstream.stream import diagnose
+from riskstream.stream import diagnose, gather
 from riskstream.stream import metrics as m
 from riskstream.stream.appeals import Appeals
 from riskstream.stream.batch_send import AiokafkaBatches, default_partition
@@ -99,7 +99,8 @@ def _dead_letter(topic: str, partition: int, offset: int, raw: bytes, reason: st
 class _Batch:
     """One agent batch: its outbox, its metric tally, and what to do once the broker has the outputs."""
 
-    __slots__ = ("decided", "hops", "latencies", "now", "outbox", "remember", "seen_keys", "table_writes", "tally")
+    __slots__ = ("decided", "gathering", "hops", "latencies", "now", "outbox", "remember", "seen_keys",
+                 "table_writes", "tally")
 
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
@@ -112,6 +113,7 @@ class _Batch:
         self.hops: dict[tuple[str, int], list[tuple[Any, bytes]]] = {}  # (topic, partition) -> (source, envelope)
         # the tables' writes in this batch (`Pipeline.write_table`): id(writer) -> (writer, key -> changelog partition)
         self.table_writes: dict[int, tuple[TableWriter, dict[bytes, int]]] = {}
+        self.gathering: gather.Gathering | None = None  # decide: the parts of fanned-out events (stream/gather.py)
 
 
 class Pipeline:
@@ -140,6 +142,7 @@ class Pipeline:
         self.enforced_keys: Any = None
         self.ledgers: Any = None
         self.detector_state: Any = None
+        self.gather_table: Any = None
         self.watchdog: Watchdog | None = None
         self.names = {key: topic.get_topic_name() for key, topic in topics.by_key.items()}
         self._by_name = {topic.get_topic_name(): topic for topic in topics.by_key.values()}
@@ -182,6 +185,10 @@ class Pipeline:
                                             partitions=parts)
             # Its changelog goes with each batch (exactly-once: in Faust's transaction, record by record).
             self.state_writer = self.table_writer(self.detector_state)
+            # The parts of fanned-out events still waiting for the others, keyed by event id (stream/gather.py).
+            self.gather_table = app.Table("decide-gather", default=None, key_type=bytes, value_type=bytes,
+                                          partitions=parts, extra_topic_configs=changelog_configs(gather.HORIZON))
+            self.gather_writer = self.table_writer(self.gather_table)
             agents += [(self.detect_keyed, topics.detect), (self.decide_events, topics.decide)]
         agents += [*self.appeals.register(), *self.feedback_stats.register(), *self.guard.register()]
         for fun, topic in agents:
@@ -194,7 +201,8 @@ class Pipeline:
             app.task(self.detect_incidents)
             consumed_extra = []
         self._changelogs = [t.changelog_topic.get_topic_name() for t in
-                            (self.enforced_keys, self.ledgers, self.detector_state, self.appeals.index,
+                            (self.enforced_keys, self.ledgers, self.detector_state, self.gather_table,
+                             self.appeals.index,
                              self.feedback_stats.table, self.guard.table,
                              self.incident_stages.state if self.incident_stages is not None else None,
                              self.incident_stages.links.table if self.incident_stages is not None else None)
@@ -364,7 +372,7 @@ class Pipeline:
             await retry.flush()
             retry.count_sent()
         now = time.time()
-        if batch.remember:
+        if batch.remember or batch.gathering is not None:
             await self._remember_keys(batch, failed, now)
         for kind, record_time in batch.latencies:
             m.observe_end_to_end(kind, record_time, now)
@@ -390,13 +398,23 @@ class Pipeline:
             if id(source) not in failed:
                 set_current_event(source)  # the store of the input's partition
                 self.enforced_writer.set(written, key, DedupeRecord.dump(event_id, now), source.message.partition)
-        if not written:
+        # Fanned-out events decided in this batch whose earlier parts were in `decide-gather`: marked
+        # decided only now that the broker has the decision (stream/gather.py), in the same round trip.
+        marked: dict[bytes, int] = {}
+        if batch.gathering is not None:
+            for key, pending in batch.gathering.decided_stored():
+                if id(pending.source) in failed:  # its input is dead-lettered: a replay must find the parts
+                    continue
+                set_current_event(pending.source)
+                self.gather_writer.set(marked, key, gather.decided_marker(now), pending.source.message.partition)
+        if not written and not marked:
             return
         outbox = self.new_outbox()
         await self.enforced_writer.send(outbox, written)
+        await self.gather_writer.send(outbox, marked)
         if await outbox.flush():
-            log.warning("idempotency keys of a batch of %d not on the changelog (refused by the broker): kept "
-                        "in this worker's store only", len(written))
+            log.warning("idempotency keys or decided markers of a batch of %d not on the changelog (refused by the "
+                        "broker): kept in this worker's store only", len(written) + len(marked))
         outbox.count_sent()
 
     # ------------------------------------------------------------ agents
@@ -461,6 +479,17 @@ class Pipeline:
                 else:
                     remote.append((det_id, key))
             remote.sort(key=lambda step: self._partition_of(step[1]))
+            if self.settings.fanout and len(remote) > 1:
+                # Several owners: one part to each at once, gathered at decide (stream/gather.py).
+                groups: dict[int, list[tuple[str, str]]] = {}
+                for step in remote:
+                    groups.setdefault(self._partition_of(step[1]), []).append(step)
+                if len(groups) > 1:
+                    n = len(groups)
+                    for i, steps in enumerate(groups.values()):  # in partition order: part order is hop order
+                        self._forward(batch, source, Envelope(kind, event, signals if i == 0 else [], steps,
+                                                              record_time, i, n))
+                    return
             self._forward(batch, source, Envelope(kind, event, signals, remote, record_time))
         except Exception as exc:  # a bug must not stop the stream or lose the event
             log.exception("processing failed for %s[%s]@%s", msg.topic, msg.partition, msg.offset)
@@ -512,11 +541,16 @@ class Pipeline:
                     chunk, sources, size = [], [], 0
         batch.hops.clear()
 
-    async def _screen_hops(self, stream: Any, agent: str, handle: Any) -> None:
-        """Shared loop of the hop agents: each record is a JSON array of envelopes (or one envelope)."""
+    async def _screen_hops(self, stream: Any, agent: str, handle: Any, failed: Any = None) -> None:
+        """Shared loop of the hop agents: each record is a JSON array of envelopes (or one envelope).
+
+        An envelope whose `handle` raises is dead-lettered, then given to `failed` (if any).
+        """
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
             await self.tables_ready()
             batch = _Batch(self.new_outbox())
+            if agent == "decide":
+                batch.gathering = gather.Gathering()
             n = 0
             for source in events:
                 set_current_event(source)
@@ -535,8 +569,15 @@ class Pipeline:
                     except Exception as exc:
                         log.exception("%s failed for %s[%s]@%s", agent, msg.topic, msg.partition, msg.offset)
                         batch.tally.inc(m.ERRORS, agent)
-                        await self._dead_letter_into(batch, msg, env.dump(), "processing_error",
+                        # A failed detect part is dead-lettered whole-event (part info cleared): its
+                        # replay is decided on its own, since its event is decided on the other parts.
+                        body = replace(env, part=0, parts=1) if agent == "detect" and env.parts > 1 else env
+                        await self._dead_letter_into(batch, msg, body.dump(), "processing_error",
                                                      f"{type(exc).__name__}: {exc}")
+                        if failed is not None:
+                            failed(batch, source, env)
+            if batch.gathering is not None:
+                self._keep_parts(batch, batch.gathering)
             await self._send_hops(batch)
             if agent == "decide" and self.incident_stages is not None:
                 await self.incident_stages.send_partials(batch)
@@ -557,7 +598,14 @@ class Pipeline:
                     break
             self._forward(batch, source, replace(env, signals=signals, steps=steps))
 
-        await self._screen_hops(stream, "detect", handle)
+        def failed(batch: _Batch, source: Any, env: Envelope) -> None:
+            # A part of a fanned-out event still goes to decide, with the signals it carried, so the
+            # event is decided on its other parts (fail open for this part's detectors); the dead
+            # letter above holds the part, whose replay would decide it alone.
+            if env.parts > 1:
+                self._forward(batch, source, replace(env, steps=[]))
+
+        await self._screen_hops(stream, "detect", handle, failed)
 
     def _step(self, batch: _Batch, partition: int, event: Event, det_id: str, key: str) -> list[Signal]:
         """One partitioned detector on the state its key owns, in the `detector-state` table.
@@ -585,6 +633,30 @@ class Pipeline:
         """All of an event's signals -> actions (deduplicated by idempotency key), signals, incidents."""
 
         async def handle(batch: _Batch, source: Any, env: Envelope) -> None:
+            if env.parts > 1:  # a part of a fanned-out event: decided once all of its parts are here
+                assert batch.gathering is not None
+                key = env.event.event_id.encode()
+                gathering = batch.gathering
+                stored = None if gathering.seen(key) else self.gather_table.data.get(key)
+                late = gathering.late
+                signals = gathering.add(key, stored, env.part, env.parts, env.signals, source)
+                if gathering.late > late:
+                    batch.tally.inc(m.FANOUT, "late_part")
+                if signals is None:
+                    return
+                env = replace(env, signals=signals, part=0, parts=1)
+                try:
+                    await decide(batch, source, env)
+                except Exception as exc:  # dead-letter the whole event (its parts' signals), not the last part
+                    log.exception("decide failed for %s", env.event.event_id)
+                    batch.tally.inc(m.ERRORS, "decide")
+                    await self._dead_letter_into(batch, source.message, env.dump(), "processing_error",
+                                                 f"{type(exc).__name__}: {exc}")
+                batch.tally.inc(m.FANOUT, "decided")
+                return
+            await decide(batch, source, env)
+
+        async def decide(batch: _Batch, source: Any, env: Envelope) -> None:
             outcome = self.engine.finish(env.event, env.signals)
             if outcome.dead_letter is not None:
                 await self._dead_letter_into(batch, source.message, env.dump(), *outcome.dead_letter)
@@ -594,6 +666,12 @@ class Pipeline:
             batch.tally.inc(m.EVENTS_DECIDED, env.kind)
 
         await self._screen_hops(stream, "decide", handle)
+
+    def _keep_parts(self, batch: _Batch, gathering: gather.Gathering) -> None:
+        """The parts of events still waiting at the batch's end, into `decide-gather` with the batch."""
+        for key, pending in gathering.pending():
+            set_current_event(pending.source)  # the table's partition: the event's decide partition
+            self.write_table(batch, self.gather_writer, key, pending.dump(batch.now), pending.source.message.partition)
 
     async def track_violations(self, stream: Any) -> None:
         """Graduated enforcement: one ledger per seller/creator in a changelog-backed table."""
@@ -640,10 +718,15 @@ class Pipeline:
         (`appealable-actions`, the appeal window). A failed sweep is logged and tried again at
         the next tick: it must not stop the worker.
         """
-        for table, horizon in ((self.enforced_keys, self.dedupe_horizon), (self.appeals.index, self.appeal_horizon)):
+        tables: list[tuple[Any, float]] = [(self.enforced_keys, self.dedupe_horizon),
+                                           (self.appeals.index, self.appeal_horizon)]
+        if self.gather_table is not None:
+            tables.append((self.gather_table, gather.HORIZON))
+        for table, horizon in tables:
             started = time.monotonic()
             try:
-                removed = await sweep(table.data, time.time(), horizon)
+                removed = await sweep(table.data, time.time(), horizon,
+                                      on_removed=self._parts_expired if table is self.gather_table else None)
             except Exception:
                 log.exception("could not sweep expired entries from %s", table.name)
                 continue
@@ -651,6 +734,14 @@ class Pipeline:
             if removed:
                 log.info("expired %d entries of %s older than %.0f days in %.1f s", removed, table.name,
                          horizon / 86_400, time.monotonic() - started)
+
+    def _parts_expired(self, key: bytes, value: bytes) -> None:
+        """An event whose parts never all reached decide within the horizon: never decided.  Loud."""
+        if gather.is_parts(value):
+            m.FANOUT.labels("expired").inc()
+            log.warning("event %s: its detector parts never all arrived within %.0f h; it was not decided "
+                        "(a detect partition's records lost or dead-lettered without forwarding)",
+                        key.decode(errors="replace"), gather.HORIZON / 3600)
 
     async def detect_incidents(self) -> None:
         """Aggregates -> region models (in a thread) -> incident candidates, off the agents' path."""

@@ -44,7 +44,7 @@ True
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from faust.stores.base import SerializedStore
@@ -112,7 +112,8 @@ def _snapshot(store: Any) -> Iterable[tuple[bytes, bytes]]:
     return list(store.items())
 
 
-async def sweep(store: Any, now: float, horizon: float, chunk: int = 2_000) -> int:
+async def sweep(store: Any, now: float, horizon: float, chunk: int = 2_000,
+                on_removed: Callable[[bytes, bytes], None] | None = None) -> int:
     """Remove expired keys from a table's local store (this worker's partitions), yielding between chunks.
 
     `store` is a Faust table's ``data`` (the local store: RocksDB or memory) holding `DedupeRecord`
@@ -120,6 +121,7 @@ async def sweep(store: Any, now: float, horizon: float, chunk: int = 2_000) -> i
     event's partition). Returns how many were removed.  A rebalance between two chunks changes the set of
     partitions the store iterates (RocksDB: its ``{partition: db}`` dict changes size): the sweep
     then stops early with what it found, and the next one sees the new assignment.
+    `on_removed(key, value)` is called for every entry removed.
     """
     removed = 0
     batch: list[tuple[bytes, bytes]] = []
@@ -141,6 +143,8 @@ async def sweep(store: Any, now: float, horizon: float, chunk: int = 2_000) -> i
         if value is not None and not DedupeRecord.live(value, now, horizon):
             del store[key]
             removed += 1
+            if on_removed is not None:
+                on_removed(key, value)
         if i % chunk == chunk - 1:
             await asyncio.sleep(0)
     return removed

@@ -121,10 +121,18 @@ EVENTS_DECIDED = Counter(
 DEDUPE_EXPIRED = Counter(
     "riskstream_dedupe_keys_expired_total",
     "Entries removed from a table's local store after the replay horizon, by table: enforced-actions "
-    "(idempotency keys of enforced actions), appealable-actions (the appeals index).",
+    "(idempotency keys of enforced actions), appealable-actions (the appeals index), decide-gather "
+    "(fanned-out events' parts and decided markers, after two days).",
     ["table"], registry=REGISTRY,
 )
 
+FANOUT = Counter(
+    "riskstream_fanout_events_total",
+    "Events whose detector steps went to several partitions at once, by how their parts were gathered "
+    "at decide: decided (all parts arrived), late_part (a part delivered again after its event was "
+    "decided: dropped), expired (parts that waited past the horizon: the event was never decided).",
+    ["outcome"], registry=REGISTRY,
+)
 STATE_REPLAYS = Counter(
     "riskstream_state_replays_total",
     "Events delivered again to a detector's state owner (after a crash): state not updated twice; "

@@ -50,10 +50,12 @@ def _wire_envelope(kind: str) -> type[msgspec.Struct]:
 
     A msgspec struct tagged by ``k``, so a hop record (a JSON array of envelopes of
     any kinds) is decoded from its bytes in one pass, events and signals typed.
+    A part of a fanned-out event adds ``"pi"`` and ``"pn"`` (part index, parts); a
+    whole event leaves them out (``omit_defaults``), so its bytes are as before.
     """
     return msgspec.defstruct(f"_{kind.title()}Envelope", [
         ("e", EVENT_TYPES[kind]), ("s", list[Signal]), ("st", list[tuple[str, str]]),
-        ("t", float | None, None)], tag_field="k", tag=kind)
+        ("t", float | None, None), ("pi", int, 0), ("pn", int, 1)], tag_field="k", tag=kind, omit_defaults=True)
 
 
 _WIRE: Final[dict[str, type[msgspec.Struct]]] = {kind: _wire_envelope(kind) for kind in ENVELOPE_KINDS}
@@ -69,9 +71,14 @@ class Envelope:
     signals: list[Signal]
     steps: list[tuple[str, str]]  # (detector id, state key), next first
     record_time: float | None = None  # the input record's timestamp (s), for end-to-end latency
+    # Part `part` of `parts` of an event whose steps fan out to several partitions at once
+    # (stream/gather.py); a whole event is part 0 of 1.
+    part: int = 0
+    parts: int = 1
 
     def dump(self) -> bytes:
-        return _ENCODER.encode(_WIRE[self.kind](self.event, self.signals, self.steps, self.record_time))
+        return _ENCODER.encode(_WIRE[self.kind](self.event, self.signals, self.steps, self.record_time,
+                                                self.part, self.parts))
 
     @classmethod
     def load(cls, raw: bytes) -> Envelope:
@@ -87,7 +94,7 @@ class Envelope:
         obj = _HOP_DECODER.decode(raw)
         items = obj if isinstance(obj, list) else [obj]
         return [cls(kind=item.__struct_config__.tag, event=item.e, signals=item.s, steps=item.st,
-                    record_time=item.t) for item in items]
+                    record_time=item.t, part=item.pi, parts=item.pn) for item in items]
 
 
 def state_key(event: Event, det_id: str, key: str) -> str:

@@ -37,6 +37,17 @@ def test_a_hop_record_of_mixed_kinds_round_trips() -> None:
     assert Envelope.load(envs[1].dump()) == envs[1]
 
 
+def test_a_part_of_a_fanned_out_event_round_trips_and_a_whole_one_carries_no_part_fields() -> None:
+    ev = _events()[0]
+    part = Envelope(ev.kind, ev, [], [("image_reuse", "DE:0:17")], 1.5, part=2, parts=3)
+    assert Envelope.load(part.dump()) == part
+    (wire,) = [orjson.loads(part.dump())]
+    assert (wire["pi"], wire["pn"]) == (2, 3)
+    whole = orjson.loads(Envelope(ev.kind, ev, [], [], 1.5).dump())
+    assert "pi" not in whole and "pn" not in whole  # a whole event's bytes are the previous release's
+    assert Envelope.load(orjson.dumps(whole)).parts == 1
+
+
 def test_the_previous_orjson_wire_format_still_decodes() -> None:
     """Records written by the previous release (orjson, ``+00:00`` times) decode the same."""
     ev = _events()[0]
