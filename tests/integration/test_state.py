@@ -42,14 +42,18 @@ def _day() -> list[tuple[str, str, bytes]]:
     return [(BY_NAME[topic], key, encode(record)) for topic, key, record in sim.events if BY_NAME[topic] != "recalls"]
 
 
-def _workers(bootstrap: str, tmp: Path, n: int) -> list[Worker]:
-    """n workers in one consumer group on fresh topics, with the shipped sample policies."""
+def _workers(bootstrap: str, tmp: Path, n: int, fanout: bool = True) -> list[Worker]:
+    """n workers in one consumer group on fresh topics, with the shipped sample policies.
+
+    `fanout` False: an event visits its detector owners one after the other (RISKSTREAM_FANOUT=0).
+    """
     run_id = uuid.uuid4().hex[:8]
     workers = []
     for i in range(n):
         (tmp / f"w{i}").mkdir(parents=True)
         w = Worker(bootstrap, tmp / f"w{i}", f"s{run_id}.", f"riskstream-state-{run_id}",
-                   extra_env={**HISTORIC, "RISKSTREAM_PARTITIONED_STATE": "1"})
+                   extra_env={**HISTORIC, "RISKSTREAM_PARTITIONED_STATE": "1",
+                              "RISKSTREAM_FANOUT": "1" if fanout else "0"})
         shutil.rmtree(w.policy_dir)
         shutil.copytree(sample_policy_dir(), w.policy_dir, ignore=shutil.ignore_patterns("*.md", "*.json"))
         workers.append(w)
@@ -188,6 +192,8 @@ def uninterrupted(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
         w.produce_many(day)
         _wait_consumed([w], len(day))
         answers = _answers(w)
+        # events went to several detect owners at once and were gathered (the path the others are compared with)
+        assert (w.metric("riskstream_fanout_events_total", outcome="decided") or 0) > 0
     finally:
         w.stop()
     found = _by_detector(answers[0])
@@ -211,6 +217,22 @@ def test_two_workers_give_the_answers_of_one(
     finally:
         a.stop()
         b.stop()
+    _same(answers, uninterrupted)
+
+
+def test_visiting_the_owners_one_after_the_other_gives_the_answers_of_the_fan_out(
+    kafka_bootstrap: str, tmp_path: Path, day: list[tuple[str, str, bytes]],
+    uninterrupted: Answers,
+) -> None:
+    (w,) = _workers(kafka_bootstrap, tmp_path, 1, fanout=False)
+    try:
+        w.start()
+        w.produce_many(day)
+        _wait_consumed([w], len(day))
+        answers = _answers(w)
+        assert not w.metric("riskstream_fanout_events_total", outcome="decided")
+    finally:
+        w.stop()
     _same(answers, uninterrupted)
 
 
