@@ -106,7 +106,7 @@ def _wait_consumed(workers: list[Worker], n: int, stuck_after: float = 90, timeo
                          f"{time.monotonic() - moved:.0f} s after {time.monotonic() - started:.0f} s; worker logs above")
 
 
-Answers = tuple[set[tuple[str, ...]], dict[str, tuple[str, str, bool]], set[str], set[str]]
+Answers = tuple[set[tuple[str, ...]], dict[str, tuple[str, str, bool, str]], set[str], set[str]]
 
 
 def _answers(w: Worker) -> Answers:
@@ -130,7 +130,8 @@ def _answers(w: Worker) -> Answers:
         for s in sigs if s["detector"] not in LOCAL}
     local_events = {s["event_id"] for s in sigs if s["detector"] in LOCAL}
     backfill_events = {s["event_id"] for s in sigs if s["detector"] in BACKFILLING}
-    enforced = {a["idempotency_key"]: (a["event_id"], a["entity_id"], "decided_alone" in a["evidence"])
+    enforced = {a["idempotency_key"]: (a["event_id"], a["entity_id"], "decided_alone" in a["evidence"],
+                                       f'{a["action"]} for {",".join(a["reason_codes"])}')
                 for a in actions
                 if a["mode"] == "enforced" and a["entity_type"] in ("listing", "review", "content")}
     return signals, enforced, local_events, backfill_events
@@ -163,11 +164,15 @@ def _same(got: Answers, want: Answers) -> None:
     # A key decided alone (the wave's) names no event: compared exactly, wherever it came. The other
     # actions of an event that carried a wave signal are decided from that event's own signals alone
     # (the wave's are not in their lane), so they too are compared exactly.
-    mine = {k for k, (e, _, alone) in got[1].items() if alone or e not in skip | flipped}
-    theirs = {k for k, (e, _, alone) in want[1].items() if alone or e not in skip | flipped}
-    assert mine and mine == theirs, (sorted(mine - theirs)[:10], sorted(theirs - mine)[:10])
+    mine = {k for k, (e, _, alone, _a) in got[1].items() if alone or e not in skip | flipped}
+    theirs = {k for k, (e, _, alone, _a) in want[1].items() if alone or e not in skip | flipped}
+    def about(side: Answers, keys: set[str]) -> list[tuple[str, ...]]:  # the keys' actions, and their events' signals
+        return [(k, *map(str, side[1][k]), *sorted("/".join(s[:3]) for s in side[0] if s[3] == side[1][k][0]))
+                for k in sorted(keys)[:5]]
+
+    assert mine and mine == theirs, (about(got, mine - theirs), about(want, theirs - mine))
     # Every wave listing is acted on in both runs, under its own key.
-    acted = [{x for _, x, alone in side[1].values() if alone} for side in (got, want)]
+    acted = [{x for _, x, alone, _a in side[1].values() if alone} for side in (got, want)]
     assert acted[0] == acted[1] == wave[0], (sorted(wave[0] - acted[0]), sorted(wave[0] - acted[1]))
 
 

@@ -156,3 +156,15 @@ def test_a_key_written_anew_between_the_scan_and_the_delete_is_kept() -> None:
     store = Racing({f"k{i}".encode(): DedupeRecord.dump(b"e", now=1_000) for i in range(4)})
     assert asyncio.run(sweep(store, now=10_000, horizon=5_000)) == 3
     assert store == {b"k2": DedupeRecord.dump(b"again", now=10_000)}
+
+
+def test_sweep_reports_each_entry_it_removes() -> None:
+    """`decide-gather`: the worker tells parts that never completed (loud) from decided markers (quiet)."""
+    from riskstream.stream import gather
+
+    store = {b"waiting": DedupeRecord.dump(b"[2,[]]", now=1_000), b"done": gather.decided_marker(now=1_000),
+             b"fresh": gather.decided_marker(now=9_000)}
+    seen: list[tuple[bytes, bytes]] = []
+    assert asyncio.run(sweep(store, now=10_000, horizon=5_000, on_removed=lambda k, v: seen.append((k, v)))) == 2
+    assert sorted(k for k, _ in seen) == [b"done", b"waiting"] and list(store) == [b"fresh"]
+    assert [k for k, v in seen if gather.is_parts(v)] == [b"waiting"]
