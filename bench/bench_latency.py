@@ -28,8 +28,8 @@ consumer group (no state carried over between runs):
    first hop, hop -> hop (hop by hop, an event visits one detect partition per state owner after
    the other; with fan-out, the default, it visits them all at once and "hop -> hop" is the spread
    of its parts), last hop -> decide (its last decide record: the parts are gathered there),
-   decide -> action; with the hops per event.  ``--compare-hop-by-hop`` also offers each mix at
-   50 % of its max rate to a worker with ``RISKSTREAM_FANOUT=0``, side by side.  ``slow_seconds`` lists the seconds of
+   decide -> action; with the hops per event.  ``--compare-hop-by-hop`` offers each fixed rate
+   also to a worker with ``RISKSTREAM_FANOUT=0``, right after the same rate with fan-out.  ``slow_seconds`` lists the seconds of
    the offering (by send time) whose slowest event took over 1 s: a stall shows there, a
    rate the worker cannot keep up with shows in every later second.
 3. **max flat-lag rate**: the consumer group's lag (input end offsets minus the group's
@@ -474,8 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=240.0)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--compare-hop-by-hop", action="store_true",
-                    help="also offer each mix at 50%% of its max rate to a worker with RISKSTREAM_FANOUT=0 "
-                         "(detector owners visited one after the other), side by side in this run")
+                    help="offer each fixed rate also to a worker with RISKSTREAM_FANOUT=0 (detector owners "
+                         "visited one after the other), right after the same rate with fan-out")
     ap.add_argument("--smoke", action="store_true",
                     help="5%% and 50%%, one fixed rate each, one search step, a few hundred events")
     args = ap.parse_args(argv)
@@ -514,11 +514,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"mix {pct} % risky")
             mx = bench.max_rate(pct, args.max_events, args.timeout)
             report["max_rate"][str(pct)] = mx
-            runs = [bench.at_rate(pct, f * mx["events_per_s"], f"{f:.0%} of max") for f in fractions]
-            report["fixed_rates"].extend(runs)
-            if args.compare_hop_by_hop:
-                report["fixed_rates"].append(bench.at_rate(pct, 0.5 * mx["events_per_s"], "50% of max, hop by hop",
-                                                           {"RISKSTREAM_FANOUT": "0"}))
+            runs = []
+            for f in fractions:
+                runs.append(bench.at_rate(pct, f * mx["events_per_s"], f"{f:.0%} of max"))
+                report["fixed_rates"].append(runs[-1])
+                if args.compare_hop_by_hop:  # right after, at the same rate: side by side
+                    report["fixed_rates"].append(bench.at_rate(pct, f * mx["events_per_s"], f"{f:.0%} of max, hop by hop",
+                                                               {"RISKSTREAM_FANOUT": "0"}))
             flat = [r for r in runs if r["flat"]]
             lo = max((r["offered_per_s"] for r in flat), default=0.0)
             hi = 1.2 * mx["events_per_s"]
