@@ -29,7 +29,8 @@ consumer group (no state carried over between runs):
    the other; with fan-out, the default, it visits them all at once and "hop -> hop" is the spread
    of its parts), last hop -> decide (its last decide record: the parts are gathered there),
    decide -> action; with the hops per event.  ``--compare-hop-by-hop`` offers each fixed rate
-   also to a worker with ``RISKSTREAM_FANOUT=0``, right after the same rate with fan-out.  ``slow_seconds`` lists the seconds of
+   also to a worker with ``RISKSTREAM_FANOUT=0``, right after the same rate with fan-out
+   (``--variant NAME:KEY=VALUE`` the same with any settings).  ``slow_seconds`` lists the seconds of
    the offering (by send time) whose slowest event took over 1 s: a stall shows there, a
    rate the worker cannot keep up with shows in every later second.
 3. **max flat-lag rate**: the consumer group's lag (input end offsets minus the group's
@@ -476,11 +477,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--compare-hop-by-hop", action="store_true",
                     help="offer each fixed rate also to a worker with RISKSTREAM_FANOUT=0 (detector owners "
                          "visited one after the other), right after the same rate with fan-out")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE[,KEY=VALUE]",
+                    help="offer each fixed rate also to a worker with these settings, right after the default "
+                         "one (repeatable); --compare-hop-by-hop is 'hop by hop:RISKSTREAM_FANOUT=0'")
     ap.add_argument("--smoke", action="store_true",
                     help="5%% and 50%%, one fixed rate each, one search step, a few hundred events")
     args = ap.parse_args(argv)
     if args.smoke:
         args.fractions, args.seconds, args.max_events, args.search_steps = "0.5", 3.0, 400, 0
+    variants: dict[str, dict[str, str]] = {}
+    for spec in args.variant + (["hop by hop:RISKSTREAM_FANOUT=0"] if args.compare_hop_by_hop else []):
+        vname, _, rest = spec.partition(":")
+        pairs = [p.split("=", 1) for p in rest.split(",") if p]
+        if not vname or not pairs or any(len(p) != 2 for p in pairs):
+            ap.error(f"--variant {spec!r}: expected NAME:KEY=VALUE[,KEY=VALUE]")
+        variants[vname] = {k.strip(): v.strip() for k, v in pairs}
     mixes = [int(x) for x in args.mixes.split(",")]
     fractions = [float(x) for x in args.fractions.split(",")]
     command = "python bench/bench_latency.py " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -518,9 +529,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for f in fractions:
                 runs.append(bench.at_rate(pct, f * mx["events_per_s"], f"{f:.0%} of max"))
                 report["fixed_rates"].append(runs[-1])
-                if args.compare_hop_by_hop:  # right after, at the same rate: side by side
-                    report["fixed_rates"].append(bench.at_rate(pct, f * mx["events_per_s"], f"{f:.0%} of max, hop by hop",
-                                                               {"RISKSTREAM_FANOUT": "0"}))
+                for vname, venv in variants.items():  # right after, at the same rate: side by side
+                    report["fixed_rates"].append(bench.at_rate(pct, f * mx["events_per_s"], f"{f:.0%} of max, {vname}",
+                                                               venv))
             flat = [r for r in runs if r["flat"]]
             lo = max((r["offered_per_s"] for r in flat), default=0.0)
             hi = 1.2 * mx["events_per_s"]
