@@ -106,7 +106,7 @@ def _wait_consumed(workers: list[Worker], n: int, stuck_after: float = 90, timeo
                          f"{time.monotonic() - moved:.0f} s after {time.monotonic() - started:.0f} s; worker logs above")
 
 
-Answers = tuple[set[tuple[str, ...]], dict[str, tuple[str, str, bool, str]], set[str], set[str]]
+Answers = tuple[set[tuple[str, ...]], dict[str, tuple[str, str, bool, str]], set[str], set[str], dict[str, int]]
 
 
 def _answers(w: Worker) -> Answers:
@@ -116,7 +116,7 @@ def _answers(w: Worker) -> Answers:
     event), the enforced idempotency keys of listing, review and content actions (key -> event id,
     entity id), the events a LOCAL detector (per-worker state) signalled: those events' actions can
     differ between runs, so they are compared only where neither run saw a LOCAL signal, and the
-    events that carried a BACKFILLING signal.  Escalations (seller / creator) are left out for the
+    events that carried a BACKFILLING signal, and how many other sellers each image_reuse signal counted.  Escalations (seller / creator) are left out for the
     same reason: they add up points from every action.
     """
     last, stable_since = -1, time.monotonic()
@@ -130,11 +130,13 @@ def _answers(w: Worker) -> Answers:
         for s in sigs if s["detector"] not in LOCAL}
     local_events = {s["event_id"] for s in sigs if s["detector"] in LOCAL}
     backfill_events = {s["event_id"] for s in sigs if s["detector"] in BACKFILLING}
+    reuse_counts = {s["event_id"]: int(s["evidence"]["other_sellers"]) for s in sigs
+                    if s["detector"] == "image_reuse" and s["code"] == "image_reused"}
     enforced = {a["idempotency_key"]: (a["event_id"], a["entity_id"], "decided_alone" in a["evidence"],
                                        f'{a["action"]} for {",".join(a["reason_codes"])}')
                 for a in actions
                 if a["mode"] == "enforced" and a["entity_type"] in ("listing", "review", "content")}
-    return signals, enforced, local_events, backfill_events
+    return signals, enforced, local_events, backfill_events, reuse_counts
 
 
 def _same(got: Answers, want: Answers) -> None:
@@ -161,6 +163,16 @@ def _same(got: Answers, want: Answers) -> None:
     # The actions of the event where price_outlier flipped (at most one, above) may differ with it.
     flipped = {x[3] for x in mine_s ^ theirs_s if x[0] == "price_outlier"}
     assert len(flipped) <= 1, flipped
+    # image_reuse counts the other sellers whose photo its buckets held when the listing's steps ran:
+    # arrival order at each bucket's owner. When listings sharing a photo arrive together at a moved
+    # partition (a rebalance, a backlog), one can count a seller fewer or more than in the uninterrupted
+    # run (the same signal, another score, so possibly another action: seen in 2 of 12 fan-out runs of
+    # the rebalance test, hold instead of remove; in none of 5 hop-by-hop runs). At most two such listings; their events' actions are
+    # left out of the exact comparison below, as the price_outlier flip's are.
+    recounted = {e for e in got[4].keys() & want[4].keys() if got[4][e] != want[4][e]}
+    print(f"image_reuse: {len(recounted)} listings counted other sellers differently")
+    assert len(recounted) <= 2, {e: (got[4][e], want[4][e]) for e in recounted}
+    flipped |= recounted
     # A key decided alone (the wave's) names no event: compared exactly, wherever it came. The other
     # actions of an event that carried a wave signal are decided from that event's own signals alone
     # (the wave's are not in their lane), so they too are compared exactly.
