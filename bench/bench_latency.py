@@ -73,6 +73,7 @@ from bench.bench_pipeline import (
     build_engine,
     machine,
     metric_sum,
+    parse_variants,
     read_policies,
     say,
     scrape,
@@ -485,13 +486,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.smoke:
         args.fractions, args.seconds, args.max_events, args.search_steps = "0.5", 3.0, 400, 0
-    variants: dict[str, dict[str, str]] = {}
-    for spec in args.variant + (["hop by hop:RISKSTREAM_FANOUT=0"] if args.compare_hop_by_hop else []):
-        vname, _, rest = spec.partition(":")
-        pairs = [p.split("=", 1) for p in rest.split(",") if p]
-        if not vname or not pairs or any(len(p) != 2 for p in pairs):
-            ap.error(f"--variant {spec!r}: expected NAME:KEY=VALUE[,KEY=VALUE]")
-        variants[vname] = {k.strip(): v.strip() for k, v in pairs}
+    variants = parse_variants(args.variant + (["hop by hop:RISKSTREAM_FANOUT=0"] if args.compare_hop_by_hop else []),
+                              ap.error, identifiers=False)
     mixes = [int(x) for x in args.mixes.split(",")]
     fractions = [float(x) for x in args.fractions.split(",")]
     command = "python bench/bench_latency.py " + " ".join(sys.argv[1:] if argv is None else argv)

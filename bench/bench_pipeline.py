@@ -541,6 +541,22 @@ def render(results: list[Result], engine_ref: Result, worker_ref: Result | None)
     return "\n".join(lines)
 
 
+def parse_variants(specs: Sequence[str], error: Any, identifiers: bool = True) -> dict[str, dict[str, str]]:
+    """``--variant NAME:KEY=VALUE[,KEY=VALUE]`` options -> {name: environment}; `error` reports a bad one.
+
+    `identifiers`: a name must be a Python identifier (it labels a table row as ``(NAME)``).
+    """
+    variants: dict[str, dict[str, str]] = {}
+    for spec in specs:
+        vname, sep, assignments = spec.partition(":")
+        pairs = [a.split("=", 1) for a in assignments.split(",") if a.strip()]
+        if (not sep or not vname.strip() or (identifiers and not vname.isidentifier()) or not pairs
+                or any(len(p) != 2 for p in pairs)):
+            error(f"--variant {spec!r}: expected NAME:KEY=VALUE[,KEY=VALUE]")
+        variants[vname] = {k.strip(): v.strip() for k, v in pairs}
+    return variants
+
+
 def say(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
@@ -582,13 +598,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="run (d) under cProfile and save its profile here ((d)'s rate is then not comparable)")
     args = ap.parse_args(argv)
     loops = [x.strip() for x in args.loops.split(",") if x.strip()]
-    variants: dict[str, dict[str, str]] = {}
-    for spec in args.variant:
-        vname, sep, assignments = spec.partition(":")
-        pairs = [a.split("=", 1) for a in assignments.split(",") if a.strip()]
-        if not sep or not vname.isidentifier() or not pairs or any(len(p) != 2 for p in pairs):
-            ap.error(f"--variant {spec!r}: expected NAME:KEY=VALUE[,KEY=VALUE]")
-        variants[vname] = {k.strip(): v.strip() for k, v in pairs}
+    variants = parse_variants(args.variant, ap.error)
     if not loops or loops[0] != "asyncio" or not set(loops) <= {"asyncio", "uvloop"}:
         ap.error("--event-loops: 'asyncio' first, then optionally 'uvloop'")
     if args.smoke:
