@@ -39,6 +39,7 @@ def test_parts_kept_by_one_batch_complete_in_the_next_and_then_become_a_decided_
     first = gather.Gathering()
     assert first.add(b"e1", None, 1, 2, [_sig("b")]) is None
     ((key, pending),) = first.pending()
+    assert key == b"e1"
     stored = pending.dump(now=1000.0)
     assert DedupeRecord.enforced_at(stored) == 1000.0 and gather.is_parts(stored)
 
