@@ -25,12 +25,14 @@ consumer group (no state carried over between runs):
    **Where the time goes** (``stages_ms``): after each fixed rate the internal topics are read
    too (``risk.detect.v1``, ``risk.decide.v1``: each record's envelopes name their event), and
    each acted-on event's latency is split at the Kafka timestamps of its hop records: input ->
-   first hop, hop -> hop (hop by hop, an event visits one detect partition per state owner after
-   the other; with fan-out, the default, it visits them all at once and "hop -> hop" is the spread
-   of its parts), last hop -> decide (its last decide record: the parts are gathered there),
-   decide -> action; with the hops per event.  ``--compare-hop-by-hop`` offers each fixed rate
-   also to a worker with ``RISKSTREAM_FANOUT=0``, right after the same rate with fan-out
-   (``--variant NAME:KEY=VALUE`` the same with any settings).  ``slow_seconds`` lists the seconds of
+   first hop, hop -> hop (hop by hop, the default, an event visits one detect partition per state
+   owner after the other; with fan-out it visits them all at once and "hop -> hop" is the spread
+   of its parts), last hop -> decide (its last decide record: fan-out's parts are gathered there),
+   decide -> action; with the hops per event.  ``--compare-fanout`` offers each fixed rate also to
+   a worker with ``RISKSTREAM_FANOUT=1``, right after the same rate hop by hop
+   (``--variant NAME:KEY=VALUE`` the same with any settings).  The 2026-12-06 results were taken
+   while fan-out was the default, with ``--compare-hop-by-hop`` (now ``--variant "hop by
+   hop:RISKSTREAM_FANOUT=0"`` against a fan-out worker).  ``slow_seconds`` lists the seconds of
    the offering (by send time) whose slowest event took over 1 s: a stall shows there, a
    rate the worker cannot keep up with shows in every later second.
 3. **max flat-lag rate**: the consumer group's lag (input end offsets minus the group's
@@ -475,18 +477,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=3001, help="first simulator seed of the listing pools")
     ap.add_argument("--timeout", type=float, default=240.0)
     ap.add_argument("--json", type=Path, default=None)
-    ap.add_argument("--compare-hop-by-hop", action="store_true",
-                    help="offer each fixed rate also to a worker with RISKSTREAM_FANOUT=0 (detector owners "
-                         "visited one after the other), right after the same rate with fan-out")
+    ap.add_argument("--compare-fanout", action="store_true",
+                    help="offer each fixed rate also to a worker with RISKSTREAM_FANOUT=1 (an event sent to all "
+                         "of its detector owners at once), right after the same rate hop by hop")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE[,KEY=VALUE]",
                     help="offer each fixed rate also to a worker with these settings, right after the default "
-                         "one (repeatable); --compare-hop-by-hop is 'hop by hop:RISKSTREAM_FANOUT=0'")
+                         "one (repeatable); --compare-fanout is 'fan-out:RISKSTREAM_FANOUT=1'")
     ap.add_argument("--smoke", action="store_true",
                     help="5%% and 50%%, one fixed rate each, one search step, a few hundred events")
     args = ap.parse_args(argv)
     if args.smoke:
         args.fractions, args.seconds, args.max_events, args.search_steps = "0.5", 3.0, 400, 0
-    variants = parse_variants(args.variant + (["hop by hop:RISKSTREAM_FANOUT=0"] if args.compare_hop_by_hop else []),
+    variants = parse_variants(args.variant + (["fan-out:RISKSTREAM_FANOUT=1"] if args.compare_fanout else []),
                               ap.error, identifiers=False)
     mixes = [int(x) for x in args.mixes.split(",")]
     fractions = [float(x) for x in args.fractions.split(",")]

@@ -321,10 +321,11 @@ class Settings:
     # table on the partition that owns its key (risk.detect.v1 / risk.decide.v1 hops).
     # Off, detector state is per worker process (one worker that is never restarted).
     partitioned_state: bool = True
-    # An event whose steps are owned by several detect partitions goes to all of them at once
-    # and its parts are gathered at decide (stream/gather.py): one hop of latency, not one per
-    # owner.  RISKSTREAM_FANOUT=0: hop from owner to owner (the same decisions, slower).
-    fanout: bool = True
+    # RISKSTREAM_FANOUT=1 (opt-in): an event whose steps are owned by several detect partitions
+    # goes to all of them at once and its parts are gathered at decide (stream/gather.py): one hop
+    # of latency, not one per owner.  Off by default: after a SIGKILL or a rebalance it lost
+    # image_reuse signals in CI (docs/architecture.md).  Off: hop from owner to owner.
+    fanout: bool = False
     # Agents take up to this many events at once (or what arrived within batch_seconds),
     # send all of their outputs, await the broker's acknowledgements together, and only
     # then let Faust acknowledge the inputs.
@@ -389,7 +390,7 @@ class Settings:
             store=get("STORE", "rocksdb://"),
             stall_seconds=float(get("STALL_SECONDS", "60")),
             partitioned_state=get("PARTITIONED_STATE", "1").strip().lower() in ("1", "true", "yes", "on"),
-            fanout=get("FANOUT", "1").strip().lower() in ("1", "true", "yes", "on"),
+            fanout=get("FANOUT", "0").strip().lower() in ("1", "true", "yes", "on"),
             batch_events=int(get("BATCH_EVENTS", "500")),
             batch_seconds=float(get("BATCH_MS", "25")) / 1000.0,
             dedupe_horizon_days=float(h) if (h := get("DEDUPE_HORIZON_DAYS", "")) else None,
