@@ -549,8 +549,6 @@ class Pipeline:
         async for events in stream.take_events(self.settings.batch_events, within=self.settings.batch_seconds):
             await self.tables_ready()
             batch = _Batch(self.new_outbox())
-            if agent == "decide":
-                batch.gathering = gather.Gathering()
             n = 0
             for source in events:
                 set_current_event(source)
@@ -634,7 +632,8 @@ class Pipeline:
 
         async def handle(batch: _Batch, source: Any, env: Envelope) -> None:
             if env.parts > 1:  # a part of a fanned-out event: decided once all of its parts are here
-                assert batch.gathering is not None
+                if batch.gathering is None:  # only batches that carry parts gather (fan-out is opt-in)
+                    batch.gathering = gather.Gathering()
                 key = env.event.event_id.encode()
                 gathering = batch.gathering
                 stored = None if gathering.seen(key) else self.gather_table.data.get(key)
